@@ -1,0 +1,519 @@
+//! The link service: what the conversation calls to link a bank (consent + OAuth2 redirect SCA
+//! with PKCE), refresh data, see the link's status, and revoke it (which deletes the cached
+//! financial data). It owns the consent lifecycle in the store; the sync itself is
+//! [`SyncEngine`]'s.
+//!
+//! Secrets (OAuth state, PKCE verifier, access token) live only in the store's consent record and
+//! are never logged. The OAuth `state` is single use: it is cleared before the code is exchanged.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{Duration, NaiveDate};
+use okienko_core::{Clock, ConsentId, ConsentScope, ConsentStatus, CustomerId};
+use okienko_store::{ConsentRecord, Store};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+use crate::connector::{AccessCtx, BankConnector, ConsentRequest, Presence, ScaApproach};
+use crate::error::{BankError, ConnectorError};
+use crate::sync::{SyncEngine, SyncReport};
+
+/// The longest consent the EU RTS allows without new SCA.
+pub const MAX_VALID_DAYS: u32 = 180;
+
+/// How long a started link waits for the customer to come back from the bank.
+pub const PENDING_LINK_MINUTES: i64 = 30;
+
+#[derive(Debug, Clone)]
+pub struct LinkConfig {
+    /// The bank profile name stored on each consent.
+    pub bank: String,
+    /// The gateway's OAuth callback URL.
+    pub redirect_uri: String,
+    /// Requested consent lifetime (clamped to 1..=180).
+    pub valid_days: u32,
+    /// Requested unattended reads per day (NextGenPSD2 `frequencyPerDay`, normally 4).
+    pub frequency_per_day: u32,
+}
+
+/// A started link: send the customer to `url`.
+#[derive(Debug, Clone)]
+pub struct LinkStart {
+    pub consent: ConsentId,
+    pub url: String,
+    pub valid_until: NaiveDate,
+}
+
+/// A finished link.
+#[derive(Debug, Clone)]
+pub struct LinkDone {
+    pub customer: CustomerId,
+    pub consent: ConsentId,
+    /// Accounts synced by the first sync (0 when it failed; the link stands anyway).
+    pub accounts: u32,
+    pub first_sync: Option<SyncReport>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RevokeReport {
+    pub consents: u32,
+    pub rows_deleted: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkStatus {
+    NotLinked,
+    /// The customer was sent to the bank and has not come back yet.
+    Pending,
+    Linked {
+        valid_until: NaiveDate,
+    },
+    Expired,
+}
+
+#[derive(Clone)]
+pub struct BankLink {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    connector: Arc<dyn BankConnector>,
+    config: LinkConfig,
+    clock: Arc<dyn Clock>,
+    engine: SyncEngine,
+    /// The customer's IP from `start_link`, so the first sync after the redirect runs as
+    /// customer-present. In memory only: after a restart the first sync runs unattended.
+    start_ips: Mutex<HashMap<ConsentId, String>>,
+}
+
+fn random_token() -> String {
+    let mut b = [0u8; 32];
+    rand::rng().fill_bytes(&mut b);
+    URL_SAFE_NO_PAD.encode(b)
+}
+
+/// RFC 7636 S256: BASE64URL(SHA256(ASCII(verifier))).
+pub fn pkce_challenge(verifier: &str) -> String {
+    URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
+}
+
+/// OAuth error codes we repeat in logs; anything else is logged as "other".
+fn oauth_error_label(e: &str) -> &'static str {
+    match e {
+        "access_denied" => "access_denied",
+        "invalid_request" => "invalid_request",
+        "unauthorized_client" => "unauthorized_client",
+        "unsupported_response_type" => "unsupported_response_type",
+        "invalid_scope" => "invalid_scope",
+        "server_error" => "server_error",
+        "temporarily_unavailable" => "temporarily_unavailable",
+        _ => "other",
+    }
+}
+
+impl BankLink {
+    pub fn new(
+        store: Store,
+        connector: Arc<dyn BankConnector>,
+        config: LinkConfig,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        let engine = SyncEngine::new(store.clone(), connector.clone(), clock.clone());
+        BankLink {
+            inner: Arc::new(Inner {
+                store,
+                connector,
+                config,
+                clock,
+                engine,
+                start_ips: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    fn today(&self) -> NaiveDate {
+        self.inner.clock.now().date_naive()
+    }
+
+    fn ips(&self) -> std::sync::MutexGuard<'_, HashMap<ConsentId, String>> {
+        match self.inner.start_ips.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        }
+    }
+
+    /// Creates a consent at the bank (bank-offered accounts, balances and transactions, redirect
+    /// SCA) and returns the bank URL to send the customer to. The customer record must exist.
+    pub async fn start_link(
+        &self,
+        customer: CustomerId,
+        psu_ip: &str,
+    ) -> Result<LinkStart, BankError> {
+        let cfg = &self.inner.config;
+        let days = cfg.valid_days.clamp(1, MAX_VALID_DAYS);
+        let valid_until = self.today() + Duration::days(i64::from(days));
+        let scopes = vec![ConsentScope::Balances, ConsentScope::Transactions];
+        let req = ConsentRequest {
+            scopes: scopes.clone(),
+            valid_until,
+            frequency_per_day: cfg.frequency_per_day.clamp(1, 4),
+            recurring: true,
+            psu_ip: Some(psu_ip.to_owned()),
+            psu_id: None,
+            approach: ScaApproach::Redirect,
+        };
+        let created = self.inner.connector.create_consent(&req).await?;
+        let state = random_token();
+        let verifier = random_token();
+        let url = self
+            .inner
+            .connector
+            .authorize_url(
+                &created,
+                &cfg.redirect_uri,
+                &state,
+                &pkce_challenge(&verifier),
+            )
+            .await?;
+        let now = self.inner.clock.now();
+        let record = ConsentRecord {
+            id: ConsentId::new(),
+            customer,
+            bank: cfg.bank.clone(),
+            bank_consent_id: Some(created.bank_consent_id),
+            status: ConsentStatus::Received,
+            scopes,
+            valid_until,
+            frequency_per_day: req.frequency_per_day,
+            recurring: true,
+            access_token: None,
+            oauth_state: Some(state),
+            pkce_verifier: Some(verifier),
+            created_at: now,
+            updated_at: now,
+        };
+        self.inner.store.insert_consent(&record).await?;
+        self.ips().insert(record.id, psu_ip.to_owned());
+        tracing::info!(consent = %record.id, customer = %customer, "bank link started");
+        Ok(LinkStart {
+            consent: record.id,
+            url,
+            valid_until,
+        })
+    }
+
+    /// Finishes a link from the bank's redirect (`code` + `state`), then runs the first sync with
+    /// the customer present.
+    pub async fn complete_link(&self, state: &str, code: &str) -> Result<LinkDone, BankError> {
+        self.complete_link_from(state, code, None).await
+    }
+
+    /// As [`complete_link`](Self::complete_link), with the IP of the browser that came back.
+    pub async fn complete_link_from(
+        &self,
+        state: &str,
+        code: &str,
+        psu_ip: Option<&str>,
+    ) -> Result<LinkDone, BankError> {
+        if state.is_empty() || code.is_empty() {
+            return Err(BankError::LinkUnknown);
+        }
+        let store = &self.inner.store;
+        let mut c = store
+            .consent_by_oauth_state(state)
+            .await?
+            .ok_or(BankError::LinkUnknown)?;
+        let verifier = c.pkce_verifier.take();
+        c.oauth_state = None;
+        c.updated_at = self.inner.clock.now();
+        // Single use: the state is gone before the code is tried.
+        store.update_consent(&c).await?;
+        let Some(verifier) = verifier else {
+            return Err(BankError::LinkUnknown);
+        };
+        if c.status != ConsentStatus::Received {
+            return Err(BankError::LinkUnknown);
+        }
+        let token = match self
+            .inner
+            .connector
+            .exchange_code(code, &verifier, &self.inner.config.redirect_uri)
+            .await
+        {
+            Ok(t) => t,
+            Err(e) => {
+                c.status = ConsentStatus::Rejected;
+                c.updated_at = self.inner.clock.now();
+                store.update_consent(&c).await?;
+                tracing::warn!(consent = %c.id, error = %e, "bank link failed at the code exchange");
+                return Err(match e {
+                    ConnectorError::AuthorizationRejected => BankError::LinkUnknown,
+                    other => other.into(),
+                });
+            }
+        };
+        c.access_token = Some(token.token);
+        c.status = ConsentStatus::Valid;
+        c.updated_at = self.inner.clock.now();
+        store.update_consent(&c).await?;
+        tracing::info!(consent = %c.id, customer = %c.customer, "bank link authorised");
+
+        let remembered = self.ips().remove(&c.id);
+        let presence = match psu_ip.map(str::to_owned).or(remembered) {
+            Some(ip) => Presence::CustomerPresent { ip },
+            None => Presence::Unattended,
+        };
+        let first_sync = match self.sync_one(&c, presence).await {
+            Ok(r) => Some(r),
+            Err(e) => {
+                tracing::warn!(consent = %c.id, error = %e, "first sync after linking failed");
+                None
+            }
+        };
+        Ok(LinkDone {
+            customer: c.customer,
+            consent: c.id,
+            accounts: first_sync.map_or(0, |r| r.accounts),
+            first_sync,
+        })
+    }
+
+    /// The bank redirected back with an error (the customer declined): the consent is rejected.
+    pub async fn fail_link(&self, state: &str, error: &str) -> Result<CustomerId, BankError> {
+        if state.is_empty() {
+            return Err(BankError::LinkUnknown);
+        }
+        let store = &self.inner.store;
+        let mut c = store
+            .consent_by_oauth_state(state)
+            .await?
+            .ok_or(BankError::LinkUnknown)?;
+        c.oauth_state = None;
+        c.pkce_verifier = None;
+        if !c.status.is_final() {
+            c.status = ConsentStatus::Rejected;
+        }
+        c.updated_at = self.inner.clock.now();
+        store.update_consent(&c).await?;
+        self.ips().remove(&c.id);
+        tracing::info!(consent = %c.id, reason = oauth_error_label(error), "bank link declined");
+        Ok(c.customer)
+    }
+
+    async fn mark(&self, c: &ConsentRecord, status: ConsentStatus) -> Result<(), BankError> {
+        let mut c = c.clone();
+        c.status = status;
+        if status.is_final() {
+            c.access_token = None;
+            c.oauth_state = None;
+            c.pkce_verifier = None;
+        }
+        c.updated_at = self.inner.clock.now();
+        self.inner.store.update_consent(&c).await?;
+        Ok(())
+    }
+
+    /// Syncs one valid consent; a consent the bank no longer honours is marked expired.
+    async fn sync_one(
+        &self,
+        c: &ConsentRecord,
+        presence: Presence,
+    ) -> Result<SyncReport, BankError> {
+        if c.valid_until < self.today() {
+            self.mark(c, ConsentStatus::Expired).await?;
+            return Err(BankError::ConsentExpired);
+        }
+        match self.inner.engine.sync_consent(c, presence).await {
+            Err(BankError::ConsentExpired) => {
+                tracing::info!(consent = %c.id, "bank no longer honours the consent; marked expired");
+                self.mark(c, ConsentStatus::Expired).await?;
+                Err(BankError::ConsentExpired)
+            }
+            other => other,
+        }
+    }
+
+    /// Syncs every valid consent of the customer.
+    pub async fn refresh(
+        &self,
+        customer: CustomerId,
+        presence: Presence,
+    ) -> Result<SyncReport, BankError> {
+        let consents = self.inner.store.consents_for_customer(customer).await?;
+        let valid: Vec<&ConsentRecord> = consents
+            .iter()
+            .filter(|c| c.status == ConsentStatus::Valid)
+            .collect();
+        if valid.is_empty() {
+            return Err(
+                if consents.iter().any(|c| c.status == ConsentStatus::Expired) {
+                    BankError::ConsentExpired
+                } else {
+                    BankError::NotLinked
+                },
+            );
+        }
+        let mut report = SyncReport::default();
+        let mut first_err = None;
+        for c in valid {
+            match self.sync_one(c, presence.clone()).await {
+                Ok(r) => report.merge(&r),
+                Err(e) => {
+                    if first_err.is_none() {
+                        first_err = Some(e);
+                    }
+                }
+            }
+        }
+        match first_err {
+            Some(e) => Err(e),
+            None => Ok(report),
+        }
+    }
+
+    /// Ends every live consent at the bank and here, and deletes the customer's cached
+    /// financial data. If the bank cannot be reached nothing changes (try again later); any other
+    /// bank error still revokes locally.
+    pub async fn revoke(&self, customer: CustomerId) -> Result<RevokeReport, BankError> {
+        let store = &self.inner.store;
+        let consents = store.consents_for_customer(customer).await?;
+        let live: Vec<&ConsentRecord> = consents.iter().filter(|c| !c.status.is_final()).collect();
+        for c in &live {
+            let Some(bank_id) = &c.bank_consent_id else {
+                continue;
+            };
+            let ctx = AccessCtx {
+                bank_consent_id: bank_id.clone(),
+                access_token: c.access_token.clone(),
+                presence: Presence::Unattended,
+            };
+            match self.inner.connector.delete_consent(&ctx).await {
+                Ok(()) => {}
+                Err(e) if e.retryable() => return Err(BankError::BankUnavailable),
+                Err(e) => {
+                    tracing::info!(consent = %c.id, error = %e, "bank refused the consent delete; revoking locally");
+                }
+            }
+        }
+        for c in &live {
+            self.mark(c, ConsentStatus::TerminatedByTpp).await?;
+            self.ips().remove(&c.id);
+        }
+        let rows_deleted = store.delete_customer_financial_data(customer).await?;
+        if live.is_empty() && rows_deleted == 0 {
+            return Err(BankError::NotLinked);
+        }
+        tracing::info!(customer = %customer, consents = live.len(), rows = rows_deleted, "bank link revoked");
+        Ok(RevokeReport {
+            consents: u32::try_from(live.len()).unwrap_or(u32::MAX),
+            rows_deleted,
+        })
+    }
+
+    pub async fn status(&self, customer: CustomerId) -> Result<LinkStatus, BankError> {
+        let today = self.today();
+        let consents = self.inner.store.consents_for_customer(customer).await?;
+        let linked = consents
+            .iter()
+            .filter(|c| c.status == ConsentStatus::Valid && c.valid_until >= today)
+            .map(|c| c.valid_until)
+            .max();
+        if let Some(valid_until) = linked {
+            return Ok(LinkStatus::Linked { valid_until });
+        }
+        if consents.iter().any(|c| self.is_pending(c)) {
+            return Ok(LinkStatus::Pending);
+        }
+        if consents.iter().any(|c| {
+            c.status == ConsentStatus::Expired
+                || (c.status == ConsentStatus::Valid && c.valid_until < today)
+        }) {
+            return Ok(LinkStatus::Expired);
+        }
+        Ok(LinkStatus::NotLinked)
+    }
+
+    /// A started link whose customer may still come back from the bank.
+    fn is_pending(&self, c: &ConsentRecord) -> bool {
+        c.status == ConsentStatus::Received
+            && c.oauth_state.is_some()
+            && self.inner.clock.now() - c.created_at < Duration::minutes(PENDING_LINK_MINUTES)
+    }
+
+    /// Marks valid consents past their `valid_until` as expired, and abandoned link attempts
+    /// (older than [`PENDING_LINK_MINUTES`]) as rejected; returns how many consents it ended.
+    pub async fn expire_due(&self) -> Result<u32, BankError> {
+        let today = self.today();
+        let mut n = 0u32;
+        for c in self
+            .inner
+            .store
+            .consents_with_status(ConsentStatus::Received)
+            .await?
+        {
+            if !self.is_pending(&c) {
+                self.mark(&c, ConsentStatus::Rejected).await?;
+                self.ips().remove(&c.id);
+                n += 1;
+            }
+        }
+        for c in self
+            .inner
+            .store
+            .consents_with_status(ConsentStatus::Valid)
+            .await?
+        {
+            if c.valid_until < today {
+                self.mark(&c, ConsentStatus::Expired).await?;
+                n += 1;
+            }
+        }
+        if n > 0 {
+            tracing::info!(consents = n, "expired consents past validUntil");
+        }
+        Ok(n)
+    }
+
+    /// Unattended refresh of every valid consent (the background worker's job). Returns how many
+    /// consents synced and how many failed; failures are logged without data.
+    pub async fn refresh_all_unattended(&self) -> Result<(u32, u32), BankError> {
+        let mut ok = 0u32;
+        let mut failed = 0u32;
+        for c in self
+            .inner
+            .store
+            .consents_with_status(ConsentStatus::Valid)
+            .await?
+        {
+            match self.sync_one(&c, Presence::Unattended).await {
+                Ok(_) => ok += 1,
+                Err(e) => {
+                    failed += 1;
+                    tracing::info!(consent = %c.id, error = %e, "unattended refresh failed");
+                }
+            }
+        }
+        Ok((ok, failed))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pkce_rfc7636_example() {
+        // RFC 7636 appendix B.
+        assert_eq!(
+            pkce_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+        );
+        let t = random_token();
+        assert_eq!(t.len(), 43);
+        assert_ne!(t, random_token());
+    }
+}

@@ -1,0 +1,312 @@
+//! The sync engine: pulls one consent's accounts, balances and transactions from the bank and
+//! writes them to the store, keeping gateway ids stable (pending → booked keeps the
+//! `TransactionId`; re-reads never duplicate). The matching rules live in [`reconcile`].
+//!
+//! It owns the unattended-access budget: without the customer present, every bank read first
+//! takes one unit of the consent's `frequencyPerDay` for that endpoint and account in the store,
+//! and an exhausted budget skips the read instead of calling the bank.
+//!
+//! It never logs amounts, names, IBANs or descriptions: only ids and counts.
+
+pub mod reconcile;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use chrono::{Duration, Months, NaiveDate};
+use okienko_core::{Account, AccountId, Balance, BookingStatus, Clock, ConsentId};
+use okienko_store::{AccountRecord, ConsentRecord, Store, StoreError, SyncState};
+
+use crate::connector::{
+    AccessCtx, BankAccount, BankConnector, BankTransaction, Presence, TxQuery, TxStatusQuery,
+};
+use crate::error::{BankError, ConnectorError};
+
+/// How far back the window reaches before the last booked date (late bookings, corrections).
+const LOOKBACK_DAYS: i64 = 7;
+/// A bank that pages more than this is looping.
+const MAX_PAGES: usize = 1000;
+
+/// What one sync did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SyncReport {
+    pub accounts: u32,
+    pub inserted: u32,
+    pub updated: u32,
+    pub deleted: u32,
+    /// Accounts not read because the daily unattended budget was used up.
+    pub skipped_accounts: u32,
+}
+
+impl SyncReport {
+    pub fn merge(&mut self, o: &SyncReport) {
+        self.accounts += o.accounts;
+        self.inserted += o.inserted;
+        self.updated += o.updated;
+        self.deleted += o.deleted;
+        self.skipped_accounts += o.skipped_accounts;
+    }
+}
+
+pub struct SyncEngine {
+    store: Store,
+    connector: Arc<dyn BankConnector>,
+    clock: Arc<dyn Clock>,
+    /// One sync per consent at a time in this process (two concurrent syncs would both insert
+    /// the same new rows).
+    locks: Mutex<HashMap<ConsentId, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+/// Why one account's sync stopped: a used-up budget skips just that account; anything else
+/// aborts the consent's sync.
+enum AccountFail {
+    Budget,
+    Abort(BankError),
+}
+
+impl From<BankError> for AccountFail {
+    fn from(e: BankError) -> Self {
+        AccountFail::Abort(e)
+    }
+}
+
+impl From<StoreError> for AccountFail {
+    fn from(e: StoreError) -> Self {
+        AccountFail::Abort(e.into())
+    }
+}
+
+impl From<ConnectorError> for AccountFail {
+    fn from(e: ConnectorError) -> Self {
+        match e {
+            // The bank counts differently from us (another gateway instance, a restart).
+            ConnectorError::AccessExceeded => AccountFail::Budget,
+            other => AccountFail::Abort(other.into()),
+        }
+    }
+}
+
+impl SyncEngine {
+    pub fn new(store: Store, connector: Arc<dyn BankConnector>, clock: Arc<dyn Clock>) -> Self {
+        SyncEngine {
+            store,
+            connector,
+            clock,
+            locks: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn lock_for(&self, c: ConsentId) -> Arc<tokio::sync::Mutex<()>> {
+        let mut map = match self.locks.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        map.entry(c).or_default().clone()
+    }
+
+    fn today(&self) -> NaiveDate {
+        self.clock.now().date_naive()
+    }
+
+    /// Takes one unit of unattended budget, or says the bank must not be called.
+    async fn budget(
+        &self,
+        consent: &ConsentRecord,
+        presence: &Presence,
+        key: &str,
+    ) -> Result<bool, BankError> {
+        if !matches!(presence, Presence::Unattended) {
+            return Ok(true);
+        }
+        match self
+            .store
+            .take_access_budget(consent.id, key, self.today(), consent.frequency_per_day)
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(StoreError::BudgetExhausted) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Syncs every account of `consent`. `Presence::Unattended` spends the daily budget.
+    pub async fn sync_consent(
+        &self,
+        consent: &ConsentRecord,
+        presence: Presence,
+    ) -> Result<SyncReport, BankError> {
+        let lock = self.lock_for(consent.id);
+        let _guard = lock.lock().await;
+        let bank_consent_id = consent
+            .bank_consent_id
+            .clone()
+            .ok_or(BankError::NotLinked)?;
+        let ctx = AccessCtx {
+            bank_consent_id,
+            access_token: consent.access_token.clone(),
+            presence: presence.clone(),
+        };
+        if !self.budget(consent, &presence, "accounts").await? {
+            tracing::info!(consent = %consent.id, "unattended budget for the account list used up");
+            return Err(BankError::AccessExceeded);
+        }
+        let bank_accounts = self.connector.accounts(&ctx).await?;
+        let known: HashMap<String, AccountId> = self
+            .store
+            .accounts_for_consent(consent.id)
+            .await?
+            .into_iter()
+            .map(|a| (a.bank_resource_id, a.account.id))
+            .collect();
+        let mut report = SyncReport::default();
+        for ba in bank_accounts {
+            let id = known.get(&ba.resource_id).copied().unwrap_or_default();
+            self.store
+                .upsert_account(&AccountRecord {
+                    account: Account {
+                        id,
+                        iban: ba.iban.clone(),
+                        currency: ba.currency,
+                        name: ba.name.clone(),
+                    },
+                    customer: consent.customer,
+                    consent: consent.id,
+                    bank_resource_id: ba.resource_id.clone(),
+                })
+                .await?;
+            match self.sync_account(consent, &ctx, &ba, id).await {
+                Ok(counts) => {
+                    report.accounts += 1;
+                    report.inserted += counts.inserted;
+                    report.updated += counts.updated;
+                    report.deleted += counts.deleted;
+                }
+                Err(AccountFail::Budget) => report.skipped_accounts += 1,
+                Err(AccountFail::Abort(e)) => return Err(e),
+            }
+        }
+        tracing::info!(
+            consent = %consent.id,
+            accounts = report.accounts,
+            inserted = report.inserted,
+            updated = report.updated,
+            deleted = report.deleted,
+            skipped = report.skipped_accounts,
+            "bank sync done"
+        );
+        if report.accounts == 0 && report.skipped_accounts > 0 {
+            return Err(BankError::AccessExceeded);
+        }
+        Ok(report)
+    }
+
+    async fn sync_account(
+        &self,
+        consent: &ConsentRecord,
+        ctx: &AccessCtx,
+        ba: &BankAccount,
+        id: AccountId,
+    ) -> Result<reconcile::BatchCounts, AccountFail> {
+        let rid = ba.resource_id.as_str();
+        let budget = |key: String| async move { self.budget(consent, &ctx.presence, &key).await };
+
+        // Balances.
+        if !budget(format!("balances:{rid}")).await? {
+            return Err(AccountFail::Budget);
+        }
+        let balances = self.connector.balances(ctx, rid).await?;
+        let now = self.clock.now();
+        let balances: Vec<Balance> = balances
+            .into_iter()
+            .map(|b| Balance {
+                account_id: id,
+                kind: b.kind,
+                amount: b.amount,
+                reference_date: b.reference_date,
+                fetched_at: now,
+            })
+            .collect();
+        self.store.replace_balances(id, &balances).await?;
+
+        // Transactions: the window, the stored rows in it, then every page.
+        let today = self.today();
+        let first_from = today
+            .checked_sub_months(Months::new(24))
+            .and_then(|d| d.succ_opt())
+            .unwrap_or(today);
+        let state = self.store.sync_state(id).await?;
+        let prev_booked = state.as_ref().and_then(|s| s.last_booked_date);
+        let (date_from, stored) = match prev_booked {
+            Some(lbd) => {
+                let since = lbd - Duration::days(LOOKBACK_DAYS);
+                let stored = self.store.stored_transactions(id, since).await?;
+                let oldest_pending = stored
+                    .iter()
+                    .filter(|t| t.status == BookingStatus::Pending)
+                    .map(|t| t.date)
+                    .min();
+                let from = oldest_pending
+                    .map_or(since, |p| p.min(since))
+                    .max(first_from);
+                if from < since {
+                    let stored = self.store.stored_transactions(id, from).await?;
+                    (from, stored)
+                } else {
+                    (from, stored)
+                }
+            }
+            None => {
+                let stored = self.store.stored_transactions(id, first_from).await?;
+                (first_from, stored)
+            }
+        };
+        let query = TxQuery {
+            date_from,
+            date_to: None,
+            status: TxStatusQuery::Both,
+        };
+        let mut booked: Vec<BankTransaction> = Vec::new();
+        let mut pending: Vec<BankTransaction> = Vec::new();
+        let mut cursor = None;
+        for page_no in 0.. {
+            if page_no >= MAX_PAGES {
+                tracing::warn!(consent = %consent.id, account = %id, "bank paging does not end");
+                return Err(AccountFail::Abort(BankError::BadBankData));
+            }
+            if !budget(format!("transactions:{rid}")).await? {
+                return Err(AccountFail::Budget);
+            }
+            let page = self
+                .connector
+                .transactions(ctx, rid, &query, cursor.as_ref())
+                .await?;
+            booked.extend(page.booked);
+            pending.extend(page.pending);
+            match page.next {
+                Some(next) if Some(&next) != cursor.as_ref() => cursor = Some(next),
+                Some(_) => {
+                    tracing::warn!(consent = %consent.id, account = %id, "bank paging repeats a page");
+                    return Err(AccountFail::Abort(BankError::BadBankData));
+                }
+                None => break,
+            }
+        }
+        // Items outside the window we asked for (a bank ignoring dateFrom) would look new.
+        booked.retain(|t| t.customer_date().is_none_or(|d| d >= date_from));
+
+        let r = reconcile::reconcile(id, &stored, booked, pending, today);
+        self.store.apply_transactions(id, &r.batch).await?;
+        let last_booked_date = match (prev_booked, r.last_booked_date) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        self.store
+            .set_sync_state(&SyncState {
+                account: id,
+                last_sync_at: now,
+                last_booked_date,
+            })
+            .await?;
+        Ok(r.counts)
+    }
+}

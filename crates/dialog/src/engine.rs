@@ -1,0 +1,476 @@
+//! The engine: one customer event in, replies out.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono_tz::Tz;
+use okienko_bank::{BankError, BankLink, LinkStatus, Presence};
+use okienko_core::{format, Clock, CustomerId, Lang, Transaction, TxFilter};
+use okienko_nlu::{Intent, Nlu, Parse};
+use okienko_privacy::{AccessError, AccessRequest, ChannelContext, PrivacyGate, Purpose};
+use tokio::sync::Mutex;
+
+use crate::render;
+use crate::texts::{self, T};
+use crate::{Conversation, InboundEvent, Outbox, QuickReply, Reply};
+
+/// Rows shown per page of a transactions table.
+pub const PAGE_SIZE: usize = 10;
+/// At most this many matching transactions are read for one question.
+const MAX_ROWS: u32 = 500;
+
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// The customer's zone, for "today", "last month" and for showing times.
+    pub timezone: Tz,
+    pub default_lang: Lang,
+    /// Sent to the bank as PSU-IP-Address when the customer is present in the chat.
+    pub psu_ip: String,
+    /// How long to wait before retrying a bank that was down.
+    pub retry_after: Duration,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            timezone: format::DEFAULT_TZ,
+            default_lang: Lang::Pl,
+            psu_ip: "127.0.0.1".into(),
+            retry_after: Duration::from_secs(30),
+        }
+    }
+}
+
+/// What the engine remembers about one customer's conversation.
+#[derive(Debug, Default)]
+struct DialogState {
+    lang: Option<Lang>,
+    /// The last transactions question, so "a w zeszłym miesiącu?" can reuse its filter.
+    last_filter: Option<TxFilter>,
+    /// The rows of the last transactions answer, for "more".
+    last_rows: Vec<Transaction>,
+    misunderstandings: u8,
+}
+
+pub struct Engine {
+    nlu: Nlu,
+    gate: PrivacyGate,
+    bank: BankLink,
+    outbox: Arc<dyn Outbox>,
+    clock: Arc<dyn Clock>,
+    config: EngineConfig,
+    states: Mutex<HashMap<CustomerId, Arc<Mutex<DialogState>>>>,
+}
+
+/// What the consent callback page tells the customer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallbackOutcome {
+    Linked { lang: Lang },
+    Rejected { lang: Lang },
+    Failed,
+}
+
+impl Engine {
+    pub fn new(
+        gate: PrivacyGate,
+        bank: BankLink,
+        outbox: Arc<dyn Outbox>,
+        clock: Arc<dyn Clock>,
+        config: EngineConfig,
+    ) -> Arc<Engine> {
+        Arc::new(Engine {
+            nlu: Nlu::new(),
+            gate,
+            bank,
+            outbox,
+            clock,
+            config,
+            states: Mutex::new(HashMap::new()),
+        })
+    }
+
+    async fn state(&self, customer: CustomerId) -> Arc<Mutex<DialogState>> {
+        let mut states = self.states.lock().await;
+        states.entry(customer).or_default().clone()
+    }
+
+    fn today(&self) -> chrono::NaiveDate {
+        format::local_date(self.clock.now(), self.config.timezone)
+    }
+
+    fn present(&self) -> Presence {
+        Presence::CustomerPresent {
+            ip: self.config.psu_ip.clone(),
+        }
+    }
+
+    fn req(&self, customer: CustomerId, purpose: Purpose) -> AccessRequest {
+        AccessRequest::customer(customer, purpose, ChannelContext::WebChat)
+    }
+
+    /// The bank redirected the customer back with a code (or an error). Finishes the link,
+    /// pushes the account list into the customer's chat, and says what the page should show.
+    pub async fn consent_callback(
+        self: &Arc<Self>,
+        state: &str,
+        code: Option<&str>,
+        error: Option<&str>,
+    ) -> CallbackOutcome {
+        match (code, error) {
+            (Some(code), None) => match self.bank.complete_link(state, code).await {
+                Ok(done) => {
+                    let lang = self.lang_of(done.customer).await;
+                    let reply = self.linked_reply(done.customer, lang).await;
+                    self.outbox.push(done.customer, reply);
+                    CallbackOutcome::Linked { lang }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "consent callback failed");
+                    CallbackOutcome::Failed
+                }
+            },
+            (_, Some(err)) => match self.bank.fail_link(state, err).await {
+                Ok(customer) => {
+                    let lang = self.lang_of(customer).await;
+                    self.outbox.push(
+                        customer,
+                        Reply::text(texts::LINK_REJECTED.pick(lang))
+                            .with_quick_replies(vec![qr(texts::QR_LINK, lang, "intent:link_bank")]),
+                    );
+                    CallbackOutcome::Rejected { lang }
+                }
+                Err(_) => CallbackOutcome::Failed,
+            },
+            _ => CallbackOutcome::Failed,
+        }
+    }
+
+    async fn lang_of(&self, customer: CustomerId) -> Lang {
+        let st = self.state(customer).await;
+        let st = st.lock().await;
+        st.lang.unwrap_or(self.config.default_lang)
+    }
+
+    async fn linked_reply(&self, customer: CustomerId, lang: Lang) -> Reply {
+        match self
+            .gate
+            .accounts(&self.req(customer, Purpose::ServiceBalance))
+            .await
+        {
+            Ok(accounts) => render::linked(lang, accounts.data()),
+            Err(e) => self.access_error_reply(e, lang),
+        }
+    }
+
+    fn access_error_reply(&self, e: AccessError, lang: Lang) -> Reply {
+        match e {
+            AccessError::Denied(_) => Reply::text(texts::NOT_LINKED.pick(lang))
+                .with_quick_replies(vec![qr(texts::QR_LINK, lang, "intent:link_bank")]),
+            AccessError::WrongPurpose | AccessError::Store(_) => {
+                tracing::error!(error = %e, "privacy gate read failed");
+                Reply::text(texts::INTERNAL_ERROR.pick(lang))
+            }
+        }
+    }
+
+    async fn dispatch(&self, customer: CustomerId, st: &mut DialogState, parse: Parse) -> Vec<Reply> {
+        let lang = st.lang.unwrap_or(self.config.default_lang);
+        if parse.intent == Intent::OutOfScope {
+            st.misunderstandings += 1;
+            let text = if st.misunderstandings >= 2 {
+                texts::ASK_HUMAN
+            } else {
+                texts::OUT_OF_SCOPE
+            };
+            return vec![Reply::text(text.pick(lang)).with_quick_replies(main_menu(lang))];
+        }
+        st.misunderstandings = 0;
+        match parse.intent {
+            Intent::Greeting => {
+                vec![Reply::text(texts::GREETING.pick(lang)).with_quick_replies(main_menu(lang))]
+            }
+            Intent::Thanks => vec![Reply::text(texts::THANKS.pick(lang))],
+            Intent::Help => {
+                vec![Reply::text(texts::HELP.pick(lang)).with_quick_replies(main_menu(lang))]
+            }
+            Intent::LinkBank => vec![self.link(customer, lang).await],
+            Intent::Balance => self.balance(customer, lang).await,
+            Intent::Transactions | Intent::SpendingSummary => {
+                self.transactions(customer, st, lang, &parse).await
+            }
+            Intent::RevokeConsent => vec![self.revoke(customer, st, lang).await],
+            Intent::AccessLog => vec![self.access_log(customer, lang).await],
+            _ => vec![Reply::text(texts::NOT_YET.pick(lang)).with_quick_replies(main_menu(lang))],
+        }
+    }
+
+    async fn link(&self, customer: CustomerId, lang: Lang) -> Reply {
+        let status = match self.bank.status(customer).await {
+            Ok(s) => s,
+            Err(e) => return self.bank_error_reply(customer, e, lang, false),
+        };
+        if let LinkStatus::Linked { .. } = status {
+            return Reply::text(texts::ALREADY_LINKED.pick(lang))
+                .with_quick_replies(main_menu(lang));
+        }
+        match self.bank.start_link(customer, &self.config.psu_ip).await {
+            Ok(start) => {
+                let intro = if matches!(status, LinkStatus::Pending) {
+                    texts::LINK_PENDING
+                } else {
+                    texts::LINK_INTRO
+                };
+                render::link(lang, intro.pick(lang), texts::LINK_LABEL.pick(lang), &start.url)
+            }
+            Err(e) => self.bank_error_reply(customer, e, lang, false),
+        }
+    }
+
+    /// Refreshes from the bank with the customer present. Returns a note to show beside
+    /// synced data when the bank could not be reached, or a reply that replaces the answer.
+    async fn refresh(&self, customer: CustomerId, lang: Lang) -> Result<Option<Reply>, Reply> {
+        match self.bank.refresh(customer, self.present()).await {
+            Ok(_) => Ok(None),
+            Err(BankError::BankUnavailable) => {
+                self.schedule_retry(customer, lang);
+                Ok(Some(Reply::text(texts::BANK_DOWN_STALE.pick(lang))))
+            }
+            Err(BankError::AccessExceeded) => Ok(Some(Reply::text(texts::ACCESS_EXCEEDED.pick(lang)))),
+            Err(e) => Err(self.bank_error_reply(customer, e, lang, true)),
+        }
+    }
+
+    async fn balance(&self, customer: CustomerId, lang: Lang) -> Vec<Reply> {
+        let mut out = Vec::new();
+        match self.refresh(customer, lang).await {
+            Ok(Some(note)) => out.push(note),
+            Ok(None) => {}
+            Err(reply) => return vec![reply],
+        }
+        match self
+            .gate
+            .balances(&self.req(customer, Purpose::ServiceBalance))
+            .await
+        {
+            Ok(data) => out.push(render::balances(
+                lang,
+                data.data(),
+                self.config.timezone,
+                self.clock.now(),
+            )),
+            Err(e) => out.push(self.access_error_reply(e, lang)),
+        }
+        out
+    }
+
+    async fn transactions(
+        &self,
+        customer: CustomerId,
+        st: &mut DialogState,
+        lang: Lang,
+        parse: &Parse,
+    ) -> Vec<Reply> {
+        let mut out = Vec::new();
+        match self.refresh(customer, lang).await {
+            Ok(Some(note)) => out.push(note),
+            Ok(None) => {}
+            Err(reply) => return vec![reply],
+        }
+        // Match the customer's words against their own merchants, read through the gate.
+        let parse = match self
+            .gate
+            .merchants(&self.req(customer, Purpose::ServiceTransactions))
+            .await
+        {
+            Ok(m) => self.nlu.parse(&parse.text, self.today(), m.data()),
+            Err(e) => return vec![self.access_error_reply(e, lang)],
+        };
+        let filter = filter_from(&parse, st.last_filter.as_ref());
+        let purpose = if parse.intent == Intent::SpendingSummary {
+            Purpose::ServiceSpendingSummary
+        } else {
+            Purpose::ServiceTransactions
+        };
+        match self
+            .gate
+            .transactions(&self.req(customer, purpose), &filter, 0, MAX_ROWS)
+            .await
+        {
+            Ok(page) => {
+                let page = page.into_data();
+                st.last_rows = page.transactions;
+                st.last_filter = Some(filter);
+                out.push(render::transactions(lang, &st.last_rows, page.total, 0, PAGE_SIZE));
+            }
+            Err(e) => out.push(self.access_error_reply(e, lang)),
+        }
+        out
+    }
+
+    async fn revoke(&self, customer: CustomerId, st: &mut DialogState, lang: Lang) -> Reply {
+        match self.bank.revoke(customer).await {
+            Ok(report) if report.consents == 0 => Reply::text(texts::NOTHING_TO_REVOKE.pick(lang)),
+            Ok(_) => {
+                st.last_rows.clear();
+                st.last_filter = None;
+                Reply::text(texts::REVOKED.pick(lang))
+                    .with_quick_replies(vec![qr(texts::QR_LINK, lang, "intent:link_bank")])
+            }
+            Err(e) => self.bank_error_reply(customer, e, lang, false),
+        }
+    }
+
+    async fn access_log(&self, customer: CustomerId, lang: Lang) -> Reply {
+        match self.gate.access_log(customer).await {
+            Ok(entries) => render::access_log(lang, entries.data(), self.config.timezone),
+            Err(e) => self.access_error_reply(e, lang),
+        }
+    }
+
+    fn bank_error_reply(&self, customer: CustomerId, e: BankError, lang: Lang, retry: bool) -> Reply {
+        match e {
+            BankError::NotLinked => Reply::text(texts::NOT_LINKED.pick(lang))
+                .with_quick_replies(vec![qr(texts::QR_LINK, lang, "intent:link_bank")]),
+            BankError::ConsentExpired => Reply::text(texts::CONSENT_EXPIRED.pick(lang))
+                .with_quick_replies(vec![qr(texts::QR_RETRY_LINK, lang, "intent:link_bank")]),
+            BankError::BankUnavailable => {
+                if retry {
+                    self.schedule_retry(customer, lang);
+                }
+                Reply::text(texts::BANK_DOWN.pick(lang))
+            }
+            BankError::AccessExceeded => Reply::text(texts::ACCESS_EXCEEDED.pick(lang)),
+            BankError::BadBankData => Reply::text(texts::BAD_BANK_DATA.pick(lang)),
+            other => {
+                tracing::error!(error = %other, "bank operation failed");
+                Reply::text(texts::INTERNAL_ERROR.pick(lang))
+            }
+        }
+    }
+
+    /// The bank was down: try again later, and tell the customer when it is back.
+    fn schedule_retry(&self, customer: CustomerId, lang: Lang) {
+        let bank = self.bank.clone();
+        let outbox = self.outbox.clone();
+        let wait = self.config.retry_after;
+        let ip = self.config.psu_ip.clone();
+        tokio::spawn(async move {
+            for attempt in 0..5u32 {
+                tokio::time::sleep(wait * (attempt + 1)).await;
+                match bank.refresh(customer, Presence::CustomerPresent { ip: ip.clone() }).await {
+                    Ok(_) => {
+                        outbox.push(customer, Reply::text(texts::BANK_BACK.pick(lang)));
+                        return;
+                    }
+                    Err(BankError::BankUnavailable) => continue,
+                    Err(_) => return,
+                }
+            }
+        });
+    }
+
+    async fn next_page(&self, st: &DialogState, lang: Lang, offset: usize) -> Reply {
+        render::transactions(lang, &st.last_rows, st.last_rows.len() as u64, offset, PAGE_SIZE)
+    }
+}
+
+fn qr(label: T, lang: Lang, payload: &str) -> QuickReply {
+    QuickReply::new(label.pick(lang), payload)
+}
+
+fn main_menu(lang: Lang) -> Vec<QuickReply> {
+    vec![
+        qr(texts::QR_BALANCE, lang, "intent:balance"),
+        qr(texts::QR_TRANSACTIONS, lang, "intent:transactions"),
+        qr(texts::QR_LINK, lang, "intent:link_bank"),
+        qr(texts::QR_HELP, lang, "intent:help"),
+    ]
+}
+
+/// Builds the filter for a transactions question. A follow-up that names only new dates
+/// ("a w zeszłym miesiącu?") keeps the rest of the previous question.
+fn filter_from(parse: &Parse, previous: Option<&TxFilter>) -> TxFilter {
+    let s = &parse.slots;
+    let only_dates = s.merchant.is_none()
+        && s.amount_min.is_none()
+        && s.amount_max.is_none()
+        && s.amount.is_none()
+        && (s.date_from.is_some() || s.date_to.is_some());
+    let follow_up = only_dates && parse.text.split_whitespace().count() <= 5;
+    let mut f = match (follow_up, previous) {
+        (true, Some(prev)) => prev.clone(),
+        _ => TxFilter::default(),
+    };
+    if s.date_from.is_some() || s.date_to.is_some() {
+        f.date_from = s.date_from;
+        f.date_to = s.date_to;
+    }
+    if s.merchant.is_some() {
+        f.merchant = s.merchant.clone();
+    }
+    if s.amount_min.is_some() {
+        f.amount_min = s.amount_min;
+    }
+    if s.amount_max.is_some() {
+        f.amount_max = s.amount_max;
+    }
+    if s.currency.is_some() && (s.amount_min.is_some() || s.amount_max.is_some()) {
+        f.currency = s.currency;
+    }
+    f
+}
+
+#[async_trait]
+impl Conversation for Engine {
+    async fn handle(
+        &self,
+        customer: CustomerId,
+        lang_hint: Option<Lang>,
+        event: InboundEvent,
+    ) -> Vec<Reply> {
+        let st = self.state(customer).await;
+        let mut st = st.lock().await;
+        if st.lang.is_none() {
+            st.lang = lang_hint;
+        }
+        let text = match event {
+            InboundEvent::Text(t) => t,
+            InboundEvent::QuickReply(payload) => {
+                let lang = st.lang.unwrap_or(self.config.default_lang);
+                if let Some(offset) = payload.strip_prefix("tx:page:") {
+                    return match offset.parse::<usize>() {
+                        Ok(o) if o < st.last_rows.len() => vec![self.next_page(&st, lang, o).await],
+                        _ => vec![Reply::text(texts::TX_NONE.pick(lang))],
+                    };
+                }
+                match payload.strip_prefix("intent:") {
+                    Some(intent) => canonical_utterance(intent, lang).to_owned(),
+                    None => return vec![Reply::text(texts::OUT_OF_SCOPE.pick(lang))],
+                }
+            }
+        };
+        let parse = self.nlu.parse(&text, self.today(), &[]);
+        // Short messages ("ok", "saldo") say little about the language; keep the one we have.
+        if st.lang.is_none() || text.split_whitespace().count() >= 2 {
+            st.lang = Some(parse.lang);
+        }
+        self.dispatch(customer, &mut st, parse).await
+    }
+}
+
+/// What a quick-reply button means, as the customer would have typed it.
+fn canonical_utterance(intent: &str, lang: Lang) -> &'static str {
+    match (intent, lang) {
+        ("balance", Lang::Pl) => "pokaż saldo",
+        ("balance", Lang::En) => "show my balance",
+        ("transactions", Lang::Pl) => "pokaż transakcje",
+        ("transactions", Lang::En) => "show my transactions",
+        ("link_bank", Lang::Pl) => "połącz bank",
+        ("link_bank", Lang::En) => "connect my bank",
+        ("help", Lang::Pl) => "pomoc",
+        ("help", Lang::En) => "help",
+        _ => "",
+    }
+}

@@ -1,0 +1,129 @@
+//! Every sentence the bot says, in Polish and in English, in one place.
+
+use okienko_core::Lang;
+
+/// A message in both languages; `pick` chooses.
+pub struct T(pub &'static str, pub &'static str);
+
+impl T {
+    pub fn pick(&self, lang: Lang) -> &'static str {
+        match lang {
+            Lang::Pl => self.0,
+            Lang::En => self.1,
+        }
+    }
+}
+
+pub const GREETING: T = T(
+    "Cześć! Tu Okienko, czat Twojego banku. Mogę pokazać saldo i transakcje albo połączyć Twoje konto.",
+    "Hi! This is Okienko, your bank's chat. I can show your balance and transactions, or connect your account.",
+);
+pub const THANKS: T = T("Proszę bardzo!", "You're welcome!");
+pub const HELP: T = T(
+    "Potrafię:\n• połączyć Twój bank („połącz bank”),\n• pokazać saldo („ile mam na koncie?”),\n• pokazać transakcje z filtrami („płatności w Biedronce w październiku powyżej 50 zł”),\n• powiedzieć, kto widział Twoje dane („kto widział moje dane?”),\n• odłączyć bank i usunąć dane („odłącz bank”).",
+    "I can:\n• connect your bank (\"connect my bank\"),\n• show your balance (\"what's my balance?\"),\n• show transactions with filters (\"show my transactions over $100 this month\"),\n• tell you who has seen your data (\"who has seen my data?\"),\n• disconnect your bank and delete your data (\"disconnect my bank\").",
+);
+pub const LINK_INTRO: T = T(
+    "Otwórz stronę banku, zaloguj się i zatwierdź dostęp. Zobaczysz tam dokładnie, co udostępniasz i do kiedy. Potem wróć tutaj.",
+    "Open your bank's page, sign in and approve access. It shows exactly what you share and until when. Then come back here.",
+);
+pub const LINK_LABEL: T = T("Połącz z bankiem", "Connect to your bank");
+pub const ALREADY_LINKED: T = T(
+    "Twój bank jest już połączony.",
+    "Your bank is already connected.",
+);
+pub const LINK_PENDING: T = T(
+    "Czekam na potwierdzenie w banku. Jeśli zamknąłeś stronę banku, oto nowy link:",
+    "I'm waiting for your bank's confirmation. If you closed the bank's page, here is a new link:",
+);
+pub const LINKED: T = T(
+    "Gotowe, bank połączony. Twoje konta:",
+    "Done, your bank is connected. Your accounts:",
+);
+pub const LINK_REJECTED: T = T(
+    "Nie udzieliłeś dostępu w banku, więc niczego nie pobrałem. Możesz spróbować ponownie, kiedy zechcesz.",
+    "You didn't grant access at the bank, so I fetched nothing. You can try again whenever you like.",
+);
+pub const NOT_LINKED: T = T(
+    "Nie masz jeszcze połączonego banku. Połączę go, jeśli chcesz.",
+    "You haven't connected a bank yet. I can connect it if you like.",
+);
+pub const CONSENT_EXPIRED: T = T(
+    "Twoja zgoda na dostęp do konta wygasła. Połącz bank ponownie, żebym mógł pokazać aktualne dane.",
+    "Your consent to access the account has expired. Please connect your bank again so I can show current data.",
+);
+pub const BANK_DOWN: T = T(
+    "Bank chwilowo nie odpowiada. Spróbuję ponownie za chwilę i dam znać.",
+    "The bank isn't responding right now. I'll try again shortly and let you know.",
+);
+pub const BANK_DOWN_STALE: T = T(
+    "Bank chwilowo nie odpowiada, pokazuję dane z ostatniej synchronizacji. Spróbuję ponownie za chwilę.",
+    "The bank isn't responding right now, so this is from the last sync. I'll try again shortly.",
+);
+pub const BANK_BACK: T = T(
+    "Bank znowu odpowiada, dane są aktualne. Zapytaj ponownie, jeśli chcesz.",
+    "The bank is back and your data is up to date. Ask again whenever you like.",
+);
+pub const BAD_BANK_DATA: T = T(
+    "Przepraszam, bank przysłał odpowiedź, której nie rozumiem. Zgłosiłem problem; spróbuj za chwilę.",
+    "Sorry, the bank sent a reply I couldn't read. I've reported it; please try again in a moment.",
+);
+pub const ACCESS_EXCEEDED: T = T(
+    "Bank ogranicza liczbę odświeżeń na dziś, pokazuję dane z ostatniej synchronizacji.",
+    "The bank limits how often I may refresh today, so this is from the last sync.",
+);
+pub const INTERNAL_ERROR: T = T(
+    "Przepraszam, coś poszło nie tak po mojej stronie. Spróbuj ponownie za chwilę.",
+    "Sorry, something went wrong on my side. Please try again in a moment.",
+);
+pub const BALANCE_TITLE: T = T("Saldo", "Balance");
+pub const AS_OF: T = T("stan na", "as of");
+pub const NO_ACCOUNTS: T = T(
+    "Bank nie udostępnił żadnego konta.",
+    "The bank didn't share any account.",
+);
+pub const TX_TITLE: T = T("Transakcje", "Transactions");
+pub const TX_NONE: T = T(
+    "Nie znalazłem transakcji pasujących do pytania.",
+    "I found no transactions matching that.",
+);
+pub const TX_COLUMNS: [T; 3] = [
+    T("Data", "Date"),
+    T("Opis", "Description"),
+    T("Kwota", "Amount"),
+];
+pub const MORE: T = T("Więcej", "More");
+pub const TOTAL: T = T("Razem", "Total");
+pub const REVOKED: T = T(
+    "Odłączyłem bank: zgoda została wycofana w banku, a wszystkie Twoje dane finansowe (konta, salda, transakcje) usunąłem z Okienka.",
+    "I've disconnected your bank: the consent was withdrawn at the bank, and all your financial data (accounts, balances, transactions) is deleted from Okienko.",
+);
+pub const NOTHING_TO_REVOKE: T = T(
+    "Nie masz połączonego banku, więc nie ma czego odłączać. Nie przechowuję żadnych Twoich danych finansowych.",
+    "You have no connected bank, so there is nothing to disconnect. I keep none of your financial data.",
+);
+pub const ACCESS_LOG_TITLE: T = T(
+    "Kto ostatnio korzystał z Twoich danych:",
+    "Who recently accessed your data:",
+);
+pub const ACCESS_LOG_EMPTY: T = T(
+    "Nikt jeszcze nie korzystał z Twoich danych.",
+    "Nobody has accessed your data yet.",
+);
+pub const NOT_YET: T = T(
+    "Tego jeszcze nie potrafię w tym czacie. Mogę pokazać saldo i transakcje albo połączyć bank.",
+    "I can't do that in this chat yet. I can show your balance and transactions, or connect your bank.",
+);
+pub const OUT_OF_SCOPE: T = T(
+    "Nie jestem pewien, o co chodzi. Mogę pomóc z saldem, transakcjami albo połączeniem banku.",
+    "I'm not sure what you mean. I can help with your balance, transactions or connecting your bank.",
+);
+pub const ASK_HUMAN: T = T(
+    "Nie udało mi się zrozumieć dwa razy z rzędu. Konsultanci banku są dostępni na infolinii; w tym czacie pojawią się wkrótce.",
+    "I didn't understand twice in a row. The bank's staff are available on the hotline; they will join this chat soon.",
+);
+pub const QR_BALANCE: T = T("Saldo", "Balance");
+pub const QR_TRANSACTIONS: T = T("Transakcje", "Transactions");
+pub const QR_LINK: T = T("Połącz bank", "Connect bank");
+pub const QR_HELP: T = T("Pomoc", "Help");
+pub const QR_RETRY_LINK: T = T("Połącz ponownie", "Reconnect");

@@ -1,0 +1,99 @@
+//! Starts the gateway: store, bank link, privacy gate, conversation engine, web chat, HTTP.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use okienko_bank::{BankLink, LinkConfig, NextGenPsd2Connector, SyncWorker};
+use okienko_channels::{WebChat, WebChatConfig};
+use okienko_core::{Clock, Lang, SystemClock};
+use okienko_dialog::{Engine, EngineConfig};
+use okienko_privacy::PrivacyGate;
+use okienko_store::Store;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::config::Config;
+
+/// A gateway that is serving.
+pub struct RunningGateway {
+    pub url: String,
+    pub task: JoinHandle<std::io::Result<()>>,
+}
+
+/// Connects everything and serves on `listener` until `shutdown` turns true.
+pub async fn start(
+    cfg: &Config,
+    listener: TcpListener,
+    shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<RunningGateway> {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let store_url = cfg.store_url();
+    if store_url.starts_with("sqlite:") {
+        std::fs::create_dir_all(&cfg.data_dir)
+            .with_context(|| format!("creating data dir {}", cfg.data_dir.display()))?;
+    }
+    let store = Store::connect(&store_url)
+        .await
+        .context("opening the store")?;
+    let connector = NextGenPsd2Connector::new(
+        &cfg.bank.base_url,
+        &cfg.bank.client_id,
+        Duration::from_secs(cfg.bank.timeout_secs),
+    )
+    .context("building the bank connector")?;
+    let local = listener.local_addr()?;
+    // Without a configured public URL, the bank sends customers back to the address we bound.
+    let public_url = match &cfg.public_url {
+        Some(u) => u.trim_end_matches('/').to_owned(),
+        None => format!("http://{local}"),
+    };
+    let bank = BankLink::new(
+        store.clone(),
+        Arc::new(connector),
+        LinkConfig {
+            bank: cfg.bank.name.clone(),
+            redirect_uri: format!("{public_url}/consent/callback"),
+            valid_days: cfg.bank.consent_days,
+            frequency_per_day: cfg.bank.frequency_per_day,
+        },
+        clock.clone(),
+    );
+    let gate = PrivacyGate::new(store.clone(), clock.clone());
+    let default_lang: Lang = cfg.chat.default_lang.parse()?;
+    let timezone: chrono_tz::Tz = cfg
+        .chat
+        .timezone
+        .parse()
+        .map_err(|_| anyhow::anyhow!("chat.timezone is not an IANA time zone"))?;
+    let webchat = WebChat::new(WebChatConfig {
+        default_lang,
+        ..WebChatConfig::default()
+    });
+    let engine = Engine::new(
+        gate,
+        bank.clone(),
+        Arc::new(webchat.clone()),
+        clock,
+        EngineConfig {
+            timezone,
+            default_lang,
+            psu_ip: cfg.chat.psu_ip.clone(),
+            retry_after: Duration::from_secs(cfg.bank.retry_after_secs),
+        },
+    );
+    webchat.attach(engine.clone());
+    SyncWorker::spawn(
+        bank,
+        Duration::from_secs(cfg.sync_interval_secs.max(60)),
+        shutdown.clone(),
+    );
+    let router = okienko_server::router(engine, webchat);
+    let url = format!("http://{local}");
+    let mut stop = shutdown;
+    let task = tokio::spawn(okienko_server::serve(listener, router, async move {
+        let _ = stop.wait_for(|s| *s).await;
+    }));
+    Ok(RunningGateway { url, task })
+}

@@ -1,0 +1,318 @@
+//! Test support: real `okienko` processes on random ports, a WebSocket chat client, and a
+//! "customer" who approves consents on the bank's HTML page over plain HTTP.
+#![allow(dead_code)]
+
+pub mod browser;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use futures::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio_tungstenite::tungstenite::Message;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_okienko");
+
+/// A child process killed on drop, with its stderr kept in a file for log scans.
+pub struct Proc {
+    child: Child,
+    pub url: String,
+    pub stderr: PathBuf,
+    pub stdout_lines: Vec<String>,
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Proc {
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+}
+
+/// Starts `okienko ARGS` and waits until a stdout line contains `marker` followed by a URL.
+pub fn spawn(args: &[&str], envs: &[(&str, String)], dir: &Path, marker: &str) -> Proc {
+    let stderr = dir.join(format!("{}-{}.log", args[0], uuid_like()));
+    let mut cmd = Command::new(BIN);
+    cmd.args(args)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(std::fs::File::create(&stderr).unwrap()))
+        .env("OKIENKO_LOG", "info");
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut lines = Vec::new();
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = rx.recv_timeout(left).unwrap_or_else(|_| {
+            panic!(
+                "okienko {args:?} did not print {marker:?}; stdout {lines:?}; stderr:\n{}",
+                std::fs::read_to_string(&stderr).unwrap_or_default()
+            )
+        });
+        lines.push(line.clone());
+        if let Some(pos) = line.find(marker) {
+            let rest = &line[pos + marker.len()..];
+            let url = rest
+                .split_whitespace()
+                .find(|w| w.starts_with("http://"))
+                .unwrap()
+                .trim_end_matches('/')
+                .to_owned();
+            // Keep draining so the child never blocks on a full pipe.
+            std::thread::spawn(move || while rx.recv().is_ok() {});
+            return Proc {
+                child,
+                url,
+                stderr,
+                stdout_lines: lines,
+            };
+        }
+    }
+}
+
+fn uuid_like() -> String {
+    format!(
+        "{:x}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    )
+}
+
+pub fn spawn_bank(dir: &Path, port: u16) -> Proc {
+    spawn(
+        &["sandbox-bank", "--port", &port.to_string(), "--customers", "5"],
+        &[],
+        dir,
+        "listening on",
+    )
+}
+
+pub fn spawn_gateway(dir: &Path, bank_url: &str, store_url: Option<&str>) -> Proc {
+    let mut envs = vec![
+        ("OKIENKO_LISTEN", "127.0.0.1:0".to_owned()),
+        ("OKIENKO_DATA_DIR", dir.join("data").display().to_string()),
+        ("OKIENKO_BANK__BASE_URL", bank_url.to_owned()),
+        ("OKIENKO_BANK__RETRY_AFTER_SECS", "1".to_owned()),
+        ("OKIENKO_BANK__TIMEOUT_SECS", "3".to_owned()),
+    ];
+    if let Some(u) = store_url {
+        envs.push(("OKIENKO_STORE_URL", u.to_owned()));
+    }
+    spawn(&["serve"], &envs, dir, "listening on")
+}
+
+pub fn http() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap()
+}
+
+/// The bank's own view of a customer (test control API).
+pub async fn bank_truth(bank: &str, psu: &str) -> Value {
+    http()
+        .get(format!("{bank}/sandbox/customers/{psu}"))
+        .send()
+        .await
+        .unwrap()
+        .error_for_status()
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+type Ws = tokio_tungstenite::WebSocketStream<
+    tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+>;
+
+/// A customer in the web chat, over a real WebSocket.
+pub struct Chat {
+    ws: Ws,
+    pub session: String,
+    pub customer: String,
+    /// Every reply received so far, in order.
+    pub replies: Vec<Value>,
+}
+
+impl Chat {
+    pub async fn connect(gateway: &str, lang: &str) -> Chat {
+        let url = format!("{}/ws", gateway.replace("http://", "ws://"));
+        let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+        ws.send(Message::text(
+            json!({"type": "hello", "session": null, "lang": lang}).to_string(),
+        ))
+        .await
+        .unwrap();
+        let mut chat = Chat {
+            ws,
+            session: String::new(),
+            customer: String::new(),
+            replies: Vec::new(),
+        };
+        let welcome = chat.frame(Duration::from_secs(10)).await.unwrap();
+        assert_eq!(welcome["type"], "welcome", "{welcome}");
+        chat.session = welcome["session"].as_str().unwrap().to_owned();
+        chat.customer = welcome["customer"].as_str().unwrap().to_owned();
+        chat
+    }
+
+    async fn frame(&mut self, wait: Duration) -> Option<Value> {
+        loop {
+            let msg = tokio::time::timeout(wait, self.ws.next()).await.ok()??.ok()?;
+            if let Message::Text(t) = msg {
+                return serde_json::from_str(t.as_str()).ok();
+            }
+        }
+    }
+
+    pub async fn say(&mut self, text: &str) {
+        self.ws
+            .send(Message::text(json!({"type": "message", "text": text}).to_string()))
+            .await
+            .unwrap();
+    }
+
+    pub async fn press(&mut self, payload: &str) {
+        self.ws
+            .send(Message::text(
+                json!({"type": "quick_reply", "payload": payload}).to_string(),
+            ))
+            .await
+            .unwrap();
+    }
+
+    /// Waits for a reply that has a part of `kind` (or any reply when `kind` is "any")
+    /// whose text form contains `contains`; panics with everything seen after `wait`.
+    pub async fn expect(&mut self, kind: &str, contains: &str, wait: Duration) -> Value {
+        let deadline = Instant::now() + wait;
+        let mut seen = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let Some(frame) = self.frame(left).await else {
+                panic!("no reply with {kind:?} containing {contains:?}; got {seen:#?}");
+            };
+            if frame["type"] != "reply" {
+                continue;
+            }
+            let reply = frame["reply"].clone();
+            self.replies.push(reply.clone());
+            let text = reply.to_string();
+            let kind_ok = kind == "any"
+                || reply["parts"]
+                    .as_array()
+                    .is_some_and(|p| p.iter().any(|p| p["kind"] == kind));
+            if kind_ok && text.contains(contains) {
+                return reply;
+            }
+            seen.push(reply);
+        }
+    }
+
+    pub async fn ask(&mut self, text: &str, kind: &str) -> Value {
+        self.say(text).await;
+        self.expect(kind, "", Duration::from_secs(60)).await
+    }
+}
+
+pub fn part<'a>(reply: &'a Value, kind: &str) -> &'a Value {
+    reply["parts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["kind"] == kind)
+        .unwrap_or_else(|| panic!("no {kind} in {reply}"))
+}
+
+fn decode_entities(s: &str) -> String {
+    s.replace("&amp;", "&")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+}
+
+fn attr(tag: &str, name: &str) -> Option<String> {
+    let needle = format!("{name}=\"");
+    let start = tag.find(&needle)? + needle.len();
+    let end = tag[start..].find('"')? + start;
+    Some(decode_entities(&tag[start..end]))
+}
+
+/// Plays the customer at the bank's consent page: signs in and approves (or rejects).
+/// Returns the gateway callback URL the bank redirected to.
+pub async fn approve_at_bank(authorize_url: &str, psu: &str, password: &str, decision: &str) -> String {
+    let client = http();
+    let page = client.get(authorize_url).send().await.unwrap();
+    assert!(page.status().is_success(), "authorize page: {}", page.status());
+    let base = page.url().clone();
+    let html = page.text().await.unwrap();
+    let form_start = html.find("<form").expect("a form on the bank page");
+    let form_tag_end = html[form_start..].find('>').unwrap() + form_start;
+    let form_tag = &html[form_start..=form_tag_end];
+    let action = attr(form_tag, "action").unwrap_or_else(|| base.path().to_owned());
+    let mut fields: Vec<(String, String)> = Vec::new();
+    let mut rest = &html[form_tag_end..];
+    while let Some(i) = rest.find("<input") {
+        let end = rest[i..].find('>').unwrap() + i;
+        let tag = &rest[i..=end];
+        if attr(tag, "type").as_deref() == Some("hidden") {
+            if let (Some(n), Some(v)) = (attr(tag, "name"), attr(tag, "value")) {
+                fields.push((n, v));
+            }
+        }
+        rest = &rest[end..];
+    }
+    fields.push(("psu_id".into(), psu.into()));
+    fields.push(("password".into(), password.into()));
+    fields.push(("decision".into(), decision.into()));
+    let target = base.join(&action).unwrap();
+    let resp = client.post(target).form(&fields).send().await.unwrap();
+    assert!(
+        resp.status().is_redirection(),
+        "bank did not redirect after the decision: {} {}",
+        resp.status(),
+        resp.text().await.unwrap_or_default()
+    );
+    resp.headers()["location"].to_str().unwrap().to_owned()
+}
+
+/// Scans a file's raw bytes for a needle.
+pub fn file_contains(path: &Path, needle: &str) -> bool {
+    match std::fs::read(path) {
+        Ok(bytes) => bytes
+            .windows(needle.len())
+            .any(|w| w == needle.as_bytes()),
+        Err(_) => false,
+    }
+}

@@ -1,0 +1,17 @@
+//! The privacy gate: the only way to read a customer's financial data.
+//!
+//! Every read names who asks ([`Actor`]), whose data it is (the subject), why ([`Purpose`], a
+//! closed taxonomy) and through which channel. The gate decides ([`policy`]), writes a
+//! hash-chained audit record whatever the decision ([`audit`]), and hands the data back wrapped
+//! in [`Gated`], which nothing outside this crate can construct. Conversation, channel and
+//! server code never depend on the store, so this is the one road to the financial tables.
+
+pub mod audit;
+pub mod gate;
+pub mod policy;
+pub mod purpose;
+
+pub use audit::{AccessLogEntry, AuditVerification};
+pub use gate::{AccountBalances, AccessError, Gated, PrivacyGate, TxPage};
+pub use policy::{Decision, DenyReason};
+pub use purpose::{AccessRequest, Actor, ChannelContext, Purpose};

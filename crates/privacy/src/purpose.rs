@@ -1,0 +1,147 @@
+//! Why data is read, by whom, and where it will be shown.
+
+use okienko_core::{ConsentScope, CustomerId};
+use serde::{Deserialize, Serialize};
+
+/// The purposes data may be requested for. Service purposes can be granted; the rest exist only so
+/// that a request for them can be named, refused and audited. There is no way to grant them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Purpose {
+    /// Showing the customer their balance because they asked.
+    ServiceBalance,
+    /// Showing the customer their transactions because they asked.
+    ServiceTransactions,
+    /// Summing the customer's spending because they asked.
+    ServiceSpendingSummary,
+    /// Protecting the customer from fraud on their own accounts.
+    ServiceFraudAlert,
+    /// A bank agent helping the customer in a support case.
+    ServiceSupport,
+    /// Executing a payment the customer asked for.
+    ServicePayment,
+    /// Telling the customer who accessed their data.
+    ServiceAccessLog,
+    Advertising,
+    Marketing,
+    Profiling,
+    ThirdPartySharing,
+    /// Training models for anyone but the customer's own protection.
+    ModelTraining,
+}
+
+impl Purpose {
+    pub const ALL: [Purpose; 12] = [
+        Purpose::ServiceBalance,
+        Purpose::ServiceTransactions,
+        Purpose::ServiceSpendingSummary,
+        Purpose::ServiceFraudAlert,
+        Purpose::ServiceSupport,
+        Purpose::ServicePayment,
+        Purpose::ServiceAccessLog,
+        Purpose::Advertising,
+        Purpose::Marketing,
+        Purpose::Profiling,
+        Purpose::ThirdPartySharing,
+        Purpose::ModelTraining,
+    ];
+
+    /// The taxonomy name, as written in audit records and policies.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Purpose::ServiceBalance => "service.balance",
+            Purpose::ServiceTransactions => "service.transactions",
+            Purpose::ServiceSpendingSummary => "service.spending_summary",
+            Purpose::ServiceFraudAlert => "service.fraud_alert",
+            Purpose::ServiceSupport => "service.support",
+            Purpose::ServicePayment => "service.payment",
+            Purpose::ServiceAccessLog => "service.access_log",
+            Purpose::Advertising => "advertising",
+            Purpose::Marketing => "marketing",
+            Purpose::Profiling => "profiling",
+            Purpose::ThirdPartySharing => "third_party_sharing",
+            Purpose::ModelTraining => "model_training",
+        }
+    }
+
+    /// Purposes that serve the customer's own request.
+    pub fn is_service(&self) -> bool {
+        self.as_str().starts_with("service.")
+    }
+
+    /// The consent scope a purpose needs, if any.
+    pub fn required_scope(&self) -> Option<ConsentScope> {
+        match self {
+            Purpose::ServiceBalance => Some(ConsentScope::Balances),
+            Purpose::ServiceTransactions | Purpose::ServiceSpendingSummary => {
+                Some(ConsentScope::Transactions)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Who is asking.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Actor {
+    /// The customer themself, in a chat.
+    Customer(CustomerId),
+    /// A member of bank staff (by staff id).
+    BankAgent(String),
+    /// A job of the gateway (e.g. "guard.scoring").
+    System(String),
+}
+
+impl Actor {
+    /// The audit form: never a name, only a role and an opaque id.
+    pub fn audit_label(&self) -> String {
+        match self {
+            Actor::Customer(id) => format!("customer:{id}"),
+            Actor::BankAgent(id) => format!("agent:{id}"),
+            Actor::System(job) => format!("system:{job}"),
+        }
+    }
+}
+
+/// Where the data will be shown, and who besides the customer can read that place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ChannelContext {
+    /// The bank's own web chat: the bank serves the page.
+    WebChat,
+    /// A channel with end-to-end encryption between the bot and the customer only.
+    EndToEndEncrypted,
+    /// A platform that can read the content (Messenger, WhatsApp Cloud, Telegram).
+    PlatformReadable,
+    /// Inside the gateway, shown to nobody (scoring, payments).
+    Internal,
+}
+
+impl ChannelContext {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ChannelContext::WebChat => "web_chat",
+            ChannelContext::EndToEndEncrypted => "e2ee",
+            ChannelContext::PlatformReadable => "platform_readable",
+            ChannelContext::Internal => "internal",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessRequest {
+    pub actor: Actor,
+    pub subject: CustomerId,
+    pub purpose: Purpose,
+    pub channel: ChannelContext,
+}
+
+impl AccessRequest {
+    /// The common case: a customer asking about their own data in a chat.
+    pub fn customer(customer: CustomerId, purpose: Purpose, channel: ChannelContext) -> Self {
+        AccessRequest {
+            actor: Actor::Customer(customer),
+            subject: customer,
+            purpose,
+            channel,
+        }
+    }
+}

@@ -1,0 +1,261 @@
+//! The privacy gate over a real SQLite file: forbidden purposes are refused and audited, service
+//! reads need a valid consent, and hand-made changes to the audit trail are detected.
+
+use std::sync::Arc;
+
+use chrono::{Duration, Utc};
+use okienko_core::{
+    Account, AccountId, Balance, BalanceKind, BookingStatus, Clock, ConsentId, ConsentScope,
+    ConsentStatus, Currency, CustomerId, Lang, Money, SystemClock, TransactionId, TxFilter,
+};
+use okienko_privacy::{
+    AccessError, AccessRequest, Actor, ChannelContext, DenyReason, PrivacyGate, Purpose,
+};
+use okienko_store::{AccountRecord, ConsentRecord, CustomerRecord, NewTransaction, Store, TxBatch};
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    path: std::path::PathBuf,
+    store: Store,
+    gate: PrivacyGate,
+    customer: CustomerId,
+    consent: ConsentId,
+}
+
+async fn fixture(status: ConsentStatus) -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("gate.sqlite");
+    let store = Store::connect(&format!("sqlite://{}?mode=rwc", path.display()))
+        .await
+        .unwrap();
+    let now = Utc::now();
+    let customer = CustomerId::new();
+    store
+        .upsert_customer(&CustomerRecord {
+            id: customer,
+            lang: Lang::Pl,
+            tz: "Europe/Warsaw".into(),
+            created_at: now,
+        })
+        .await
+        .unwrap();
+    let consent = ConsentId::new();
+    store
+        .insert_consent(&ConsentRecord {
+            id: consent,
+            customer,
+            bank: "sandbox".into(),
+            bank_consent_id: Some("c-1".into()),
+            status,
+            scopes: vec![ConsentScope::Balances, ConsentScope::Transactions],
+            valid_until: (now + Duration::days(90)).date_naive(),
+            frequency_per_day: 4,
+            recurring: true,
+            access_token: None,
+            oauth_state: None,
+            pkce_verifier: None,
+            created_at: now,
+            updated_at: now,
+        })
+        .await
+        .unwrap();
+    let account = AccountId::new();
+    store
+        .upsert_account(&AccountRecord {
+            account: Account {
+                id: account,
+                iban: Some("PL61109010140000071219812874".parse().unwrap()),
+                currency: Currency::PLN,
+                name: "Konto osobiste".into(),
+            },
+            customer,
+            consent,
+            bank_resource_id: "acc-1".into(),
+        })
+        .await
+        .unwrap();
+    store
+        .replace_balances(
+            account,
+            &[Balance {
+                account_id: account,
+                kind: BalanceKind::InterimAvailable,
+                amount: Money::parse("1234.56", "PLN").unwrap(),
+                reference_date: None,
+                fetched_at: now,
+            }],
+        )
+        .await
+        .unwrap();
+    let tx = NewTransaction {
+        id: TransactionId::new(),
+        bank_transaction_id: Some("t-1".into()),
+        status: BookingStatus::Booked,
+        date: now.date_naive(),
+        booking_date: Some(now.date_naive()),
+        value_date: None,
+        amount: Money::parse("-49.99", "PLN").unwrap(),
+        merchant: Some("Biedronka".into()),
+        raw_description: "PLATNOSC KARTA BIEDRONKA".into(),
+        category: None,
+        counterparty_iban: None,
+        end_to_end_id: None,
+        fingerprint: "f-1".into(),
+    };
+    store
+        .apply_transactions(
+            account,
+            &TxBatch {
+                insert: vec![tx],
+                update: vec![],
+                delete: vec![],
+            },
+        )
+        .await
+        .unwrap();
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    Fixture {
+        gate: PrivacyGate::new(store.clone(), clock),
+        _dir: dir,
+        path,
+        store,
+        customer,
+        consent,
+    }
+}
+
+#[tokio::test]
+async fn every_forbidden_purpose_is_denied_and_audited() {
+    let f = fixture(ConsentStatus::Valid).await;
+    let forbidden: Vec<Purpose> = Purpose::ALL.into_iter().filter(|p| !p.is_service()).collect();
+    assert_eq!(forbidden.len(), 5);
+    let actors = [
+        Actor::Customer(f.customer),
+        Actor::System("analytics".into()),
+        Actor::BankAgent("agent-7".into()),
+    ];
+    let mut denials = 0;
+    for purpose in &forbidden {
+        for actor in &actors {
+            let req = AccessRequest {
+                actor: actor.clone(),
+                subject: f.customer,
+                purpose: *purpose,
+                channel: ChannelContext::Internal,
+            };
+            let b = f.gate.balances(&req).await;
+            assert!(matches!(b, Err(AccessError::Denied(DenyReason::ForbiddenPurpose))));
+            let t = f.gate.transactions(&req, &TxFilter::default(), 0, 10).await;
+            assert!(matches!(t, Err(AccessError::Denied(DenyReason::ForbiddenPurpose))));
+            let m = f.gate.merchants(&req).await;
+            assert!(matches!(m, Err(AccessError::Denied(DenyReason::ForbiddenPurpose))));
+            denials += 3;
+        }
+    }
+    let rows = f.store.audit_for_subject(&f.customer.to_string(), 1000).await.unwrap();
+    let audited: Vec<_> = rows.iter().filter(|r| r.decision == "forbidden_purpose").collect();
+    assert_eq!(audited.len(), denials);
+    for p in &forbidden {
+        assert!(audited.iter().any(|r| r.purpose == p.as_str()));
+    }
+    assert!(f.gate.verify_audit().await.unwrap().intact);
+}
+
+#[tokio::test]
+async fn the_customer_reads_their_own_data_with_a_valid_consent() {
+    let f = fixture(ConsentStatus::Valid).await;
+    let req = AccessRequest::customer(f.customer, Purpose::ServiceBalance, ChannelContext::WebChat);
+    let got = f.gate.balances(&req).await.unwrap();
+    assert_eq!(got.data().len(), 1);
+    assert_eq!(got.data()[0].balances[0].amount.amount_string(), "1234.56");
+    let tx_req =
+        AccessRequest::customer(f.customer, Purpose::ServiceTransactions, ChannelContext::WebChat);
+    let page = f
+        .gate
+        .transactions(&tx_req, &TxFilter::default(), 0, 10)
+        .await
+        .unwrap();
+    assert_eq!(page.data().total, 1);
+    let rows = f.store.audit_for_subject(&f.customer.to_string(), 10).await.unwrap();
+    assert!(rows.iter().any(|r| r.seq == got.audit_seq() && r.decision == "allow"));
+
+    // Someone else asking for this customer's data is refused, and so is a leaky channel.
+    let other = AccessRequest {
+        actor: Actor::Customer(CustomerId::new()),
+        ..req.clone()
+    };
+    assert!(matches!(
+        f.gate.balances(&other).await,
+        Err(AccessError::Denied(DenyReason::NotTheSubject))
+    ));
+    let leaky = AccessRequest {
+        channel: ChannelContext::PlatformReadable,
+        ..req
+    };
+    assert!(matches!(
+        f.gate.balances(&leaky).await,
+        Err(AccessError::Denied(DenyReason::ChannelNotPrivate))
+    ));
+    // The customer can see every one of these accesses.
+    let log = f.gate.access_log(f.customer).await.unwrap();
+    assert!(log.data().len() >= 4);
+}
+
+#[tokio::test]
+async fn no_valid_consent_no_data() {
+    for status in [ConsentStatus::Received, ConsentStatus::Expired, ConsentStatus::TerminatedByTpp] {
+        let f = fixture(status).await;
+        let req = AccessRequest::customer(f.customer, Purpose::ServiceBalance, ChannelContext::WebChat);
+        assert!(matches!(
+            f.gate.balances(&req).await,
+            Err(AccessError::Denied(DenyReason::NoConsent))
+        ));
+        let _ = f.consent;
+    }
+}
+
+async fn raw(path: &std::path::Path) -> sqlx::SqlitePool {
+    sqlx::SqlitePool::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn audit_tampering_is_detected() {
+    for attack in ["change", "delete", "reorder"] {
+        let f = fixture(ConsentStatus::Valid).await;
+        let req = AccessRequest::customer(f.customer, Purpose::ServiceBalance, ChannelContext::WebChat);
+        for _ in 0..5 {
+            f.gate.balances(&req).await.unwrap();
+        }
+        assert!(f.gate.verify_audit().await.unwrap().intact);
+        let pool = raw(&f.path).await;
+        // The triggers refuse changes; an attacker with file access drops them first.
+        assert!(sqlx::query("DELETE FROM audit_log WHERE seq = 2")
+            .execute(&pool)
+            .await
+            .is_err());
+        sqlx::query("DROP TRIGGER audit_log_no_update").execute(&pool).await.unwrap();
+        sqlx::query("DROP TRIGGER audit_log_no_delete").execute(&pool).await.unwrap();
+        match attack {
+            "change" => {
+                sqlx::query("UPDATE audit_log SET decision = 'allow', purpose = 'advertising' WHERE seq = 3")
+                    .execute(&pool)
+                    .await
+                    .unwrap();
+            }
+            "delete" => {
+                sqlx::query("DELETE FROM audit_log WHERE seq = 2").execute(&pool).await.unwrap();
+            }
+            _ => {
+                sqlx::query("UPDATE audit_log SET seq = 100 WHERE seq = 2").execute(&pool).await.unwrap();
+                sqlx::query("UPDATE audit_log SET seq = 2 WHERE seq = 4").execute(&pool).await.unwrap();
+                sqlx::query("UPDATE audit_log SET seq = 4 WHERE seq = 100").execute(&pool).await.unwrap();
+            }
+        }
+        pool.close().await;
+        let v = f.gate.verify_audit().await.unwrap();
+        assert!(!v.intact, "{attack} not detected");
+        assert!(v.first_broken_seq.unwrap() <= 3, "{attack}: {v:?}");
+    }
+}

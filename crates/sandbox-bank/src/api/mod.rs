@@ -1,0 +1,48 @@
+//! The NextGenPSD2 routes under `/v1/`: consents and their authorisations, and the account
+//! information service. Handlers are thin; consent checks for AIS live in [`ais`].
+
+mod accounts;
+mod ais;
+mod consents;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::get;
+
+use crate::state::Inner;
+
+pub fn routes(inner: Arc<Inner>) -> Router<Arc<Inner>> {
+    let accounts = Router::new()
+        .route("/v1/accounts", get(accounts::list))
+        .route("/v1/accounts/{account_id}", get(accounts::details))
+        .route(
+            "/v1/accounts/{account_id}/balances",
+            get(accounts::balances),
+        )
+        .route(
+            "/v1/accounts/{account_id}/transactions",
+            get(accounts::transactions),
+        )
+        .route(
+            "/v1/accounts/{account_id}/transactions/{transaction_id}",
+            get(accounts::transaction),
+        )
+        .route_layer(axum::middleware::from_fn_with_state(inner, ais::faults));
+    Router::new()
+        .route("/v1/consents", axum::routing::post(consents::create))
+        .route(
+            "/v1/consents/{consent_id}",
+            get(consents::get_consent).delete(consents::delete),
+        )
+        .route("/v1/consents/{consent_id}/status", get(consents::status))
+        .route(
+            "/v1/consents/{consent_id}/authorisations",
+            get(consents::list_authorisations).post(consents::start_authorisation),
+        )
+        .route(
+            "/v1/consents/{consent_id}/authorisations/{authorisation_id}",
+            get(consents::sca_status).put(consents::update_psu_data),
+        )
+        .merge(accounts)
+}

@@ -1,0 +1,30 @@
+//! okienko's storage: one API over SQLite (the default, a single file) and PostgreSQL (scaled out).
+//!
+//! This crate owns the schema, the embedded migrations and every SQL statement of the gateway. It
+//! persists what it is given and reads it back faithfully; it never decides who may read what (that
+//! is the privacy gate's job) and never talks to a bank. Only the bank crate (sync writes) and the
+//! privacy crate (gated reads) may touch the financial tables.
+//!
+//! Portable forms, identical on both backends: ids and dates as text, instants as fixed-width
+//! RFC 3339 UTC text, money as BIGINT minor units plus an ISO 4217 code.
+
+mod accounts;
+mod audit;
+mod budget;
+mod codec;
+mod consents;
+mod customers;
+mod erase;
+mod error;
+mod pg_user;
+mod records;
+mod store;
+mod sync_state;
+mod transactions;
+
+pub use error::{DbFailure, StoreError};
+pub use records::{
+    AccountRecord, AuditRow, ConsentRecord, CustomerRecord, NewTransaction, StoredTransaction,
+    SyncState, TxBatch,
+};
+pub use store::{Backend, Store, pg_connect_options};

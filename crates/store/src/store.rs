@@ -1,0 +1,198 @@
+//! The `Store` handle: which backend, how to connect (pragmas, pool sizes, per-test schemas), and the
+//! embedded migrations. Every SQL statement lives in the sibling modules as one `impl Store` block
+//! each; they run the same statement text on both backends through [`with_pool!`].
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::migrate::{MigrateError, Migrator};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{Connection, Database, Pool, Transaction};
+
+use crate::error::{DbFailure, StoreError};
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// How long a SQLite writer waits for another writer before giving up.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(15);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Clone)]
+pub(crate) enum Pools {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// A cheap-to-clone handle on the gateway's database (a connection pool inside).
+#[derive(Clone)]
+pub struct Store {
+    pub(crate) pools: Pools,
+}
+
+/// Runs `$body` with `$p` bound to the concrete pool. The body is compiled once per backend, so
+/// one statement text serves both (placeholders are `$1`, `$2`, … which SQLite also accepts).
+macro_rules! with_pool {
+    ($store:expr, $p:ident => $body:expr) => {
+        match &$store.pools {
+            $crate::store::Pools::Sqlite($p) => $body,
+            $crate::store::Pools::Postgres($p) => $body,
+        }
+    };
+}
+pub(crate) use with_pool;
+
+/// Starts a transaction that will write. On SQLite it takes the write lock up front
+/// (`BEGIN IMMEDIATE`), so it waits on the busy timeout instead of failing when a read snapshot
+/// would have to be upgraded; PostgreSQL uses its row locks.
+pub(crate) async fn begin_write<DB: Database>(
+    pool: &Pool<DB>,
+    backend: Backend,
+) -> Result<Transaction<'static, DB>, StoreError> {
+    let tx = match backend {
+        Backend::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await,
+        Backend::Postgres => pool.begin().await,
+    };
+    tx.map_err(StoreError::query)
+}
+
+fn migrate_error(e: MigrateError) -> StoreError {
+    match e {
+        MigrateError::Execute(inner) => StoreError::Migrate(DbFailure::from(&inner).to_string()),
+        other => StoreError::Migrate(other.to_string()),
+    }
+}
+
+fn connect_error(e: sqlx::Error) -> StoreError {
+    StoreError::Connect(DbFailure::from(&e))
+}
+
+/// The connection options the store uses for a PostgreSQL `url` (with libpq's user default, see
+/// `pg_user`), for tools and tests that need a raw connection next to the store.
+pub fn pg_connect_options(url: &str) -> Result<PgConnectOptions, StoreError> {
+    let opts = PgConnectOptions::from_str(url).map_err(connect_error)?;
+    Ok(match crate::pg_user::implicit_user(url) {
+        Some(user) => opts.username(&user),
+        None => opts,
+    })
+}
+
+fn is_postgres_url(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
+/// Schema names are spliced into DDL, so only plain lower-case identifiers are accepted.
+fn valid_schema_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_lowercase() || c == '_')
+        && s.len() <= 63
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+impl Store {
+    /// Opens the database at `url` (`sqlite:…` or `postgres://…`) and runs the migrations.
+    pub async fn connect(url: &str) -> Result<Store, StoreError> {
+        if url.starts_with("sqlite:") {
+            Self::connect_sqlite(url).await
+        } else if is_postgres_url(url) {
+            Self::connect_postgres(pg_connect_options(url)?).await
+        } else {
+            Err(StoreError::UnsupportedUrl)
+        }
+    }
+
+    /// For tests: PostgreSQL in a fresh schema named `schema` (created if missing; every pooled
+    /// connection starts with `search_path` set to it). SQLite ignores `schema`.
+    pub async fn connect_isolated(url: &str, schema: &str) -> Result<Store, StoreError> {
+        if !is_postgres_url(url) {
+            return Self::connect(url).await;
+        }
+        if !valid_schema_name(schema) {
+            return Err(StoreError::Invalid("schema"));
+        }
+        let opts = pg_connect_options(url)?;
+        let mut conn = sqlx::PgConnection::connect_with(&opts)
+            .await
+            .map_err(connect_error)?;
+        let ddl = format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\"");
+        sqlx::query(sqlx::AssertSqlSafe(ddl))
+            .execute(&mut conn)
+            .await
+            .map_err(connect_error)?;
+        conn.close().await.map_err(connect_error)?;
+        Self::connect_postgres(opts.options([("search_path", schema)])).await
+    }
+
+    async fn connect_sqlite(url: &str) -> Result<Store, StoreError> {
+        let opts = SqliteConnectOptions::from_str(url)
+            .map_err(connect_error)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(SQLITE_BUSY_TIMEOUT)
+            .foreign_keys(true)
+            // Erased customer data is overwritten, not just unlinked from the b-tree.
+            .pragma("secure_delete", "ON");
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(opts)
+            .await
+            .map_err(connect_error)?;
+        SQLITE_MIGRATIONS.run(&pool).await.map_err(migrate_error)?;
+        tracing::debug!(backend = "sqlite", "store connected and migrated");
+        Ok(Store {
+            pools: Pools::Sqlite(pool),
+        })
+    }
+
+    async fn connect_postgres(opts: PgConnectOptions) -> Result<Store, StoreError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(10)
+            .connect_with(opts)
+            .await
+            .map_err(connect_error)?;
+        POSTGRES_MIGRATIONS
+            .run(&pool)
+            .await
+            .map_err(migrate_error)?;
+        tracing::debug!(backend = "postgres", "store connected and migrated");
+        Ok(Store {
+            pools: Pools::Postgres(pool),
+        })
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self.pools {
+            Pools::Sqlite(_) => Backend::Sqlite,
+            Pools::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Closes the pool and waits for connections to finish (SQLite checkpoints its WAL).
+    pub async fn close(&self) {
+        with_pool!(self, p => p.close().await)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schema_names_are_plain_identifiers() {
+        assert!(valid_schema_name("t_1a"));
+        assert!(valid_schema_name("_x"));
+        assert!(!valid_schema_name("1x"));
+        assert!(!valid_schema_name("a\"; drop"));
+        assert!(!valid_schema_name("Upper"));
+        assert!(!valid_schema_name(""));
+    }
+}
