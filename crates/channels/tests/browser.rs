@@ -67,7 +67,11 @@ async fn type_and_send(client: &Client, words: &str) -> anyhow::Result<()> {
 async fn events_reach(app: &App, n: usize) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     while app.conv.events().len() < n {
-        ensure!(started.elapsed() < WAIT, "the conversation got {:?}", app.conv.received());
+        ensure!(
+            started.elapsed() < WAIT,
+            "the conversation got {:?}",
+            app.conv.received()
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     Ok(())
@@ -125,7 +129,11 @@ async fn scenario(client: &Client, app: &App) -> anyhow::Result<()> {
     ensure!(attr(client, "#chat-input", "value").await?.is_empty());
     let shot = screenshot(client, "webchat-balance.png").await?;
     let png = std::fs::read(&shot)?;
-    ensure!(png.starts_with(b"\x89PNG"), "{} is not a PNG", shot.display());
+    ensure!(
+        png.starts_with(b"\x89PNG"),
+        "{} is not a PNG",
+        shot.display()
+    );
 
     let customer = app.conv.events()[0].0;
     ensure!(app.conv.events()[0].1 == Some(Lang::Pl));
@@ -149,7 +157,10 @@ async fn scenario(client: &Client, app: &App) -> anyhow::Result<()> {
     ensure!(pending.css_value("font-style").await? == "italic");
     ensure!(pending.text().await?.contains("Biedronka"));
     let totals = table.find(Locator::Css("tfoot tr")).await?.text().await?;
-    ensure!(totals.contains("Razem") && totals.contains("4 950,01 zł"), "{totals}");
+    ensure!(
+        totals.contains("Razem") && totals.contains("4 950,01 zł"),
+        "{totals}"
+    );
     let more = wait_for(client, ".more-button", WAIT).await?;
     ensure!(more.text().await? == "Więcej");
     more.click().await?;
@@ -173,7 +184,12 @@ async fn scenario(client: &Client, app: &App) -> anyhow::Result<()> {
     type_and_send(client, evil).await?;
     wait_for_count(client, ".msg.bot", 6, WAIT).await?;
     ensure!(last_text(client, ".msg.bot").await? == format!("echo: {evil}"));
-    ensure!(client.find_all(Locator::Css("#messages img, #messages b")).await?.is_empty());
+    ensure!(
+        client
+            .find_all(Locator::Css("#messages img, #messages b"))
+            .await?
+            .is_empty()
+    );
     ensure!(attr(client, "body", "data-pwned").await?.is_empty());
 
     // Links: https opens in a new tab; javascript: is not a link at all.
@@ -181,13 +197,24 @@ async fn scenario(client: &Client, app: &App) -> anyhow::Result<()> {
     let link = wait_for(client, "a.bank-link", WAIT).await?;
     ensure!(link.attr("href").await?.as_deref() == Some("https://bank.example/consent?id=1"));
     ensure!(link.attr("target").await?.as_deref() == Some("_blank"));
-    ensure!(link.attr("rel").await?.unwrap_or_default().contains("noopener"));
+    ensure!(
+        link.attr("rel")
+            .await?
+            .unwrap_or_default()
+            .contains("noopener")
+    );
     ensure!(link.text().await?.contains("Połącz bank"));
     ensure!(client.find_all(Locator::Css("a.bank-link")).await?.len() == 1);
-    ensure!(client.find_all(Locator::Css("a[href^='javascript']")).await?.is_empty());
+    ensure!(
+        client
+            .find_all(Locator::Css("a[href^='javascript']"))
+            .await?
+            .is_empty()
+    );
 
     // An Outbox push arrives on the open page.
-    app.chat.push(customer, Reply::text("Twój bank jest połączony"));
+    app.chat
+        .push(customer, Reply::text("Twój bank jest połączony"));
     wait_for_count(client, ".msg.bot", 8, WAIT).await?;
     ensure!(last_text(client, ".msg.bot").await? == "Twój bank jest połączony");
 
@@ -201,7 +228,10 @@ async fn scenario(client: &Client, app: &App) -> anyhow::Result<()> {
     ensure!(attr(client, "#lang-en", "aria-pressed").await? == "true");
     let started = std::time::Instant::now();
     while text(client, "#conn-state").await? != "Connected" {
-        ensure!(started.elapsed() < WAIT, "never reconnected after the toggle");
+        ensure!(
+            started.elapsed() < WAIT,
+            "never reconnected after the toggle"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     type_and_send(client, "hello").await?;

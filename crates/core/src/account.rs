@@ -50,7 +50,8 @@ impl FromStr for Iban {
             .filter(|c| !c.is_whitespace())
             .collect::<String>()
             .to_ascii_uppercase();
-        if !(15..=34).contains(&compact.len()) || !compact.chars().all(|c| c.is_ascii_alphanumeric())
+        if !(15..=34).contains(&compact.len())
+            || !compact.chars().all(|c| c.is_ascii_alphanumeric())
         {
             return Err(IbanError::Format);
         }
@@ -171,7 +172,13 @@ mod tests {
             Err(IbanError::Checksum)
         );
         assert_eq!("PL61".parse::<Iban>(), Err(IbanError::Format));
-        assert_eq!("ŻŻ61109010140000071219812874".parse::<Iban>(), Err(IbanError::Format));
-        assert_eq!("1161109010140000071219812874".parse::<Iban>(), Err(IbanError::Format));
+        assert_eq!(
+            "ŻŻ61109010140000071219812874".parse::<Iban>(),
+            Err(IbanError::Format)
+        );
+        assert_eq!(
+            "1161109010140000071219812874".parse::<Iban>(),
+            Err(IbanError::Format)
+        );
     }
 }

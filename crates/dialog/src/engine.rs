@@ -7,7 +7,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono_tz::Tz;
 use okienko_bank::{BankError, BankLink, LinkStatus, Presence};
-use okienko_core::{format, Clock, CustomerId, Lang, Transaction, TxFilter};
+use okienko_core::{Clock, CustomerId, Lang, Transaction, TxFilter, format};
 use okienko_nlu::{Intent, Nlu, Parse};
 use okienko_privacy::{AccessError, AccessRequest, ChannelContext, PrivacyGate, Purpose};
 use tokio::sync::Mutex;
@@ -131,18 +131,21 @@ impl Engine {
                     CallbackOutcome::Failed
                 }
             },
-            (_, Some(err)) => match self.bank.fail_link(state, err).await {
-                Ok(customer) => {
-                    let lang = self.lang_of(customer).await;
-                    self.outbox.push(
-                        customer,
-                        Reply::text(texts::LINK_REJECTED.pick(lang))
-                            .with_quick_replies(vec![qr(texts::QR_LINK, lang, "intent:link_bank")]),
-                    );
-                    CallbackOutcome::Rejected { lang }
+            (_, Some(err)) => {
+                match self.bank.fail_link(state, err).await {
+                    Ok(customer) => {
+                        let lang = self.lang_of(customer).await;
+                        self.outbox.push(
+                            customer,
+                            Reply::text(texts::LINK_REJECTED.pick(lang)).with_quick_replies(vec![
+                                qr(texts::QR_LINK, lang, "intent:link_bank"),
+                            ]),
+                        );
+                        CallbackOutcome::Rejected { lang }
+                    }
+                    Err(_) => CallbackOutcome::Failed,
                 }
-                Err(_) => CallbackOutcome::Failed,
-            },
+            }
             _ => CallbackOutcome::Failed,
         }
     }
@@ -175,7 +178,12 @@ impl Engine {
         }
     }
 
-    async fn dispatch(&self, customer: CustomerId, st: &mut DialogState, parse: Parse) -> Vec<Reply> {
+    async fn dispatch(
+        &self,
+        customer: CustomerId,
+        st: &mut DialogState,
+        parse: Parse,
+    ) -> Vec<Reply> {
         let lang = st.lang.unwrap_or(self.config.default_lang);
         if parse.intent == Intent::OutOfScope {
             st.misunderstandings += 1;
@@ -222,7 +230,12 @@ impl Engine {
                 } else {
                     texts::LINK_INTRO
                 };
-                render::link(lang, intro.pick(lang), texts::LINK_LABEL.pick(lang), &start.url)
+                render::link(
+                    lang,
+                    intro.pick(lang),
+                    texts::LINK_LABEL.pick(lang),
+                    &start.url,
+                )
             }
             Err(e) => self.bank_error_reply(customer, e, lang, false),
         }
@@ -237,7 +250,9 @@ impl Engine {
                 self.schedule_retry(customer, lang);
                 Ok(Some(Reply::text(texts::BANK_DOWN_STALE.pick(lang))))
             }
-            Err(BankError::AccessExceeded) => Ok(Some(Reply::text(texts::ACCESS_EXCEEDED.pick(lang)))),
+            Err(BankError::AccessExceeded) => {
+                Ok(Some(Reply::text(texts::ACCESS_EXCEEDED.pick(lang))))
+            }
             Err(e) => Err(self.bank_error_reply(customer, e, lang, true)),
         }
     }
@@ -302,7 +317,13 @@ impl Engine {
                 let page = page.into_data();
                 st.last_rows = page.transactions;
                 st.last_filter = Some(filter);
-                out.push(render::transactions(lang, &st.last_rows, page.total, 0, PAGE_SIZE));
+                out.push(render::transactions(
+                    lang,
+                    &st.last_rows,
+                    page.total,
+                    0,
+                    PAGE_SIZE,
+                ));
             }
             Err(e) => out.push(self.access_error_reply(e, lang)),
         }
@@ -315,8 +336,11 @@ impl Engine {
             Ok(_) => {
                 st.last_rows.clear();
                 st.last_filter = None;
-                Reply::text(texts::REVOKED.pick(lang))
-                    .with_quick_replies(vec![qr(texts::QR_LINK, lang, "intent:link_bank")])
+                Reply::text(texts::REVOKED.pick(lang)).with_quick_replies(vec![qr(
+                    texts::QR_LINK,
+                    lang,
+                    "intent:link_bank",
+                )])
             }
             Err(e) => self.bank_error_reply(customer, e, lang, false),
         }
@@ -329,7 +353,13 @@ impl Engine {
         }
     }
 
-    fn bank_error_reply(&self, customer: CustomerId, e: BankError, lang: Lang, retry: bool) -> Reply {
+    fn bank_error_reply(
+        &self,
+        customer: CustomerId,
+        e: BankError,
+        lang: Lang,
+        retry: bool,
+    ) -> Reply {
         match e {
             BankError::NotLinked => Reply::text(texts::NOT_LINKED.pick(lang))
                 .with_quick_replies(vec![qr(texts::QR_LINK, lang, "intent:link_bank")]),
@@ -359,7 +389,10 @@ impl Engine {
         tokio::spawn(async move {
             for attempt in 0..5u32 {
                 tokio::time::sleep(wait * (attempt + 1)).await;
-                match bank.refresh(customer, Presence::CustomerPresent { ip: ip.clone() }).await {
+                match bank
+                    .refresh(customer, Presence::CustomerPresent { ip: ip.clone() })
+                    .await
+                {
                     Ok(_) => {
                         outbox.push(customer, Reply::text(texts::BANK_BACK.pick(lang)));
                         return;
@@ -372,7 +405,13 @@ impl Engine {
     }
 
     async fn next_page(&self, st: &DialogState, lang: Lang, offset: usize) -> Reply {
-        render::transactions(lang, &st.last_rows, st.last_rows.len() as u64, offset, PAGE_SIZE)
+        render::transactions(
+            lang,
+            &st.last_rows,
+            st.last_rows.len() as u64,
+            offset,
+            PAGE_SIZE,
+        )
     }
 }
 

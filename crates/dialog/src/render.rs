@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use okienko_core::{format, Account, BalanceKind, Currency, Lang, Money, Transaction};
+use okienko_core::{Account, BalanceKind, Currency, Lang, Money, Transaction, format};
 use okienko_privacy::{AccessLogEntry, AccountBalances};
 
 use crate::reply::{
@@ -60,7 +60,8 @@ pub fn balances(lang: Lang, data: &[AccountBalances], tz: Tz, now: DateTime<Utc>
         .iter()
         .map(|ab| {
             let find = |k: BalanceKind| ab.balances.iter().find(|b| b.kind == k);
-            let available = find(BalanceKind::InterimAvailable).or(find(BalanceKind::ClosingBooked));
+            let available =
+                find(BalanceKind::InterimAvailable).or(find(BalanceKind::ClosingBooked));
             let booked = find(BalanceKind::ClosingBooked);
             let amount = available
                 .map(|b| b.amount)
@@ -144,7 +145,10 @@ pub fn transactions(
     Reply {
         parts: vec![ReplyPart::TransactionsTable(TransactionsTable {
             title: format!("{} ({})", texts::TX_TITLE.pick(lang), total),
-            columns: texts::TX_COLUMNS.iter().map(|c| c.pick(lang).to_owned()).collect(),
+            columns: texts::TX_COLUMNS
+                .iter()
+                .map(|c| c.pick(lang).to_owned())
+                .collect(),
             rows: page,
             page: (offset / page_size.max(1)) as u32,
             page_size: page_size as u32,

@@ -93,7 +93,6 @@ pub const TX_COLUMNS: [T; 3] = [
     T("Kwota", "Amount"),
 ];
 pub const MORE: T = T("Więcej", "More");
-pub const TOTAL: T = T("Razem", "Total");
 pub const REVOKED: T = T(
     "Odłączyłem bank: zgoda została wycofana w banku, a wszystkie Twoje dane finansowe (konta, salda, transakcje) usunąłem z Okienka.",
     "I've disconnected your bank: the consent was withdrawn at the bank, and all your financial data (accounts, balances, transactions) is deleted from Okienko.",

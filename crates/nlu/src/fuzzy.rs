@@ -67,7 +67,7 @@ pub fn word_matches(word: &str, token: &str) -> bool {
     osa(word, token, max) <= max
 }
 
-/// `token` starts with `prefix`, exactly or with one slip inside the prefix (prefixes of 5+ letters).
+/// `token` starts with `prefix`, exactly or with one slip inside the prefix (prefixes of 6+ letters).
 pub fn prefix_matches(prefix: &str, token: &str) -> bool {
     if token.starts_with(prefix) {
         return true;
@@ -76,7 +76,7 @@ pub fn prefix_matches(prefix: &str, token: &str) -> bool {
         return false;
     }
     let n = prefix.chars().count();
-    if n < 5 || prefix.contains('_') || prefix.chars().next() != token.chars().next() {
+    if n < 6 || prefix.contains('_') || prefix.chars().next() != token.chars().next() {
         return false;
     }
     let t: Vec<char> = token.chars().collect();
@@ -109,7 +109,8 @@ mod tests {
         assert!(word_matches("koncie", "kocie"));
         assert!(word_matches("konta", "konat"));
         assert!(!word_matches("kasa", "kawa"));
-        assert!(prefix_matches("przel", "przlej"));
+        assert!(prefix_matches("przelew", "przlewu"));
+        assert!(!prefix_matches("robil", "robic"));
         assert!(prefix_matches("zablok", "zablokuj"));
         assert!(!prefix_matches("zablok", "odblokuj"));
     }

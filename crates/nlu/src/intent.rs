@@ -106,7 +106,7 @@ const RULES: &[(Intent, f32, &str)] = &[
     (
         Thanks,
         1.6,
-        "dzieki|dziekuje|dziekujemy|dziekuj*|dzieks|dzienki|podziekowani*|thx|thanks|thank|thnx|tnx|ty|cheers|appreciate*|dzk|dziex|merci|dzieku",
+        "dzieki|dziekuje|dziekujemy|dziekuj*|dzieks|dzienki|podziekowani*|thx|thanks|thank|thnx|tnx|ty|cheers|appreciate*|dzk|merci|dzieku",
     ),
     (Thanks, 1.4, "emoji_thanks"),
     (

@@ -459,7 +459,7 @@ fn find(
             } else {
                 ""
             };
-            if !(tokens[start].capitalised() && start > 0) && !merchant_prep(prev) {
+            if !(merchant_prep(prev) || (start > 0 && tokens[start].capitalised())) {
                 continue;
             }
         }

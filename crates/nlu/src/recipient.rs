@@ -258,7 +258,10 @@ const MALE: &[&str] = &[
 const MALE_A: &[&str] = &["kuba", "barnaba", "kosma", "kolega", "tata", "dziadziuś"];
 
 /// Family and relation words with irregular forms written out: (base, gender, forms by case).
-const FAMILY: &[(&str, Gender, &[(&str, Case)])] = &[
+/// (base, gender, its forms with their cases).
+type Family = (&'static str, Gender, &'static [(&'static str, Case)]);
+
+const FAMILY: &[Family] = &[
     (
         "mama",
         Gender::Female,

@@ -187,12 +187,10 @@ fn lex_chunk(chunk: &str, tokens: &mut Vec<Token>) {
         } else if c.is_ascii_digit() {
             let start = i;
             while i < chars.len() {
-                if chars[i].is_ascii_digit() {
-                    i += 1;
-                } else if matches!(chars[i], '.' | ',' | '-' | '–' | '/')
-                    && i + 1 < chars.len()
-                    && chars[i + 1].is_ascii_digit()
-                {
+                // A separator belongs to the number only when a digit follows it.
+                let separator = matches!(chars[i], '.' | ',' | '-' | '–' | '/')
+                    && chars.get(i + 1).is_some_and(char::is_ascii_digit);
+                if chars[i].is_ascii_digit() || separator {
                     i += 1;
                 } else {
                     break;

@@ -62,7 +62,7 @@ fn fuzz_random_bytes_never_panics() {
         let mut bytes = Vec::with_capacity(len * 4);
         for _ in 0..len {
             let r = g.next();
-            if r % 3 == 0 {
+            if r.is_multiple_of(3) {
                 bytes.extend_from_slice(pieces[(r >> 8) as usize % pieces.len()].as_bytes());
             } else {
                 bytes.push((r >> 16) as u8);

@@ -7,17 +7,20 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context};
+use anyhow::{Context, bail};
 use okienko_bank::{BankLink, LinkConfig, NextGenPsd2Connector};
 use okienko_core::{Clock, CustomerId, SystemClock, TxFilter};
 use okienko_sandbox_bank::{SandboxBank, SandboxConfig};
 use okienko_store::{Store, StoreError};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
 /// Runs the benchmark and prints one JSON object on stdout; progress goes to stderr.
 pub async fn sync(customers: usize, postgres: &str, seed: u64) -> anyhow::Result<()> {
-    anyhow::ensure!((1..=10_000).contains(&customers), "--customers must be 1..=10000");
+    anyhow::ensure!(
+        (1..=10_000).contains(&customers),
+        "--customers must be 1..=10000"
+    );
     let bank = SandboxBank::new(SandboxConfig {
         customers: customers.max(2),
         seed,
@@ -42,7 +45,13 @@ pub async fn sync(customers: usize, postgres: &str, seed: u64) -> anyhow::Result
     let sqlite_url = format!("sqlite://{}/bench.sqlite?mode=rwc", dir.display());
     let sqlite_base = format!("sqlite://{}/baseline.sqlite?mode=rwc", dir.display());
     eprintln!("bench sync: SQLite");
-    let sqlite = run_backend(&bank_url, &psus, Store::connect(&sqlite_url).await?, Store::connect(&sqlite_base).await?).await?;
+    let sqlite = run_backend(
+        &bank_url,
+        &psus,
+        Store::connect(&sqlite_url).await?,
+        Store::connect(&sqlite_base).await?,
+    )
+    .await?;
     results.insert("sqlite".into(), sqlite);
     if postgres != "none" {
         eprintln!("bench sync: PostgreSQL");
@@ -51,7 +60,10 @@ pub async fn sync(customers: usize, postgres: &str, seed: u64) -> anyhow::Result
         let b = Store::connect_isolated(postgres, &format!("bench_base_{tag}")).await;
         match (a, b) {
             (Ok(a), Ok(b)) => {
-                results.insert("postgres".into(), run_backend(&bank_url, &psus, a, b).await?);
+                results.insert(
+                    "postgres".into(),
+                    run_backend(&bank_url, &psus, a, b).await?,
+                );
             }
             (Err(e), _) | (_, Err(e)) => bail!("PostgreSQL at {postgres}: {e}"),
         }
@@ -70,7 +82,12 @@ fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
     Ok(dir)
 }
 
-async fn run_backend(bank_url: &str, psus: &[String], store: Store, baseline: Store) -> anyhow::Result<Value> {
+async fn run_backend(
+    bank_url: &str,
+    psus: &[String],
+    store: Store,
+    baseline: Store,
+) -> anyhow::Result<Value> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let connector = NextGenPsd2Connector::new(bank_url, "okienko-bench", Duration::from_secs(30))?;
     let link = BankLink::new(
@@ -124,7 +141,11 @@ async fn run_backend(bank_url: &str, psus: &[String], store: Store, baseline: St
 }
 
 /// Copies the synced customers' rows into a fresh store with the plain bulk insert, timed.
-async fn baseline_insert(from: &Store, to: &Store, customers: &[CustomerId]) -> Result<f64, StoreError> {
+async fn baseline_insert(
+    from: &Store,
+    to: &Store,
+    customers: &[CustomerId],
+) -> Result<f64, StoreError> {
     let far_past = chrono::NaiveDate::MIN;
     let mut batches = Vec::new();
     for c in customers {
@@ -158,12 +179,14 @@ async fn approve(http: &reqwest::Client, url: &str, psu: &str) -> anyhow::Result
     let mut fields: Vec<(String, String)> = Vec::new();
     let mut rest = &html[tag_end..];
     while let Some(i) = rest.find("<input") {
-        let Some(end) = rest[i..].find('>').map(|e| e + i) else { break };
+        let Some(end) = rest[i..].find('>').map(|e| e + i) else {
+            break;
+        };
         let tag = &rest[i..=end];
-        if attr(tag, "type").as_deref() == Some("hidden") {
-            if let (Some(n), Some(v)) = (attr(tag, "name"), attr(tag, "value")) {
-                fields.push((n, v));
-            }
+        if attr(tag, "type").as_deref() == Some("hidden")
+            && let (Some(n), Some(v)) = (attr(tag, "name"), attr(tag, "value"))
+        {
+            fields.push((n, v));
         }
         rest = &rest[end..];
     }
@@ -182,12 +205,19 @@ async fn approve(http: &reqwest::Client, url: &str, psu: &str) -> anyhow::Result
             .find(|(n, _)| n == k)
             .map(|(_, v)| v.into_owned())
     };
-    Ok((get("state").context("no state")?, get("code").context("no code")?))
+    Ok((
+        get("state").context("no state")?,
+        get("code").context("no code")?,
+    ))
 }
 
 fn attr(tag: &str, name: &str) -> Option<String> {
     let needle = format!("{name}=\"");
     let start = tag.find(&needle)? + needle.len();
     let end = tag[start..].find('"')? + start;
-    Some(tag[start..end].replace("&amp;", "&").replace("&quot;", "\""))
+    Some(
+        tag[start..end]
+            .replace("&amp;", "&")
+            .replace("&quot;", "\""),
+    )
 }

@@ -4,8 +4,8 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -54,6 +54,16 @@ pub struct ChatConfig {
     pub psu_ip: String,
 }
 
+const TOP_LEVEL_KEYS: [&str; 7] = [
+    "listen",
+    "public_url",
+    "data_dir",
+    "store_url",
+    "bank",
+    "chat",
+    "sync_interval_secs",
+];
+
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -88,7 +98,16 @@ impl Config {
             anyhow::ensure!(f.exists(), "config file {} does not exist", f.display());
             fig = fig.merge(Toml::file(f));
         }
-        fig = fig.merge(Env::prefixed("OKIENKO_").split("__"));
+        // Other OKIENKO_ variables (OKIENKO_LOG, the test script's) are not configuration.
+        let env = Env::prefixed("OKIENKO_")
+            .filter(|k| {
+                let k = k.as_str().to_ascii_lowercase();
+                TOP_LEVEL_KEYS
+                    .iter()
+                    .any(|t| k == *t || k.starts_with(&format!("{t}__")))
+            })
+            .split("__");
+        fig = fig.merge(env);
         let cfg: Config = fig.extract().context("invalid configuration")?;
         cfg.validate()?;
         Ok(cfg)

@@ -15,7 +15,11 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 #[derive(Parser)]
-#[command(name = "okienko", version, about = "A conversational banking gateway: your bank, in your chat.")]
+#[command(
+    name = "okienko",
+    version,
+    about = "A conversational banking gateway: your bank, in your chat."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -196,7 +200,10 @@ async fn demo(port: u16, data_dir: PathBuf, customers: usize, seed: u64) -> anyh
     let mut out = std::io::stdout().lock();
     writeln!(out, "okienko demo is running.")?;
     writeln!(out, "Open the web chat:   {}/", running.url)?;
-    writeln!(out, "Sandbox bank:        {bank_url}/  (NextGenPSD2 under /v1/, bank app at /app)")?;
+    writeln!(
+        out,
+        "Sandbox bank:        {bank_url}/  (NextGenPSD2 under /v1/, bank app at /app)"
+    )?;
     // The first two are the demo personas (PLN and USD); the rest are synthetic.
     for l in logins.iter().take(2) {
         writeln!(
@@ -240,7 +247,10 @@ async fn sandbox_bank(
         control_api,
     });
     let listener = bind(port).await?;
-    println!("sandbox bank listening on http://{}/", listener.local_addr()?);
+    println!(
+        "sandbox bank listening on http://{}/",
+        listener.local_addr()?
+    );
     let mut stop = shutdown_channel();
     bank.serve(listener, async move {
         let _ = stop.wait_for(|s| *s).await;
@@ -272,10 +282,8 @@ async fn audit_verify(config: Option<PathBuf>) -> anyhow::Result<()> {
     let store = okienko_store::Store::connect(&cfg.store_url())
         .await
         .context("opening the store")?;
-    let gate = okienko_privacy::PrivacyGate::new(
-        store,
-        std::sync::Arc::new(okienko_core::SystemClock),
-    );
+    let gate =
+        okienko_privacy::PrivacyGate::new(store, std::sync::Arc::new(okienko_core::SystemClock));
     let v = gate.verify_audit().await?;
     println!("{}", serde_json::to_string(&v)?);
     if !v.intact {

@@ -52,7 +52,10 @@ fn truth_transactions(truth: &Value) -> Vec<TruthTx> {
     let mut out = Vec::new();
     for acc in truth["accounts"].as_array().unwrap() {
         for t in acc["transactions"].as_array().unwrap() {
-            let date = t["bookingDate"].as_str().or(t["valueDate"].as_str()).unwrap();
+            let date = t["bookingDate"]
+                .as_str()
+                .or(t["valueDate"].as_str())
+                .unwrap();
             out.push(TruthTx {
                 date: date.parse().unwrap(),
                 amount: dec(&t["amount"]),
@@ -88,7 +91,12 @@ fn shown_balances(reply: &Value) -> Vec<(String, Decimal)> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|a| (a["currency"].as_str().unwrap().to_owned(), dec(&a["amount"])))
+        .map(|a| {
+            (
+                a["currency"].as_str().unwrap().to_owned(),
+                dec(&a["amount"]),
+            )
+        })
         .collect()
 }
 
@@ -112,20 +120,35 @@ async fn polish_conversation_link_balance_filter_revoke() {
 
     // Balance: every account, the bank's own interimAvailable.
     let reply = chat.ask("ile mam na koncie?", "balance_card").await;
-    assert_eq!(sorted(shown_balances(&reply)), sorted(truth_available(&truth)));
+    assert_eq!(
+        sorted(shown_balances(&reply)),
+        sorted(truth_available(&truth))
+    );
     let card = part(&reply, "balance_card");
-    assert!(card["accounts"][0]["available"].as_str().unwrap().ends_with(" zł"));
+    assert!(
+        card["accounts"][0]["available"]
+            .as_str()
+            .unwrap()
+            .ends_with(" zł")
+    );
 
     // Payments at Biedronka in October (the most recent October up to today).
     let today = chrono::Utc::now().date_naive();
-    let year = if today.month() >= 10 { today.year() } else { today.year() - 1 };
+    let year = if today.month() >= 10 {
+        today.year()
+    } else {
+        today.year() - 1
+    };
     let from = NaiveDate::from_ymd_opt(year, 10, 1).unwrap();
     let to = NaiveDate::from_ymd_opt(year, 10, 31).unwrap();
     let expected: Vec<TruthTx> = truth_transactions(&truth)
         .into_iter()
         .filter(|t| t.date >= from && t.date <= to && t.text.contains("biedronka"))
         .collect();
-    assert!(!expected.is_empty(), "the sandbox should have Biedronka payments in October");
+    assert!(
+        !expected.is_empty(),
+        "the sandbox should have Biedronka payments in October"
+    );
     chat.say("płatności w Biedronce w październiku").await;
     let reply = chat.expect("transactions_table", "", WAIT).await;
     let table = part(&reply, "transactions_table");
@@ -137,7 +160,9 @@ async fn polish_conversation_link_balance_filter_revoke() {
             shown.push(dec(&r["raw_amount"]));
             assert!(r["amount"].as_str().unwrap().ends_with(" zł"));
         }
-        let Some(next) = page["next_page"].as_str() else { break };
+        let Some(next) = page["next_page"].as_str() else {
+            break;
+        };
         chat.press(next).await;
         let reply = chat.expect("transactions_table", "", WAIT).await;
         page = part(&reply, "transactions_table").clone();
@@ -168,7 +193,10 @@ async fn polish_conversation_link_balance_filter_revoke() {
     for acc in truth["accounts"].as_array().unwrap() {
         if let Some(iban) = acc["iban"].as_str() {
             for f in ["okienko.sqlite", "okienko.sqlite-wal"] {
-                assert!(!file_contains(&data.join(f), iban), "{f} still holds an IBAN");
+                assert!(
+                    !file_contains(&data.join(f), iban),
+                    "{f} still holds an IBAN"
+                );
             }
         }
     }
@@ -193,17 +221,28 @@ async fn english_conversation_amount_and_month_filter() {
     let truth = bank_truth(&bank.url, "john").await;
 
     let reply = chat.ask("what's my balance?", "balance_card").await;
-    assert_eq!(sorted(shown_balances(&reply)), sorted(truth_available(&truth)));
-    assert!(part(&reply, "balance_card")["accounts"][0]["available"]
-        .as_str()
-        .unwrap()
-        .contains('$'));
+    assert_eq!(
+        sorted(shown_balances(&reply)),
+        sorted(truth_available(&truth))
+    );
+    assert!(
+        part(&reply, "balance_card")["accounts"][0]["available"]
+            .as_str()
+            .unwrap()
+            .contains('$')
+    );
 
-    let today = okienko_core::format::local_date(chrono::Utc::now(), okienko_core::format::DEFAULT_TZ);
+    let today =
+        okienko_core::format::local_date(chrono::Utc::now(), okienko_core::format::DEFAULT_TZ);
     let first = today.with_day(1).unwrap();
     let expected: Vec<Decimal> = truth_transactions(&truth)
         .into_iter()
-        .filter(|t| t.date >= first && t.date <= today && t.amount.abs() >= Decimal::from(100) && t.currency == "USD")
+        .filter(|t| {
+            t.date >= first
+                && t.date <= today
+                && t.amount.abs() >= Decimal::from(100)
+                && t.currency == "USD"
+        })
         .map(|t| t.amount)
         .collect();
     chat.say("show my transactions over $100 this month").await;
@@ -213,7 +252,12 @@ async fn english_conversation_amount_and_month_filter() {
     } else {
         let table = part(&reply, "transactions_table");
         assert_eq!(table["total"].as_u64().unwrap() as usize, expected.len());
-        let rows: Vec<Decimal> = table["rows"].as_array().unwrap().iter().map(|r| dec(&r["raw_amount"])).collect();
+        let rows: Vec<Decimal> = table["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| dec(&r["raw_amount"]))
+            .collect();
         for r in &rows {
             assert!(r.abs() >= Decimal::from(100));
             assert!(expected.contains(r));
@@ -229,5 +273,9 @@ fn uuid() -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_nanos();
-    format!("{:08x}-0000-4000-8000-{:012x}", (n >> 64) as u32, n as u64 & 0xffff_ffff_ffff)
+    format!(
+        "{:08x}-0000-4000-8000-{:012x}",
+        (n >> 64) as u32,
+        n as u64 & 0xffff_ffff_ffff
+    )
 }

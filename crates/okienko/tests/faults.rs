@@ -54,7 +54,11 @@ async fn expired_consent_asks_to_relink() {
     assert!(r.status().is_success());
     chat.say("saldo").await;
     let reply = chat.expect("text", "wygasła", WAIT).await;
-    assert!(reply["quick_replies"].to_string().contains("intent:link_bank"));
+    assert!(
+        reply["quick_replies"]
+            .to_string()
+            .contains("intent:link_bank")
+    );
     // And linking again works.
     let (_chat2, _) = linked_chat(&gw, "anna").await;
 }
@@ -79,7 +83,11 @@ async fn bank_down_gives_a_clear_message_and_a_later_retry() {
     bank.kill();
     chat.say("saldo").await;
     chat.expect("text", "nie odpowiada", WAIT).await;
-    let health = http().get(format!("{}/healthz", gw.url)).send().await.unwrap();
+    let health = http()
+        .get(format!("{}/healthz", gw.url))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(health.status(), 200);
 }
 
@@ -99,6 +107,9 @@ async fn malformed_bank_json_is_logged_without_content() {
         if let Some(iban) = acc["iban"].as_str() {
             assert!(!log.contains(iban), "the gateway log holds bank content");
         }
-        assert!(!log.contains("resourceId"), "the gateway log holds bank JSON");
+        assert!(
+            !log.contains("resourceId"),
+            "the gateway log holds bank JSON"
+        );
     }
 }

@@ -6,7 +6,13 @@ use std::process::Command;
 
 fn workspace_deps() -> BTreeMap<String, BTreeSet<String>> {
     let out = Command::new(env!("CARGO"))
-        .args(["metadata", "--format-version", "1", "--no-deps", "--offline"])
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--no-deps",
+            "--offline",
+        ])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .unwrap();
@@ -32,7 +38,10 @@ fn workspace_deps() -> BTreeMap<String, BTreeSet<String>> {
 #[test]
 fn only_bank_and_privacy_reach_the_store() {
     let deps = workspace_deps();
-    assert!(deps.len() >= 10, "expected the whole workspace, got {deps:?}");
+    assert!(
+        deps.len() >= 10,
+        "expected the whole workspace, got {deps:?}"
+    );
     for (krate, d) in &deps {
         if d.contains("okienko-store") {
             assert!(
@@ -54,7 +63,10 @@ fn dependencies_run_one_way() {
     let deps = workspace_deps();
     let only = |krate: &str, allowed: &[&str]| {
         for d in &deps[krate] {
-            assert!(allowed.contains(&d.as_str()), "{krate} must not depend on {d}");
+            assert!(
+                allowed.contains(&d.as_str()),
+                "{krate} must not depend on {d}"
+            );
         }
     };
     only("okienko-core", &[]);
@@ -63,10 +75,7 @@ fn dependencies_run_one_way() {
     only("okienko-sandbox-bank", &["okienko-core"]);
     only("okienko-privacy", &["okienko-core", "okienko-store"]);
     only("okienko-bank", &["okienko-core", "okienko-store"]);
-    only(
-        "okienko-channels",
-        &["okienko-core", "okienko-dialog"],
-    );
+    only("okienko-channels", &["okienko-core", "okienko-dialog"]);
     only(
         "okienko-server",
         &["okienko-core", "okienko-dialog", "okienko-channels"],

@@ -101,7 +101,10 @@ impl AuditLog {
         self.store.append_audit(&row).await
     }
 
-    pub(crate) async fn for_subject(&self, subject: &str) -> Result<Vec<AccessLogEntry>, StoreError> {
+    pub(crate) async fn for_subject(
+        &self,
+        subject: &str,
+    ) -> Result<Vec<AccessLogEntry>, StoreError> {
         let rows = self.store.audit_for_subject(subject, 200).await?;
         Ok(rows
             .into_iter()
@@ -130,7 +133,10 @@ impl AuditLog {
                 after = row.seq;
                 rows += 1;
                 let problem = if row.seq != expected_seq {
-                    Some(format!("expected row {expected_seq}, found row {}", row.seq))
+                    Some(format!(
+                        "expected row {expected_seq}, found row {}",
+                        row.seq
+                    ))
                 } else if row.prev_hash != prev {
                     Some("row does not point to the previous row's hash".to_owned())
                 } else if row_hash(&row) != row.hash {

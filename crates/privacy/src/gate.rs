@@ -6,7 +6,7 @@ use okienko_core::{Account, Balance, Clock, ConsentStatus, CustomerId, Transacti
 use okienko_store::{Store, StoreError};
 
 use crate::audit::{AccessLogEntry, AuditLog, AuditVerification, NewAudit};
-use crate::policy::{decide, Decision, DenyReason, Facts};
+use crate::policy::{Decision, DenyReason, Facts, decide};
 use crate::purpose::{AccessRequest, Purpose};
 
 #[derive(Debug, thiserror::Error)]

@@ -12,6 +12,6 @@ pub mod policy;
 pub mod purpose;
 
 pub use audit::{AccessLogEntry, AuditVerification};
-pub use gate::{AccountBalances, AccessError, Gated, PrivacyGate, TxPage};
+pub use gate::{AccessError, AccountBalances, Gated, PrivacyGate, TxPage};
 pub use policy::{Decision, DenyReason};
 pub use purpose::{AccessRequest, Actor, ChannelContext, Purpose};

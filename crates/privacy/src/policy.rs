@@ -71,8 +71,7 @@ pub fn decide(req: &AccessRequest, facts: Facts) -> Decision {
     if !actor_ok {
         return Decision::Deny(DenyReason::NotTheSubject);
     }
-    if req.channel == ChannelContext::PlatformReadable && req.purpose != Purpose::ServiceAccessLog
-    {
+    if req.channel == ChannelContext::PlatformReadable && req.purpose != Purpose::ServiceAccessLog {
         return Decision::Deny(DenyReason::ChannelNotPrivate);
     }
     if !facts.consent_covers {
@@ -102,7 +101,12 @@ mod tests {
                     channel: ChannelContext::Internal,
                 };
                 assert_eq!(
-                    decide(&req, Facts { consent_covers: true }),
+                    decide(
+                        &req,
+                        Facts {
+                            consent_covers: true
+                        }
+                    ),
                     Decision::Deny(DenyReason::ForbiddenPurpose)
                 );
             }
@@ -113,9 +117,22 @@ mod tests {
     fn customer_reads_own_data_with_consent_only() {
         let c = CustomerId::new();
         let req = AccessRequest::customer(c, Purpose::ServiceBalance, ChannelContext::WebChat);
-        assert_eq!(decide(&req, Facts { consent_covers: true }), Decision::Allow);
         assert_eq!(
-            decide(&req, Facts { consent_covers: false }),
+            decide(
+                &req,
+                Facts {
+                    consent_covers: true
+                }
+            ),
+            Decision::Allow
+        );
+        assert_eq!(
+            decide(
+                &req,
+                Facts {
+                    consent_covers: false
+                }
+            ),
             Decision::Deny(DenyReason::NoConsent)
         );
         let other = AccessRequest {
@@ -123,7 +140,12 @@ mod tests {
             ..req.clone()
         };
         assert_eq!(
-            decide(&other, Facts { consent_covers: true }),
+            decide(
+                &other,
+                Facts {
+                    consent_covers: true
+                }
+            ),
             Decision::Deny(DenyReason::NotTheSubject)
         );
         let leaky = AccessRequest {
@@ -131,7 +153,12 @@ mod tests {
             ..req
         };
         assert_eq!(
-            decide(&leaky, Facts { consent_covers: true }),
+            decide(
+                &leaky,
+                Facts {
+                    consent_covers: true
+                }
+            ),
             Decision::Deny(DenyReason::ChannelNotPrivate)
         );
     }

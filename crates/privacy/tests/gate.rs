@@ -127,7 +127,10 @@ async fn fixture(status: ConsentStatus) -> Fixture {
 #[tokio::test]
 async fn every_forbidden_purpose_is_denied_and_audited() {
     let f = fixture(ConsentStatus::Valid).await;
-    let forbidden: Vec<Purpose> = Purpose::ALL.into_iter().filter(|p| !p.is_service()).collect();
+    let forbidden: Vec<Purpose> = Purpose::ALL
+        .into_iter()
+        .filter(|p| !p.is_service())
+        .collect();
     assert_eq!(forbidden.len(), 5);
     let actors = [
         Actor::Customer(f.customer),
@@ -144,16 +147,32 @@ async fn every_forbidden_purpose_is_denied_and_audited() {
                 channel: ChannelContext::Internal,
             };
             let b = f.gate.balances(&req).await;
-            assert!(matches!(b, Err(AccessError::Denied(DenyReason::ForbiddenPurpose))));
+            assert!(matches!(
+                b,
+                Err(AccessError::Denied(DenyReason::ForbiddenPurpose))
+            ));
             let t = f.gate.transactions(&req, &TxFilter::default(), 0, 10).await;
-            assert!(matches!(t, Err(AccessError::Denied(DenyReason::ForbiddenPurpose))));
+            assert!(matches!(
+                t,
+                Err(AccessError::Denied(DenyReason::ForbiddenPurpose))
+            ));
             let m = f.gate.merchants(&req).await;
-            assert!(matches!(m, Err(AccessError::Denied(DenyReason::ForbiddenPurpose))));
+            assert!(matches!(
+                m,
+                Err(AccessError::Denied(DenyReason::ForbiddenPurpose))
+            ));
             denials += 3;
         }
     }
-    let rows = f.store.audit_for_subject(&f.customer.to_string(), 1000).await.unwrap();
-    let audited: Vec<_> = rows.iter().filter(|r| r.decision == "forbidden_purpose").collect();
+    let rows = f
+        .store
+        .audit_for_subject(&f.customer.to_string(), 1000)
+        .await
+        .unwrap();
+    let audited: Vec<_> = rows
+        .iter()
+        .filter(|r| r.decision == "forbidden_purpose")
+        .collect();
     assert_eq!(audited.len(), denials);
     for p in &forbidden {
         assert!(audited.iter().any(|r| r.purpose == p.as_str()));
@@ -168,16 +187,26 @@ async fn the_customer_reads_their_own_data_with_a_valid_consent() {
     let got = f.gate.balances(&req).await.unwrap();
     assert_eq!(got.data().len(), 1);
     assert_eq!(got.data()[0].balances[0].amount.amount_string(), "1234.56");
-    let tx_req =
-        AccessRequest::customer(f.customer, Purpose::ServiceTransactions, ChannelContext::WebChat);
+    let tx_req = AccessRequest::customer(
+        f.customer,
+        Purpose::ServiceTransactions,
+        ChannelContext::WebChat,
+    );
     let page = f
         .gate
         .transactions(&tx_req, &TxFilter::default(), 0, 10)
         .await
         .unwrap();
     assert_eq!(page.data().total, 1);
-    let rows = f.store.audit_for_subject(&f.customer.to_string(), 10).await.unwrap();
-    assert!(rows.iter().any(|r| r.seq == got.audit_seq() && r.decision == "allow"));
+    let rows = f
+        .store
+        .audit_for_subject(&f.customer.to_string(), 10)
+        .await
+        .unwrap();
+    assert!(
+        rows.iter()
+            .any(|r| r.seq == got.audit_seq() && r.decision == "allow")
+    );
 
     // Someone else asking for this customer's data is refused, and so is a leaky channel.
     let other = AccessRequest {
@@ -203,9 +232,14 @@ async fn the_customer_reads_their_own_data_with_a_valid_consent() {
 
 #[tokio::test]
 async fn no_valid_consent_no_data() {
-    for status in [ConsentStatus::Received, ConsentStatus::Expired, ConsentStatus::TerminatedByTpp] {
+    for status in [
+        ConsentStatus::Received,
+        ConsentStatus::Expired,
+        ConsentStatus::TerminatedByTpp,
+    ] {
         let f = fixture(status).await;
-        let req = AccessRequest::customer(f.customer, Purpose::ServiceBalance, ChannelContext::WebChat);
+        let req =
+            AccessRequest::customer(f.customer, Purpose::ServiceBalance, ChannelContext::WebChat);
         assert!(matches!(
             f.gate.balances(&req).await,
             Err(AccessError::Denied(DenyReason::NoConsent))
@@ -224,19 +258,28 @@ async fn raw(path: &std::path::Path) -> sqlx::SqlitePool {
 async fn audit_tampering_is_detected() {
     for attack in ["change", "delete", "reorder"] {
         let f = fixture(ConsentStatus::Valid).await;
-        let req = AccessRequest::customer(f.customer, Purpose::ServiceBalance, ChannelContext::WebChat);
+        let req =
+            AccessRequest::customer(f.customer, Purpose::ServiceBalance, ChannelContext::WebChat);
         for _ in 0..5 {
             f.gate.balances(&req).await.unwrap();
         }
         assert!(f.gate.verify_audit().await.unwrap().intact);
         let pool = raw(&f.path).await;
         // The triggers refuse changes; an attacker with file access drops them first.
-        assert!(sqlx::query("DELETE FROM audit_log WHERE seq = 2")
+        assert!(
+            sqlx::query("DELETE FROM audit_log WHERE seq = 2")
+                .execute(&pool)
+                .await
+                .is_err()
+        );
+        sqlx::query("DROP TRIGGER audit_log_no_update")
             .execute(&pool)
             .await
-            .is_err());
-        sqlx::query("DROP TRIGGER audit_log_no_update").execute(&pool).await.unwrap();
-        sqlx::query("DROP TRIGGER audit_log_no_delete").execute(&pool).await.unwrap();
+            .unwrap();
+        sqlx::query("DROP TRIGGER audit_log_no_delete")
+            .execute(&pool)
+            .await
+            .unwrap();
         match attack {
             "change" => {
                 sqlx::query("UPDATE audit_log SET decision = 'allow', purpose = 'advertising' WHERE seq = 3")
@@ -245,12 +288,24 @@ async fn audit_tampering_is_detected() {
                     .unwrap();
             }
             "delete" => {
-                sqlx::query("DELETE FROM audit_log WHERE seq = 2").execute(&pool).await.unwrap();
+                sqlx::query("DELETE FROM audit_log WHERE seq = 2")
+                    .execute(&pool)
+                    .await
+                    .unwrap();
             }
             _ => {
-                sqlx::query("UPDATE audit_log SET seq = 100 WHERE seq = 2").execute(&pool).await.unwrap();
-                sqlx::query("UPDATE audit_log SET seq = 2 WHERE seq = 4").execute(&pool).await.unwrap();
-                sqlx::query("UPDATE audit_log SET seq = 4 WHERE seq = 100").execute(&pool).await.unwrap();
+                sqlx::query("UPDATE audit_log SET seq = 100 WHERE seq = 2")
+                    .execute(&pool)
+                    .await
+                    .unwrap();
+                sqlx::query("UPDATE audit_log SET seq = 2 WHERE seq = 4")
+                    .execute(&pool)
+                    .await
+                    .unwrap();
+                sqlx::query("UPDATE audit_log SET seq = 4 WHERE seq = 100")
+                    .execute(&pool)
+                    .await
+                    .unwrap();
             }
         }
         pool.close().await;

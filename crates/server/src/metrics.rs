@@ -1,8 +1,8 @@
 //! A few Prometheus counters in the text exposition format. Labels carry route classes and status
 //! codes only, never anything a customer typed.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::extract::{Request, State};
 use axum::middleware::Next;

@@ -102,7 +102,9 @@ impl Outbox for WebChat {
                 let seq = session.deliver(&reply);
                 tracing::debug!(%customer, seq, "web chat push");
             }
-            None => tracing::debug!(%customer, "web chat push for a customer without a session dropped"),
+            None => {
+                tracing::debug!(%customer, "web chat push for a customer without a session dropped")
+            }
         }
     }
 }

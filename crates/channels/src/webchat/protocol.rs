@@ -112,8 +112,7 @@ pub(crate) fn parse_client_frame(raw: &str, max_bytes: usize) -> Result<ClientFr
     if raw.len() > max_bytes {
         return Err(ErrorCode::TooLarge);
     }
-    let value: serde_json::Value =
-        serde_json::from_str(raw).map_err(|_| ErrorCode::InvalidJson)?;
+    let value: serde_json::Value = serde_json::from_str(raw).map_err(|_| ErrorCode::InvalidJson)?;
     let wire: WireFrame = serde_json::from_value(value).map_err(|_| ErrorCode::BadFrame)?;
     match wire {
         WireFrame::Hello {
@@ -140,16 +139,16 @@ pub(crate) fn parse_client_frame(raw: &str, max_bytes: usize) -> Result<ClientFr
     }
 }
 
+fn is_unwanted(c: char) -> bool {
+    let control = c.is_control() && c != '\n' && c != '\t';
+    let bidi_override = matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');
+    control || bidi_override
+}
+
 /// Removes control characters (keeping newlines and tabs) and the bidirectional overrides that
 /// can make text look like something else, then trims. `None` when nothing is left.
 pub(crate) fn clean_text(s: &str) -> Option<String> {
-    let cleaned: String = s
-        .chars()
-        .filter(|&c| {
-            !(c.is_control() && c != '\n' && c != '\t')
-                && !matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
-        })
-        .collect();
+    let cleaned: String = s.chars().filter(|&c| !is_unwanted(c)).collect();
     let trimmed = cleaned.trim();
     if trimmed.is_empty() {
         None
@@ -190,7 +189,12 @@ fn to_frame(f: &ServerFrame<'_>) -> Arc<str> {
     }
 }
 
-pub(crate) fn welcome_frame(session: &str, customer: CustomerId, lang: Lang, resumed: bool) -> Arc<str> {
+pub(crate) fn welcome_frame(
+    session: &str,
+    customer: CustomerId,
+    lang: Lang,
+    resumed: bool,
+) -> Arc<str> {
     to_frame(&ServerFrame::Welcome {
         session,
         customer,
@@ -229,7 +233,10 @@ mod tests {
             })
         );
         assert_eq!(
-            parse_client_frame(r#"{"type":"hello","session":"abc","lang":"pl","last_seen":7}"#, 4096),
+            parse_client_frame(
+                r#"{"type":"hello","session":"abc","lang":"pl","last_seen":7}"#,
+                4096
+            ),
             Ok(ClientFrame::Hello {
                 session: Some("abc".into()),
                 lang: Some(Lang::Pl),
@@ -237,7 +244,10 @@ mod tests {
             })
         );
         assert_eq!(
-            parse_client_frame(r#"{"type":"message","text":"  ile mam na koncie \u0007"}"#, 4096),
+            parse_client_frame(
+                r#"{"type":"message","text":"  ile mam na koncie \u0007"}"#,
+                4096
+            ),
             Ok(ClientFrame::Message("ile mam na koncie".into()))
         );
         assert_eq!(
@@ -252,14 +262,23 @@ mod tests {
         assert_eq!(p("hello"), Err(ErrorCode::InvalidJson));
         assert_eq!(p(r#"{"type":"shout"}"#), Err(ErrorCode::BadFrame));
         assert_eq!(p(r#"{"type":"message"}"#), Err(ErrorCode::BadFrame));
-        assert_eq!(p(r#"{"type":"message","text":5}"#), Err(ErrorCode::BadFrame));
+        assert_eq!(
+            p(r#"{"type":"message","text":5}"#),
+            Err(ErrorCode::BadFrame)
+        );
         assert_eq!(p(r#"[1,2]"#), Err(ErrorCode::BadFrame));
-        assert_eq!(p(r#"{"type":"message","text":""}"#), Err(ErrorCode::EmptyMessage));
+        assert_eq!(
+            p(r#"{"type":"message","text":""}"#),
+            Err(ErrorCode::EmptyMessage)
+        );
         assert_eq!(
             p(r#"{"type":"message","text":"\u0001\u0002 \n"}"#),
             Err(ErrorCode::EmptyMessage)
         );
-        assert_eq!(p(r#"{"type":"hello","lang":"de"}"#), Err(ErrorCode::BadLang));
+        assert_eq!(
+            p(r#"{"type":"hello","lang":"de"}"#),
+            Err(ErrorCode::BadLang)
+        );
         let long = format!(r#"{{"type":"message","text":"{}"}}"#, "a".repeat(100));
         assert_eq!(p(&long), Err(ErrorCode::TooLarge));
     }

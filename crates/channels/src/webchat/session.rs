@@ -331,7 +331,10 @@ mod tests {
         let mut rx = s.open_socket(1, None, true, t0);
         let got = frames(&mut rx);
         assert_eq!(got[0]["type"], "welcome");
-        let seqs: Vec<u64> = got[1..].iter().map(|f| f["seq"].as_u64().unwrap()).collect();
+        let seqs: Vec<u64> = got[1..]
+            .iter()
+            .map(|f| f["seq"].as_u64().unwrap())
+            .collect();
         assert_eq!(seqs, vec![2, 3, 4]);
 
         // A second tab without last_seen gets nothing old; both get the next reply.
@@ -351,7 +354,10 @@ mod tests {
         s.close_socket(1, t0);
         let ttl = config.session_ttl;
         assert!(reg.resume(&token, ttl, t0 + ttl).is_some());
-        assert!(reg.resume(&token, ttl, t0 + ttl + Duration::from_secs(1)).is_none());
+        assert!(
+            reg.resume(&token, ttl, t0 + ttl + Duration::from_secs(1))
+                .is_none()
+        );
         assert_eq!(reg.len(), 0);
         assert!(reg.by_customer(s.customer()).is_none());
     }
@@ -370,7 +376,10 @@ mod tests {
             Err(OpenError::Full)
         ));
         let later = t0 + config.session_ttl + Duration::from_secs(1);
-        assert!(reg.create(&config, Lang::Pl, Arc::new(Silent), later).is_ok());
+        assert!(
+            reg.create(&config, Lang::Pl, Arc::new(Silent), later)
+                .is_ok()
+        );
         reg.sweep(config.session_ttl, later);
         assert_eq!(reg.len(), 1);
     }

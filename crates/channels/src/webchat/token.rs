@@ -19,8 +19,7 @@ pub(crate) fn new_token() -> String {
 /// Whether a string could be one of our tokens; anything else is not even looked up.
 pub(crate) fn looks_like_token(s: &str) -> bool {
     s.len() == TOKEN_CHARS
-        && s
-            .bytes()
+        && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 

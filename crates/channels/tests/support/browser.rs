@@ -40,10 +40,16 @@ impl ChromeDriver {
             std::env::var("CHROMIUM").unwrap_or_else(|_| DEFAULT_CHROMIUM.to_owned()),
         );
         if !driver.is_file() {
-            bail!("chromedriver not found at {}: {INSTALL_HINT}", driver.display());
+            bail!(
+                "chromedriver not found at {}: {INSTALL_HINT}",
+                driver.display()
+            );
         }
         if !chromium.is_file() {
-            bail!("Chromium not found at {}: {INSTALL_HINT}", chromium.display());
+            bail!(
+                "Chromium not found at {}: {INSTALL_HINT}",
+                chromium.display()
+            );
         }
         let port = free_port()?;
         let child = Command::new(&driver)
@@ -74,7 +80,10 @@ impl ChromeDriver {
                 return Ok(());
             }
             if started.elapsed() > limit {
-                bail!("chromedriver did not listen on port {} within {limit:?}", self.port);
+                bail!(
+                    "chromedriver did not listen on port {} within {limit:?}",
+                    self.port
+                );
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -155,7 +164,10 @@ pub async fn wait_for_count(
             return Ok(found);
         }
         if started.elapsed() > limit {
-            bail!("{} of {count} elements matching `{css}` after {limit:?}", found.len());
+            bail!(
+                "{} of {count} elements matching `{css}` after {limit:?}",
+                found.len()
+            );
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }

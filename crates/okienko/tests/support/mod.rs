@@ -11,7 +11,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use futures::{SinkExt, StreamExt};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_okienko");
@@ -55,8 +55,13 @@ pub fn spawn(args: &[&str], envs: &[(&str, String)], dir: &Path, marker: &str) -
     for (k, v) in envs {
         cmd.env(k, v);
     }
-    let mut child = cmd.spawn().unwrap();
-    let stdout = child.stdout.take().unwrap();
+    let mut proc = Proc {
+        child: cmd.spawn().unwrap(),
+        url: String::new(),
+        stderr: stderr.clone(),
+        stdout_lines: Vec::new(),
+    };
+    let stdout = proc.child.stdout.take().unwrap();
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
@@ -86,12 +91,9 @@ pub fn spawn(args: &[&str], envs: &[(&str, String)], dir: &Path, marker: &str) -
                 .to_owned();
             // Keep draining so the child never blocks on a full pipe.
             std::thread::spawn(move || while rx.recv().is_ok() {});
-            return Proc {
-                child,
-                url,
-                stderr,
-                stdout_lines: lines,
-            };
+            proc.url = url;
+            proc.stdout_lines = lines;
+            return proc;
         }
     }
 }
@@ -108,7 +110,13 @@ fn uuid_like() -> String {
 
 pub fn spawn_bank(dir: &Path, port: u16) -> Proc {
     spawn(
-        &["sandbox-bank", "--port", &port.to_string(), "--customers", "5"],
+        &[
+            "sandbox-bank",
+            "--port",
+            &port.to_string(),
+            "--customers",
+            "5",
+        ],
         &[],
         dir,
         "listening on",
@@ -152,9 +160,8 @@ pub async fn bank_truth(bank: &str, psu: &str) -> Value {
         .unwrap()
 }
 
-type Ws = tokio_tungstenite::WebSocketStream<
-    tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
->;
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// A customer in the web chat, over a real WebSocket.
 pub struct Chat {
@@ -189,7 +196,10 @@ impl Chat {
 
     async fn frame(&mut self, wait: Duration) -> Option<Value> {
         loop {
-            let msg = tokio::time::timeout(wait, self.ws.next()).await.ok()??.ok()?;
+            let msg = tokio::time::timeout(wait, self.ws.next())
+                .await
+                .ok()??
+                .ok()?;
             if let Message::Text(t) = msg {
                 return serde_json::from_str(t.as_str()).ok();
             }
@@ -198,7 +208,9 @@ impl Chat {
 
     pub async fn say(&mut self, text: &str) {
         self.ws
-            .send(Message::text(json!({"type": "message", "text": text}).to_string()))
+            .send(Message::text(
+                json!({"type": "message", "text": text}).to_string(),
+            ))
             .await
             .unwrap();
     }
@@ -271,10 +283,19 @@ fn attr(tag: &str, name: &str) -> Option<String> {
 
 /// Plays the customer at the bank's consent page: signs in and approves (or rejects).
 /// Returns the gateway callback URL the bank redirected to.
-pub async fn approve_at_bank(authorize_url: &str, psu: &str, password: &str, decision: &str) -> String {
+pub async fn approve_at_bank(
+    authorize_url: &str,
+    psu: &str,
+    password: &str,
+    decision: &str,
+) -> String {
     let client = http();
     let page = client.get(authorize_url).send().await.unwrap();
-    assert!(page.status().is_success(), "authorize page: {}", page.status());
+    assert!(
+        page.status().is_success(),
+        "authorize page: {}",
+        page.status()
+    );
     let base = page.url().clone();
     let html = page.text().await.unwrap();
     let form_start = html.find("<form").expect("a form on the bank page");
@@ -286,10 +307,10 @@ pub async fn approve_at_bank(authorize_url: &str, psu: &str, password: &str, dec
     while let Some(i) = rest.find("<input") {
         let end = rest[i..].find('>').unwrap() + i;
         let tag = &rest[i..=end];
-        if attr(tag, "type").as_deref() == Some("hidden") {
-            if let (Some(n), Some(v)) = (attr(tag, "name"), attr(tag, "value")) {
-                fields.push((n, v));
-            }
+        if attr(tag, "type").as_deref() == Some("hidden")
+            && let (Some(n), Some(v)) = (attr(tag, "name"), attr(tag, "value"))
+        {
+            fields.push((n, v));
         }
         rest = &rest[end..];
     }
@@ -310,9 +331,7 @@ pub async fn approve_at_bank(authorize_url: &str, psu: &str, password: &str, dec
 /// Scans a file's raw bytes for a needle.
 pub fn file_contains(path: &Path, needle: &str) -> bool {
     match std::fs::read(path) {
-        Ok(bytes) => bytes
-            .windows(needle.len())
-            .any(|w| w == needle.as_bytes()),
+        Ok(bytes) => bytes.windows(needle.len()).any(|w| w == needle.as_bytes()),
         Err(_) => false,
     }
 }
