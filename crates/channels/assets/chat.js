@@ -47,6 +47,7 @@
 
   var KEY_TOKEN = "okienko.session";
   var KEY_SEEN = "okienko.last_seen";
+  var KEY_LANG = "okienko.lang";
 
   var store = {
     get: function (k) {
@@ -65,9 +66,13 @@
     return null;
   }
 
+  // The language the customer chose (link parameter or toggle) is remembered, so coming back
+  // from the bank's page keeps it; otherwise the browser's language decides.
   function initialLang() {
     var q = normLang(new URLSearchParams(window.location.search).get("lang"));
-    if (q) return q;
+    if (q) { store.set(KEY_LANG, q); return q; }
+    var kept = normLang(store.get(KEY_LANG));
+    if (kept) return kept;
     return normLang(navigator.language) === "pl" ? "pl" : "en";
   }
 
@@ -117,6 +122,7 @@
   function setLang(next) {
     if (next === lang || !STRINGS[next]) return;
     lang = next;
+    store.set(KEY_LANG, lang);
     var url = new URL(window.location.href);
     url.searchParams.set("lang", lang);
     window.history.replaceState(null, "", url.toString());

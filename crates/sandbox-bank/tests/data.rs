@@ -3,6 +3,7 @@
 
 mod common;
 
+use chrono::NaiveDate;
 use common::*;
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
@@ -197,4 +198,50 @@ async fn demo_logins_and_unknown_customers() {
         .await
         .unwrap();
     assert_eq!(r.status(), 404);
+}
+
+/// Customers live within their means: two years of history do not leave the everyday account
+/// deep in the red, and savings only grow.
+#[tokio::test]
+async fn balances_stay_realistic_over_two_years() {
+    let bank = common::spawn_with(7, NaiveDate::from_ymd_opt(2026, 11, 30).unwrap()).await;
+    let mut negative = 0;
+    for psu in [
+        "anna",
+        "john",
+        "cust00003",
+        "cust00004",
+        "cust00005",
+        "cust00006",
+    ] {
+        let t = bank.truth(psu).await;
+        for a in t["accounts"].as_array().unwrap() {
+            let opening: Decimal = a["openingBalance"]["amount"]
+                .as_str()
+                .unwrap()
+                .parse()
+                .unwrap();
+            let now: Decimal = a["balances"]["interimAvailable"]
+                .as_str()
+                .unwrap()
+                .parse()
+                .unwrap();
+            if now < Decimal::ZERO {
+                negative += 1;
+            }
+            assert!(
+                now > -opening,
+                "{psu}: balance fell further below zero than the opening balance"
+            );
+        }
+        if psu == "anna" {
+            let main: Decimal = t["accounts"][0]["balances"]["interimAvailable"]
+                .as_str()
+                .unwrap()
+                .parse()
+                .unwrap();
+            assert!(main > Decimal::ZERO, "the demo persona should be in credit");
+        }
+    }
+    assert!(negative <= 1, "{negative} accounts are overdrawn");
 }

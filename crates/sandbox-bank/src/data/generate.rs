@@ -262,7 +262,37 @@ pub fn profile(seed: u64, index: usize, _start: NaiveDate) -> Profile {
         _ => {}
     }
     p.name = name;
+    p.activity_tenths = affordable_activity(&p, p.activity_tenths);
     p
+}
+
+/// Average card purchase of a merchant list, in minor units (weights as in `pick_merchant`).
+fn mean_purchase_minor(list: &[Merchant]) -> i64 {
+    let total: i64 = list.iter().map(|m| i64::from(m.weight)).sum();
+    let sum: i64 = list
+        .iter()
+        .map(|m| i64::from(m.weight) * (m.min_minor + m.max_minor) / 2)
+        .sum();
+    sum / total.max(1)
+}
+
+/// Everyday purchases a month sized to what is left of the salary after rent, savings and bills,
+/// so balances stay realistic over two years instead of drifting far below zero. The drawn
+/// `activity` only varies habits within that budget (70–95 % of what is left is spent).
+fn affordable_activity(p: &Profile, drawn_tenths: u32) -> u32 {
+    let pl = p.currency == Currency::PLN;
+    let list = if pl {
+        merchants::PL_MERCHANTS
+    } else {
+        merchants::US_MERCHANTS
+    };
+    let bills = if pl { 40_000 } else { 30_000 };
+    let left = (p.salary_minor - p.rent_minor - p.savings_minor - bills).max(0);
+    // drawn_tenths is 15..32: map it to a share of 70..95 % of what is left.
+    let share = 70 + (i64::from(drawn_tenths).clamp(15, 32) - 15) * 25 / 17;
+    let per_day = left * share / 100 / 30;
+    let tenths = per_day * 10 / mean_purchase_minor(list).max(1);
+    u32::try_from(tenths.clamp(3, 40)).unwrap_or(15)
 }
 
 struct DayBuilder<'a> {
