@@ -106,6 +106,9 @@ pub enum BankError {
     NotLinked,
     #[error("the bank consent has expired; the customer must link the bank again")]
     ConsentExpired,
+    /// The customer withdrew the consent at the bank; the cached data is already deleted.
+    #[error("the customer revoked the consent at the bank")]
+    RevokedAtBank,
     #[error("the bank is unavailable; try again later")]
     BankUnavailable,
     #[error("the daily limit of automatic bank access is used up")]

@@ -21,7 +21,10 @@ pub use connector::{
     TxQuery, TxStatusQuery,
 };
 pub use error::{BankError, ConnectorError};
-pub use link::{BankLink, LinkConfig, LinkDone, LinkStart, LinkStatus, RevokeReport};
+pub use link::{
+    BankLink, LinkConfig, LinkDone, LinkEvent, LinkStart, LinkStatus, REMIND_DAYS_BEFORE,
+    RevokeReport,
+};
 pub use nextgenpsd2::NextGenPsd2Connector;
 pub use retry::RetryPolicy;
 pub use sync::{SyncEngine, SyncReport};

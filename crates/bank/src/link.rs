@@ -74,6 +74,31 @@ pub enum LinkStatus {
     Expired,
 }
 
+/// How many days before `validUntil` the customer is reminded to re-authenticate.
+pub const REMIND_DAYS_BEFORE: i64 = 7;
+
+/// Things that happen to a customer's link without the customer asking, for the conversation
+/// to tell them about. They carry ids only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LinkEvent {
+    /// The consent ends within [`REMIND_DAYS_BEFORE`] days.
+    ExpiresSoon {
+        customer: CustomerId,
+        consent: ConsentId,
+        valid_until: NaiveDate,
+    },
+    /// The consent expired (its date passed, or the bank stopped honouring it).
+    Expired {
+        customer: CustomerId,
+        consent: ConsentId,
+    },
+    /// The customer withdrew the consent at the bank; their cached data has been deleted.
+    RevokedAtBank {
+        customer: CustomerId,
+        consent: ConsentId,
+    },
+}
+
 #[derive(Clone)]
 pub struct BankLink {
     inner: Arc<Inner>,
@@ -88,6 +113,9 @@ struct Inner {
     /// The customer's IP from `start_link`, so the first sync after the redirect runs as
     /// customer-present. In memory only: after a restart the first sync runs unattended.
     start_ips: Mutex<HashMap<ConsentId, String>>,
+    events: tokio::sync::broadcast::Sender<LinkEvent>,
+    /// Consents already reminded of their expiry (in memory: a restart may remind once more).
+    reminded: Mutex<std::collections::HashSet<ConsentId>>,
 }
 
 fn random_token() -> String {
@@ -131,8 +159,20 @@ impl BankLink {
                 clock,
                 engine,
                 start_ips: Mutex::new(HashMap::new()),
+                events: tokio::sync::broadcast::channel(1024).0,
+                reminded: Mutex::new(std::collections::HashSet::new()),
             }),
         }
+    }
+
+    /// Link events (expiry soon, expired, revoked at the bank) as they happen.
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<LinkEvent> {
+        self.inner.events.subscribe()
+    }
+
+    fn emit(&self, e: LinkEvent) {
+        // No subscriber is fine: nobody is listening (e.g. in a benchmark).
+        let _ = self.inner.events.send(e);
     }
 
     fn today(&self) -> NaiveDate {
@@ -325,16 +365,62 @@ impl BankLink {
     ) -> Result<SyncReport, BankError> {
         if c.valid_until < self.today() {
             self.mark(c, ConsentStatus::Expired).await?;
+            if matches!(presence, Presence::Unattended) {
+                self.emit(LinkEvent::Expired {
+                    customer: c.customer,
+                    consent: c.id,
+                });
+            }
             return Err(BankError::ConsentExpired);
         }
+        // A customer in the chat hears about it in the answer; only background syncs notify.
+        let unattended = matches!(presence, Presence::Unattended);
         match self.inner.engine.sync_consent(c, presence).await {
             Err(BankError::ConsentExpired) => {
+                if self.bank_says_revoked(c).await {
+                    tracing::info!(consent = %c.id, "the customer revoked the consent at the bank");
+                    self.mark(c, ConsentStatus::RevokedByPsu).await?;
+                    self.inner
+                        .store
+                        .delete_customer_financial_data(c.customer)
+                        .await?;
+                    if unattended {
+                        self.emit(LinkEvent::RevokedAtBank {
+                            customer: c.customer,
+                            consent: c.id,
+                        });
+                    }
+                    return Err(BankError::RevokedAtBank);
+                }
                 tracing::info!(consent = %c.id, "bank no longer honours the consent; marked expired");
                 self.mark(c, ConsentStatus::Expired).await?;
+                if unattended {
+                    self.emit(LinkEvent::Expired {
+                        customer: c.customer,
+                        consent: c.id,
+                    });
+                }
                 Err(BankError::ConsentExpired)
             }
             other => other,
         }
+    }
+
+    /// Asks the bank for the consent's status after an access was refused: `revokedByPsu` means
+    /// the customer withdrew it at the bank, which is a revocation, not an expiry.
+    async fn bank_says_revoked(&self, c: &ConsentRecord) -> bool {
+        let Some(bank_id) = &c.bank_consent_id else {
+            return false;
+        };
+        let ctx = AccessCtx {
+            bank_consent_id: bank_id.clone(),
+            access_token: c.access_token.clone(),
+            presence: Presence::Unattended,
+        };
+        matches!(
+            self.inner.connector.consent_status(&ctx).await,
+            Ok(ConsentStatus::RevokedByPsu)
+        )
     }
 
     /// Syncs every valid consent of the customer.
@@ -469,7 +555,23 @@ impl BankLink {
         {
             if c.valid_until < today {
                 self.mark(&c, ConsentStatus::Expired).await?;
+                self.emit(LinkEvent::Expired {
+                    customer: c.customer,
+                    consent: c.id,
+                });
                 n += 1;
+            } else if c.valid_until - today <= Duration::days(REMIND_DAYS_BEFORE) {
+                let first = match self.inner.reminded.lock() {
+                    Ok(mut r) => r.insert(c.id),
+                    Err(p) => p.into_inner().insert(c.id),
+                };
+                if first {
+                    self.emit(LinkEvent::ExpiresSoon {
+                        customer: c.customer,
+                        consent: c.id,
+                        valid_until: c.valid_until,
+                    });
+                }
             }
         }
         if n > 0 {

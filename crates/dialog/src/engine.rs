@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono_tz::Tz;
-use okienko_bank::{BankError, BankLink, LinkStatus, Presence};
+use okienko_bank::{BankError, BankLink, LinkEvent, LinkStatus, Presence};
 use okienko_core::{Clock, CustomerId, Lang, Transaction, TxFilter, format};
+use okienko_guard::Guard;
 use okienko_nlu::{Intent, Nlu, Parse};
 use okienko_privacy::{AccessError, AccessRequest, ChannelContext, PrivacyGate, Purpose};
 use tokio::sync::Mutex;
@@ -52,12 +53,15 @@ struct DialogState {
     /// The rows of the last transactions answer, for "more".
     last_rows: Vec<Transaction>,
     misunderstandings: u8,
+    /// The customer asked to check a link or message but has not pasted it yet.
+    awaiting_scam_check: bool,
 }
 
 pub struct Engine {
     nlu: Nlu,
     gate: PrivacyGate,
     bank: BankLink,
+    guard: Arc<Guard>,
     outbox: Arc<dyn Outbox>,
     clock: Arc<dyn Clock>,
     config: EngineConfig,
@@ -76,19 +80,94 @@ impl Engine {
     pub fn new(
         gate: PrivacyGate,
         bank: BankLink,
+        guard: Arc<Guard>,
         outbox: Arc<dyn Outbox>,
         clock: Arc<dyn Clock>,
         config: EngineConfig,
     ) -> Arc<Engine> {
-        Arc::new(Engine {
+        let engine = Arc::new(Engine {
             nlu: Nlu::new(),
             gate,
             bank,
+            guard,
             outbox,
             clock,
             config,
             states: Mutex::new(HashMap::new()),
-        })
+        });
+        // Tell customers about their links' lifecycle as it happens (needs a runtime; a
+        // synchronous caller, e.g. a unit test, simply gets no notifications).
+        if tokio::runtime::Handle::try_current().is_ok() {
+            tokio::spawn(Engine::relay_link_events(Arc::downgrade(&engine)));
+        }
+        engine
+    }
+
+    /// Turns link events into chat messages until the engine is dropped.
+    async fn relay_link_events(engine: std::sync::Weak<Engine>) {
+        let mut events = match engine.upgrade() {
+            Some(e) => e.bank.subscribe(),
+            None => return,
+        };
+        loop {
+            let event = match events.recv().await {
+                Ok(e) => e,
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                    tracing::warn!(missed = n, "link events were dropped");
+                    continue;
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+            };
+            let Some(engine) = engine.upgrade() else {
+                return;
+            };
+            engine.notify(event).await;
+        }
+    }
+
+    async fn notify(&self, event: LinkEvent) {
+        let relink = |lang| vec![qr(texts::QR_RETRY_LINK, lang, "intent:link_bank")];
+        match event {
+            LinkEvent::ExpiresSoon {
+                customer,
+                valid_until,
+                ..
+            } => {
+                let lang = self.lang_of(customer).await;
+                let text = texts::EXPIRES_SOON
+                    .pick(lang)
+                    .replace("{date}", &format::date(valid_until, lang));
+                self.outbox
+                    .push(customer, Reply::text(text).with_quick_replies(relink(lang)));
+            }
+            LinkEvent::Expired { customer, .. } => {
+                let lang = self.lang_of(customer).await;
+                self.outbox.push(
+                    customer,
+                    Reply::text(texts::CONSENT_EXPIRED.pick(lang)).with_quick_replies(relink(lang)),
+                );
+            }
+            LinkEvent::RevokedAtBank { customer, .. } => {
+                let lang = self.lang_of(customer).await;
+                self.forget(customer).await;
+                self.outbox.push(
+                    customer,
+                    Reply::text(texts::REVOKED_AT_BANK.pick(lang)).with_quick_replies(vec![qr(
+                        texts::QR_LINK,
+                        lang,
+                        "intent:link_bank",
+                    )]),
+                );
+            }
+        }
+    }
+
+    /// Drops what the conversation remembers of the customer's financial data.
+    async fn forget(&self, customer: CustomerId) {
+        let st = self.state(customer).await;
+        let mut st = st.lock().await;
+        st.last_rows.clear();
+        st.last_filter = None;
     }
 
     async fn state(&self, customer: CustomerId) -> Arc<Mutex<DialogState>> {
@@ -194,6 +273,24 @@ impl Engine {
             };
             return vec![Reply::text(text.pick(lang)).with_quick_replies(main_menu(lang))];
         }
+        if parse.confidence < Nlu::LOW_CONFIDENCE && parse.alternatives.len() > 1 {
+            st.misunderstandings += 1;
+            if st.misunderstandings >= 2 {
+                return vec![
+                    Reply::text(texts::ASK_HUMAN.pick(lang)).with_quick_replies(main_menu(lang)),
+                ];
+            }
+            let options = parse
+                .alternatives
+                .iter()
+                .filter(|(i, _)| *i != Intent::OutOfScope)
+                .take(3)
+                .map(|(i, _)| {
+                    QuickReply::new(intent_label(*i, lang), format!("intent:{}", i.as_str()))
+                })
+                .collect();
+            return vec![Reply::text(texts::DID_YOU_MEAN.pick(lang)).with_quick_replies(options)];
+        }
         st.misunderstandings = 0;
         match parse.intent {
             Intent::Greeting => {
@@ -210,6 +307,7 @@ impl Engine {
             }
             Intent::RevokeConsent => vec![self.revoke(customer, st, lang).await],
             Intent::AccessLog => vec![self.access_log(customer, lang).await],
+            Intent::ScamCheck => vec![self.scam_check(st, lang, &parse.text)],
             _ => vec![Reply::text(texts::NOT_YET.pick(lang)).with_quick_replies(main_menu(lang))],
         }
     }
@@ -346,6 +444,18 @@ impl Engine {
         }
     }
 
+    /// Checks a link or message the customer brought. Nothing of it is stored or logged.
+    fn scam_check(&self, st: &mut DialogState, lang: Lang, text: &str) -> Reply {
+        let verdict = self.guard.check(text);
+        if verdict.reasons.is_empty() && !st.awaiting_scam_check {
+            // "Is this link safe?" with no link yet: ask for it, and check the next message.
+            st.awaiting_scam_check = true;
+            return Reply::text(texts::PASTE_TO_CHECK.pick(lang));
+        }
+        st.awaiting_scam_check = false;
+        Reply::text(verdict.explain(lang))
+    }
+
     async fn access_log(&self, customer: CustomerId, lang: Lang) -> Reply {
         match self.gate.access_log(customer).await {
             Ok(entries) => render::access_log(lang, entries.data(), self.config.timezone),
@@ -365,6 +475,8 @@ impl Engine {
                 .with_quick_replies(vec![qr(texts::QR_LINK, lang, "intent:link_bank")]),
             BankError::ConsentExpired => Reply::text(texts::CONSENT_EXPIRED.pick(lang))
                 .with_quick_replies(vec![qr(texts::QR_RETRY_LINK, lang, "intent:link_bank")]),
+            BankError::RevokedAtBank => Reply::text(texts::REVOKED_AT_BANK.pick(lang))
+                .with_quick_replies(vec![qr(texts::QR_LINK, lang, "intent:link_bank")]),
             BankError::BankUnavailable => {
                 if retry {
                     self.schedule_retry(customer, lang);
@@ -474,42 +586,85 @@ impl Conversation for Engine {
         if st.lang.is_none() {
             st.lang = lang_hint;
         }
-        let text = match event {
-            InboundEvent::Text(t) => t,
+        let lang = st.lang.unwrap_or(self.config.default_lang);
+        let parse = match event {
+            InboundEvent::Text(text) if st.awaiting_scam_check => {
+                return vec![self.scam_check(&mut st, lang, &text)];
+            }
+            InboundEvent::Text(text) => {
+                let parse = self.nlu.parse(&text, self.today(), &[]);
+                // Short messages ("ok", "saldo") say little about the language; keep the one we have.
+                if st.lang.is_none() || text.split_whitespace().count() >= 2 {
+                    st.lang = Some(parse.lang);
+                }
+                parse
+            }
             InboundEvent::QuickReply(payload) => {
-                let lang = st.lang.unwrap_or(self.config.default_lang);
                 if let Some(offset) = payload.strip_prefix("tx:page:") {
                     return match offset.parse::<usize>() {
                         Ok(o) if o < st.last_rows.len() => vec![self.next_page(&st, lang, o).await],
                         _ => vec![Reply::text(texts::TX_NONE.pick(lang))],
                     };
                 }
-                match payload.strip_prefix("intent:") {
-                    Some(intent) => canonical_utterance(intent, lang).to_owned(),
+                // A button names its intent: no need to guess it again.
+                match payload.strip_prefix("intent:").and_then(Intent::parse) {
+                    Some(intent) => Parse {
+                        text: canonical_utterance(intent, lang).to_owned(),
+                        lang,
+                        intent,
+                        confidence: 1.0,
+                        slots: Default::default(),
+                        alternatives: Vec::new(),
+                    },
                     None => return vec![Reply::text(texts::OUT_OF_SCOPE.pick(lang))],
                 }
             }
         };
-        let parse = self.nlu.parse(&text, self.today(), &[]);
-        // Short messages ("ok", "saldo") say little about the language; keep the one we have.
-        if st.lang.is_none() || text.split_whitespace().count() >= 2 {
-            st.lang = Some(parse.lang);
-        }
         self.dispatch(customer, &mut st, parse).await
     }
 }
 
-/// What a quick-reply button means, as the customer would have typed it.
-fn canonical_utterance(intent: &str, lang: Lang) -> &'static str {
+/// What a quick-reply button means, as the customer would have typed it (kept as the parse's
+/// text, which the transactions filter reads).
+fn canonical_utterance(intent: Intent, lang: Lang) -> &'static str {
     match (intent, lang) {
-        ("balance", Lang::Pl) => "pokaż saldo",
-        ("balance", Lang::En) => "show my balance",
-        ("transactions", Lang::Pl) => "pokaż transakcje",
-        ("transactions", Lang::En) => "show my transactions",
-        ("link_bank", Lang::Pl) => "połącz bank",
-        ("link_bank", Lang::En) => "connect my bank",
-        ("help", Lang::Pl) => "pomoc",
-        ("help", Lang::En) => "help",
-        _ => "",
+        (Intent::Balance, Lang::Pl) => "pokaż saldo",
+        (Intent::Balance, Lang::En) => "show my balance",
+        (Intent::Transactions, Lang::Pl) => "pokaż transakcje",
+        (Intent::Transactions, Lang::En) => "show my transactions",
+        (Intent::SpendingSummary, Lang::Pl) => "ile wydałem w tym miesiącu",
+        (Intent::SpendingSummary, Lang::En) => "how much did I spend this month",
+        (Intent::LinkBank, Lang::Pl) => "połącz bank",
+        (Intent::LinkBank, Lang::En) => "connect my bank",
+        (Intent::RevokeConsent, Lang::Pl) => "odłącz bank",
+        (Intent::RevokeConsent, Lang::En) => "disconnect my bank",
+        (Intent::AccessLog, Lang::Pl) => "kto widział moje dane",
+        (Intent::AccessLog, Lang::En) => "who has seen my data",
+        (_, Lang::Pl) => "pomoc",
+        (_, Lang::En) => "help",
     }
+}
+
+/// The name of an intent on a "did you mean" button.
+fn intent_label(intent: Intent, lang: Lang) -> &'static str {
+    let t = match intent {
+        Intent::Greeting => T("Przywitanie", "Greeting"),
+        Intent::Thanks => T("Podziękowanie", "Thanks"),
+        Intent::Help => T("Pomoc", "Help"),
+        Intent::LinkBank => T("Połącz bank", "Connect bank"),
+        Intent::Balance => T("Saldo", "Balance"),
+        Intent::Transactions => T("Transakcje", "Transactions"),
+        Intent::SpendingSummary => T("Podsumowanie wydatków", "Spending summary"),
+        Intent::CardBlock => T("Zablokuj kartę", "Block card"),
+        Intent::CardUnblock => T("Odblokuj kartę", "Unblock card"),
+        Intent::Transfer => T("Przelew", "Transfer"),
+        Intent::Agent => T("Konsultant", "Talk to a person"),
+        Intent::ReportFraud => T("Zgłoś oszustwo", "Report fraud"),
+        Intent::ScamCheck => T("Sprawdź link lub wiadomość", "Check a link or message"),
+        Intent::AlertSettings => T("Powiadomienia", "Alerts"),
+        Intent::RevokeConsent => T("Odłącz bank", "Disconnect bank"),
+        Intent::AccessLog => T("Kto widział moje dane", "Who saw my data"),
+        Intent::OutOfScope => T("Coś innego", "Something else"),
+    };
+    t.pick(lang)
 }

@@ -126,3 +126,19 @@ pub const QR_TRANSACTIONS: T = T("Transakcje", "Transactions");
 pub const QR_LINK: T = T("Połącz bank", "Connect bank");
 pub const QR_HELP: T = T("Pomoc", "Help");
 pub const QR_RETRY_LINK: T = T("Połącz ponownie", "Reconnect");
+pub const EXPIRES_SOON: T = T(
+    "Twoja zgoda na dostęp do konta wygasa {date}. Połącz bank ponownie, żebym dalej mógł pokazywać saldo i transakcje.",
+    "Your consent to access the account ends on {date}. Connect your bank again so I can keep showing your balance and transactions.",
+);
+pub const REVOKED_AT_BANK: T = T(
+    "Wycofałeś zgodę w swoim banku, więc usunąłem z Okienka wszystkie Twoje dane finansowe. Możesz połączyć bank ponownie, kiedy zechcesz.",
+    "You withdrew the consent at your bank, so I deleted all your financial data from Okienko. You can connect your bank again whenever you like.",
+);
+pub const DID_YOU_MEAN: T = T(
+    "Nie jestem pewien, o co chodzi. Czy chodzi o jedno z tych?",
+    "I'm not sure what you mean. Is it one of these?",
+);
+pub const PASTE_TO_CHECK: T = T(
+    "Wklej link albo treść wiadomości, a sprawdzę, czy to nie oszustwo. Nie zapisuję tego, co wkleisz.",
+    "Paste the link or the message and I'll check whether it's a scam. I don't keep what you paste.",
+);

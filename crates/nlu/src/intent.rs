@@ -1,8 +1,9 @@
-//! Intent detection by weighted rules over folded tokens: the first, explainable classifier.
+//! The product's intent set and the weighted rule table over folded tokens.
 //!
-//! Owns the rule table (Polish and English cue words and short phrases, typo-tolerant via
-//! [`crate::fuzzy`]), the slot-based hints, the out-of-scope decision and the confidence. A
-//! trained model is meant to replace the scoring here; the [`Intent`] set and the contract stay.
+//! Owns the [`Intent`] enum (the contract's names) and the rules (Polish and English cue words
+//! and short phrases, typo-tolerant via [`crate::fuzzy`]). The rules no longer decide alone:
+//! their scores and the slot [`Hints`] are strong features of the trained model
+//! ([`crate::product`]), which learns from the data how far to trust each one.
 
 use std::sync::LazyLock;
 
@@ -747,7 +748,7 @@ pub fn rule_scores(tokens: &[Token]) -> [f32; 17] {
 }
 
 /// What slots were found, as hints for the intent.
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Hints {
     pub url: bool,
     pub amount: bool,
@@ -755,61 +756,6 @@ pub struct Hints {
     pub merchant: bool,
     pub date: bool,
     pub category: bool,
-}
-
-/// Picks the intent and a confidence in 0..=1.
-pub fn decide(mut scores: [f32; 17], hints: Hints) -> (Intent, f32) {
-    let idx = Intent::index;
-    if hints.url {
-        scores[idx(ScamCheck)] += 3.5;
-    }
-    if hints.merchant || hints.date {
-        scores[idx(Transactions)] += 0.8;
-        if scores[idx(SpendingSummary)] > 0.0 {
-            scores[idx(SpendingSummary)] += 0.5;
-        }
-    }
-    if hints.category {
-        scores[idx(SpendingSummary)] += 0.8;
-        scores[idx(Transactions)] += 0.3;
-    }
-    if hints.amount && hints.recipient {
-        scores[idx(Transfer)] += 1.5;
-    } else if hints.amount && scores[idx(Transfer)] > 0.0 {
-        scores[idx(Transfer)] += 0.8;
-    }
-    if hints.amount && scores[idx(AlertSettings)] > 0.0 {
-        scores[idx(AlertSettings)] += 0.5;
-    }
-    let s = |i: Intent| scores[i.index()];
-    // A greeting or thanks next to a real request is only politeness.
-    let oos = s(OutOfScope);
-    let mut ranked: Vec<(Intent, f32)> = Intent::ALL
-        .iter()
-        .filter(|i| **i != OutOfScope)
-        .map(|i| (*i, s(*i)))
-        .collect();
-    ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
-    let (best, top) = ranked[0];
-    let second = ranked[1].1;
-    if top < 1.0 || oos >= top {
-        let conf = if oos > 0.0 && oos >= top {
-            0.85
-        } else if top == 0.0 {
-            0.7
-        } else {
-            0.45
-        };
-        return (OutOfScope, conf);
-    }
-    let strength = 1.0 - (-top / 1.4).exp();
-    let margin = ((top - second) / top).clamp(0.0, 1.0);
-    let mut conf = strength * (0.55 + 0.45 * margin);
-    if top < 1.6 {
-        conf = conf.min(0.49);
-    }
-    let conf = (conf * 100.0).round() / 100.0;
-    (best, conf.clamp(0.05, 0.99))
 }
 
 #[cfg(test)]

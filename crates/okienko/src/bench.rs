@@ -11,7 +11,7 @@ use anyhow::{Context, bail};
 use okienko_bank::{BankLink, LinkConfig, NextGenPsd2Connector};
 use okienko_core::{Clock, CustomerId, SystemClock, TxFilter};
 use okienko_sandbox_bank::{SandboxBank, SandboxConfig};
-use okienko_store::{Store, StoreError};
+use okienko_store::{Keyring, Store, StoreError};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
@@ -48,16 +48,19 @@ pub async fn sync(customers: usize, postgres: &str, seed: u64) -> anyhow::Result
     let sqlite = run_backend(
         &bank_url,
         &psus,
-        Store::connect(&sqlite_url).await?,
-        Store::connect(&sqlite_base).await?,
+        Store::connect(&sqlite_url, Keyring::generate()).await?,
+        Store::connect(&sqlite_base, Keyring::generate()).await?,
     )
     .await?;
     results.insert("sqlite".into(), sqlite);
     if postgres != "none" {
         eprintln!("bench sync: PostgreSQL");
         let tag = uuid::Uuid::new_v4().simple().to_string();
-        let a = Store::connect_isolated(postgres, &format!("bench_{tag}")).await;
-        let b = Store::connect_isolated(postgres, &format!("bench_base_{tag}")).await;
+        let a =
+            Store::connect_isolated(postgres, &format!("bench_{tag}"), Keyring::generate()).await;
+        let b =
+            Store::connect_isolated(postgres, &format!("bench_base_{tag}"), Keyring::generate())
+                .await;
         match (a, b) {
             (Ok(a), Ok(b)) => {
                 results.insert(
@@ -146,7 +149,7 @@ async fn baseline_insert(
     to: &Store,
     customers: &[CustomerId],
 ) -> Result<f64, StoreError> {
-    let far_past = chrono::NaiveDate::MIN;
+    let far_past = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
     let mut batches = Vec::new();
     for c in customers {
         if let Some(customer) = from.customer(*c).await? {

@@ -24,6 +24,18 @@ pub struct Config {
     pub chat: ChatConfig,
     /// Seconds between unattended background syncs (each spends the bank's daily budget).
     pub sync_interval_secs: u64,
+    /// The master key file that wraps every customer's data key; created (mode 0600) with a
+    /// fresh key when missing. Defaults to `master.key` in `data_dir`. Losing it makes the
+    /// cached data and stored bank tokens unreadable.
+    pub master_key_file: Option<PathBuf>,
+    pub guard: GuardSettings,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GuardSettings {
+    /// Known-bad domain lists in CERT Polska's one-domain-a-line format, re-read when they change.
+    pub known_bad_files: Vec<PathBuf>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -54,7 +66,9 @@ pub struct ChatConfig {
     pub psu_ip: String,
 }
 
-const TOP_LEVEL_KEYS: [&str; 7] = [
+const TOP_LEVEL_KEYS: [&str; 9] = [
+    "master_key_file",
+    "guard",
     "listen",
     "public_url",
     "data_dir",
@@ -86,6 +100,8 @@ impl Default for Config {
                 psu_ip: "127.0.0.1".into(),
             },
             sync_interval_secs: 6 * 3600,
+            master_key_file: None,
+            guard: GuardSettings::default(),
         }
     }
 }
@@ -140,6 +156,12 @@ impl Config {
         );
         url::Url::parse(&self.bank.base_url).context("bank.base_url is not a URL")?;
         Ok(())
+    }
+
+    pub fn master_key_file(&self) -> PathBuf {
+        self.master_key_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("master.key"))
     }
 
     pub fn store_url(&self) -> String {

@@ -34,7 +34,10 @@ pub async fn start(
         std::fs::create_dir_all(&cfg.data_dir)
             .with_context(|| format!("creating data dir {}", cfg.data_dir.display()))?;
     }
-    let store = Store::connect(&store_url)
+    let key_file = cfg.master_key_file();
+    let keyring = okienko_store::Keyring::from_file_or_create(&key_file)
+        .with_context(|| format!("loading the master key file {}", key_file.display()))?;
+    let store = Store::connect(&store_url, keyring)
         .await
         .context("opening the store")?;
     let connector = NextGenPsd2Connector::new(
@@ -60,7 +63,8 @@ pub async fn start(
         },
         clock.clone(),
     );
-    let gate = PrivacyGate::new(store.clone(), clock.clone());
+    let gate = PrivacyGate::try_new(store.clone(), clock.clone())
+        .context("loading the privacy policies")?;
     let default_lang: Lang = cfg.chat.default_lang.parse()?;
     let timezone: chrono_tz::Tz = cfg
         .chat
@@ -71,9 +75,15 @@ pub async fn start(
         default_lang,
         ..WebChatConfig::default()
     });
+    let guard = okienko_guard::Guard::new(okienko_guard::GuardConfig {
+        known_bad_files: cfg.guard.known_bad_files.clone(),
+        ..okienko_guard::GuardConfig::default()
+    })
+    .context("loading the guard's lists")?;
     let engine = Engine::new(
         gate,
         bank.clone(),
+        Arc::new(guard),
         Arc::new(webchat.clone()),
         clock,
         EngineConfig {

@@ -69,6 +69,11 @@ enum Command {
         #[command(subcommand)]
         command: BenchCommand,
     },
+    /// Fraud and scam protection.
+    Guard {
+        #[command(subcommand)]
+        command: GuardCommand,
+    },
     /// The audit trail.
     Audit {
         #[command(subcommand)]
@@ -84,10 +89,29 @@ enum NluCommand {
         #[arg(long)]
         today: Option<NaiveDate>,
     },
+    /// Train the product intent model from the data in the repo (deterministic) and save it.
+    Train {
+        #[arg(long, default_value = "okienko-nlu.model")]
+        out: PathBuf,
+    },
+    /// Train and test on BANKING77 (DIR/train.csv, DIR/test.csv); print one JSON object.
+    Bench {
+        #[arg(long)]
+        banking77: PathBuf,
+        /// Train on N examples per intent instead of all.
+        #[arg(long)]
+        shots: Option<usize>,
+    },
 }
 
 #[derive(Subcommand)]
 enum BenchCommand {
+    /// The privacy gate's added cost per read (policy decision + audit), beside a direct read of
+    /// the same data in the same run.
+    Gate {
+        #[arg(long, default_value_t = 2000)]
+        n: usize,
+    },
     /// Sync N customers × 2 years from the sandbox bank into SQLite and PostgreSQL, beside a
     /// plain bulk insert of the same rows.
     Sync {
@@ -102,6 +126,32 @@ enum BenchCommand {
 }
 
 #[derive(Subcommand)]
+enum GuardCommand {
+    /// Read one message or URL per line on stdin; write one JSON verdict per line.
+    Check {
+        /// Known-bad domain lists (CERT Polska's one-domain-a-line format), re-read when they change.
+        #[arg(long = "known-bad")]
+        known_bad: Vec<PathBuf>,
+    },
+    /// Benchmarks, one JSON object on stdout. With --transactions: train on a card-transaction
+    /// stream (Sparkov columns) before a date and score the rest as a stream. With --links: the
+    /// share of a scam-domain list flagged, and of a legitimate-domain list wrongly flagged.
+    Bench {
+        #[arg(long, conflicts_with = "links", required_unless_present = "links")]
+        transactions: Option<PathBuf>,
+        /// First day of the test period (default: 1 October of the data's year).
+        #[arg(long)]
+        test_from: Option<NaiveDate>,
+        /// A scam-domain list (one domain a line).
+        #[arg(long, requires = "legit")]
+        links: Option<PathBuf>,
+        /// A list of legitimate domains (one a line).
+        #[arg(long)]
+        legit: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
 enum AuditCommand {
     /// Recompute the hash chain and report the first broken row.
     Verify {
@@ -112,7 +162,11 @@ enum AuditCommand {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    logging::init();
+    let quiet = matches!(
+        cli.command,
+        Command::Nlu { .. } | Command::Bench { .. } | Command::Audit { .. } | Command::Guard { .. }
+    );
+    logging::init(quiet);
     // One TLS provider for every HTTPS client: ring (no C toolchain needed beyond cc).
     let _ = rustls::crypto::ring::default_provider().install_default();
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -141,6 +195,29 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Nlu {
             command: NluCommand::Parse { today },
         } => nlu_parse(today),
+        Command::Nlu {
+            command: NluCommand::Train { out },
+        } => {
+            let report = okienko_nlu::train_product_model(&out)?;
+            println!("{}", serde_json::to_string(&report)?);
+            Ok(())
+        }
+        Command::Nlu {
+            command: NluCommand::Bench { banking77, shots },
+        } => {
+            let out = tokio::task::spawn_blocking(move || {
+                okienko_nlu::bench_banking77(&banking77, shots)
+            })
+            .await??;
+            println!("{out}");
+            Ok(())
+        }
+        Command::Bench {
+            command: BenchCommand::Gate { n },
+        } => {
+            println!("{}", okienko_privacy::bench::bench_gate(n).await);
+            Ok(())
+        }
         Command::Bench {
             command:
                 BenchCommand::Sync {
@@ -152,6 +229,30 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Audit {
             command: AuditCommand::Verify { config },
         } => audit_verify(config).await,
+        Command::Guard {
+            command: GuardCommand::Check { known_bad },
+        } => guard_check(known_bad),
+        Command::Guard {
+            command:
+                GuardCommand::Bench {
+                    transactions,
+                    test_from,
+                    links,
+                    legit,
+                },
+        } => {
+            // CPU-bound and single-threaded by design: keep it off the async workers.
+            let out = tokio::task::spawn_blocking(move || match (transactions, links, legit) {
+                (Some(tx), _, _) => Ok(okienko_risk::bench_sparkov(&tx, test_from)?),
+                (None, Some(bad), Some(good)) => Ok(okienko_guard::bench_links(&bad, &good)),
+                _ => Err(anyhow::anyhow!(
+                    "give --transactions FILE, or --links FILE --legit FILE"
+                )),
+            })
+            .await??;
+            println!("{out}");
+            Ok(())
+        }
     }
 }
 
@@ -277,13 +378,39 @@ fn nlu_parse(today: Option<NaiveDate>) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn guard_check(known_bad: Vec<PathBuf>) -> anyhow::Result<()> {
+    let guard = okienko_guard::Guard::new(okienko_guard::GuardConfig {
+        known_bad_files: known_bad,
+        ..okienko_guard::GuardConfig::default()
+    })?;
+    let stdin = std::io::stdin().lock();
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    for line in stdin.split(b'\n') {
+        let line = line.context("reading stdin")?;
+        let text = String::from_utf8_lossy(&line);
+        writeln!(
+            out,
+            "{}",
+            guard.check_json_line(text.trim_end_matches('\r'))
+        )?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
 async fn audit_verify(config: Option<PathBuf>) -> anyhow::Result<()> {
     let cfg = Config::load(config.as_deref())?;
-    let store = okienko_store::Store::connect(&cfg.store_url())
+    let key_file = cfg.master_key_file();
+    let keyring = okienko_store::Keyring::from_file_or_create(&key_file)
+        .with_context(|| format!("loading the master key file {}", key_file.display()))?;
+    let store = okienko_store::Store::connect(&cfg.store_url(), keyring)
         .await
         .context("opening the store")?;
-    let gate =
-        okienko_privacy::PrivacyGate::new(store, std::sync::Arc::new(okienko_core::SystemClock));
+    let gate = okienko_privacy::PrivacyGate::try_new(
+        store,
+        std::sync::Arc::new(okienko_core::SystemClock),
+    )
+    .context("loading the privacy policies")?;
     let v = gate.verify_audit().await?;
     println!("{}", serde_json::to_string(&v)?);
     if !v.intact {

@@ -115,6 +115,17 @@ async fn polish_conversation_link_balance_filter_revoke() {
     let hello = chat.ask("cześć", "text").await;
     assert!(hello.to_string().contains("Okienko"));
 
+    // An unclear message gets the likely intents back as buttons, not a guess.
+    let unsure = chat.ask("karta", "text").await;
+    let buttons = unsure["quick_replies"].to_string();
+    assert!(buttons.contains("intent:card_block"), "{unsure}");
+    assert!(buttons.contains("intent:card_unblock"), "{unsure}");
+
+    // A link the customer brings is checked by the guard.
+    chat.ask("czy ten link jest bezpieczny?", "text").await;
+    chat.say("https://mbank.pl-logowanie.site/login").await;
+    chat.expect("text", "oszustwo", WAIT).await;
+
     let consent = link(&mut chat, "połącz bank", "anna").await;
     let truth = bank_truth(&bank.url, "anna").await;
 

@@ -71,6 +71,8 @@ fn dependencies_run_one_way() {
     };
     only("okienko-core", &[]);
     only("okienko-nlu", &["okienko-core"]);
+    only("okienko-risk", &["okienko-core"]);
+    only("okienko-guard", &["okienko-core"]);
     only("okienko-store", &["okienko-core"]);
     only("okienko-sandbox-bank", &["okienko-core"]);
     only("okienko-privacy", &["okienko-core", "okienko-store"]);

@@ -27,8 +27,29 @@ pub struct AccessLogEntry {
     pub actor: String,
     pub purpose: String,
     pub action: String,
+    /// "allow", or the reason of the denial ("forbidden_purpose", "no_consent", …).
     pub decision: String,
+    /// The ids of the Cedar policies that determined the decision.
+    pub policies: Vec<String>,
     pub channel: String,
+}
+
+/// Splits an audit row's `decision` column into the verdict ("allow" or the denial reason) and
+/// the ids of the policies that determined it: `deny:forbidden_purpose[forbidden_purpose]` →
+/// ("forbidden_purpose", ["forbidden_purpose"]). Rows written before policy ids were recorded
+/// ("allow", "no_consent") parse with no ids.
+pub fn parse_decision(column: &str) -> (String, Vec<String>) {
+    let (head, ids) = match column.split_once('[') {
+        Some((head, rest)) => (head, rest.strip_suffix(']').unwrap_or(rest)),
+        None => (column, ""),
+    };
+    let verdict = head.strip_prefix("deny:").unwrap_or(head);
+    let ids = ids
+        .split(',')
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect();
+    (verdict.to_owned(), ids)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -108,13 +129,17 @@ impl AuditLog {
         let rows = self.store.audit_for_subject(subject, 200).await?;
         Ok(rows
             .into_iter()
-            .map(|r| AccessLogEntry {
-                at: r.at,
-                actor: r.actor,
-                purpose: r.purpose,
-                action: r.action,
-                decision: r.decision,
-                channel: r.channel,
+            .map(|r| {
+                let (decision, policies) = parse_decision(&r.decision);
+                AccessLogEntry {
+                    at: r.at,
+                    actor: r.actor,
+                    purpose: r.purpose,
+                    action: r.action,
+                    decision,
+                    policies,
+                    channel: r.channel,
+                }
             })
             .collect())
     }
@@ -162,5 +187,31 @@ impl AuditLog {
             first_broken_seq: None,
             problem: None,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_decision;
+
+    #[test]
+    fn decision_columns_parse_back() {
+        assert_eq!(
+            parse_decision("allow[customer_balance]"),
+            ("allow".to_owned(), vec!["customer_balance".to_owned()])
+        );
+        assert_eq!(
+            parse_decision("deny:forbidden_purpose[forbidden_purpose]"),
+            (
+                "forbidden_purpose".to_owned(),
+                vec!["forbidden_purpose".to_owned()]
+            )
+        );
+        assert_eq!(
+            parse_decision("deny:no_consent[]"),
+            ("no_consent".to_owned(), vec![])
+        );
+        assert_eq!(parse_decision("allow"), ("allow".to_owned(), vec![]));
+        assert_eq!(parse_decision("a[b,c]").1, ["b", "c"]);
     }
 }

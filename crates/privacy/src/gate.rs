@@ -6,8 +6,9 @@ use okienko_core::{Account, Balance, Clock, ConsentStatus, CustomerId, Transacti
 use okienko_store::{Store, StoreError};
 
 use crate::audit::{AccessLogEntry, AuditLog, AuditVerification, NewAudit};
-use crate::policy::{Decision, DenyReason, Facts, decide};
-use crate::purpose::{AccessRequest, Purpose};
+use crate::case::{CaseBook, CaseId};
+use crate::policy::{Decision, DenyReason, Facts, PolicyEngine, PolicyError};
+use crate::purpose::{AccessRequest, Actor, Purpose};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AccessError {
@@ -67,34 +68,90 @@ pub struct PrivacyGate {
     store: Store,
     audit: Arc<AuditLog>,
     clock: Arc<dyn Clock>,
+    engine: Arc<PolicyEngine>,
+    cases: Arc<CaseBook>,
 }
 
 impl PrivacyGate {
+    /// A gate deciding with the embedded policies.
+    ///
+    /// # Panics
+    /// At start-up, if the embedded policies do not validate against the schema (a broken build:
+    /// the unit tests validate them). Use [`PrivacyGate::try_new`] to handle that as an error.
     pub fn new(store: Store, clock: Arc<dyn Clock>) -> Self {
+        match Self::try_new(store, clock) {
+            Ok(gate) => gate,
+            Err(e) => panic!("the embedded privacy policies are invalid: {e}"),
+        }
+    }
+
+    /// A gate deciding with the embedded policies, validated against the schema now.
+    pub fn try_new(store: Store, clock: Arc<dyn Clock>) -> Result<Self, PolicyError> {
+        Ok(Self::with_engine(
+            store,
+            clock,
+            PolicyEngine::embedded_shared()?,
+        ))
+    }
+
+    /// A gate deciding with an engine built elsewhere (shared between gates, or custom policies).
+    pub fn with_engine(store: Store, clock: Arc<dyn Clock>, engine: Arc<PolicyEngine>) -> Self {
         PrivacyGate {
             audit: Arc::new(AuditLog::new(store.clone())),
             store,
             clock,
+            engine,
+            cases: Arc::new(CaseBook::default()),
         }
     }
 
-    async fn consent_covers(&self, req: &AccessRequest) -> Result<bool, StoreError> {
-        let Some(scope) = req.purpose.required_scope() else {
-            return Ok(true);
-        };
+    /// The policy engine this gate decides with.
+    pub fn engine(&self) -> &PolicyEngine {
+        &self.engine
+    }
+
+    /// Opens a support case: `agent` may now read `subject`'s data for `service.support` while
+    /// naming this case, until it is closed.
+    pub fn open_case(&self, agent: &str, subject: CustomerId) -> CaseId {
+        self.cases.open(agent, subject, self.clock.now())
+    }
+
+    /// Closes a case; false if it was not open.
+    pub fn close_case(&self, case: CaseId) -> bool {
+        self.cases.close(case)
+    }
+
+    /// The consent scopes valid now for the subject, and the agent's case facts.
+    async fn facts(&self, req: &AccessRequest) -> Result<Facts, StoreError> {
         let today = self.clock.now().date_naive();
         let consents = self.store.consents_for_customer(req.subject).await?;
-        Ok(consents.iter().any(|c| {
-            c.status == ConsentStatus::Valid && c.valid_until >= today && c.scopes.contains(&scope)
-        }))
+        let mut valid_scopes = Vec::new();
+        for c in consents
+            .iter()
+            .filter(|c| c.status == ConsentStatus::Valid && c.valid_until >= today)
+        {
+            for s in &c.scopes {
+                if !valid_scopes.contains(s) {
+                    valid_scopes.push(*s);
+                }
+            }
+        }
+        let (agent_cases, case_subject) = match &req.actor {
+            Actor::BankAgent(staff) => self.cases.facts(staff, req.case),
+            _ => (Vec::new(), None),
+        };
+        Ok(Facts {
+            valid_scopes,
+            agent_cases,
+            case_subject,
+        })
     }
 
     /// Decides and audits; returns the audit sequence number when allowed.
     async fn authorize(&self, req: &AccessRequest, action: &str) -> Result<i64, AccessError> {
-        let facts = Facts {
-            consent_covers: self.consent_covers(req).await?,
-        };
-        let decision = decide(req, facts);
+        let facts = self.facts(req).await?;
+        let verdict = self.engine.decide(req, &facts);
+        let decision = verdict.decision;
         let seq = self
             .audit
             .append(NewAudit {
@@ -103,7 +160,7 @@ impl PrivacyGate {
                 subject: req.subject.to_string(),
                 purpose: req.purpose.as_str(),
                 action,
-                decision: decision.as_str(),
+                decision: &verdict.audit_string(),
                 channel: req.channel.as_str(),
             })
             .await?;
@@ -113,6 +170,7 @@ impl PrivacyGate {
                 tracing::info!(
                     purpose = req.purpose.as_str(),
                     reason = reason.as_str(),
+                    policies = ?verdict.policies,
                     audit_seq = seq,
                     "privacy gate denied a read"
                 );

@@ -1,17 +1,22 @@
 //! The privacy gate: the only way to read a customer's financial data.
 //!
 //! Every read names who asks ([`Actor`]), whose data it is (the subject), why ([`Purpose`], a
-//! closed taxonomy) and through which channel. The gate decides ([`policy`]), writes a
+//! closed taxonomy) and through which channel. The gate decides with Cedar policies kept in
+//! `policies/` ([`policy`]), writes a
 //! hash-chained audit record whatever the decision ([`audit`]), and hands the data back wrapped
 //! in [`Gated`], which nothing outside this crate can construct. Conversation, channel and
 //! server code never depend on the store, so this is the one road to the financial tables.
 
 pub mod audit;
+pub mod bench;
+pub mod case;
+mod cedar;
 pub mod gate;
 pub mod policy;
 pub mod purpose;
 
-pub use audit::{AccessLogEntry, AuditVerification};
+pub use audit::{AccessLogEntry, AuditVerification, parse_decision};
+pub use case::{CaseId, SupportCase};
 pub use gate::{AccessError, AccountBalances, Gated, PrivacyGate, TxPage};
-pub use policy::{Decision, DenyReason};
-pub use purpose::{AccessRequest, Actor, ChannelContext, Purpose};
+pub use policy::{Decision, DenyReason, Facts, PolicyEngine, PolicyError, Verdict};
+pub use purpose::{AccessRequest, Actor, ChannelContext, Purpose, Room};

@@ -3,6 +3,8 @@
 use okienko_core::{ConsentScope, CustomerId};
 use serde::{Deserialize, Serialize};
 
+use crate::case::CaseId;
+
 /// The purposes data may be requested for. Service purposes can be granted; the rest exist only so
 /// that a request for them can be named, refused and audited. There is no way to grant them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -103,7 +105,7 @@ impl Actor {
 }
 
 /// Where the data will be shown, and who besides the customer can read that place.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum ChannelContext {
     /// The bank's own web chat: the bank serves the page.
     WebChat,
@@ -124,6 +126,32 @@ impl ChannelContext {
             ChannelContext::Internal => "internal",
         }
     }
+
+    /// The channel's readability as the policies name it (`Channel::"…"` in the schema).
+    pub fn readability(&self) -> &'static str {
+        match self {
+            ChannelContext::WebChat => "bank_owned",
+            ChannelContext::EndToEndEncrypted => "e2ee",
+            ChannelContext::PlatformReadable => "platform_readable",
+            ChannelContext::Internal => "internal",
+        }
+    }
+
+    pub const ALL: [ChannelContext; 4] = [
+        ChannelContext::WebChat,
+        ChannelContext::EndToEndEncrypted,
+        ChannelContext::PlatformReadable,
+        ChannelContext::Internal,
+    ];
+}
+
+/// Who else is in the conversation the data would be shown in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Room {
+    /// Only the account holder (and okienko): a one-to-one chat, or no room at all.
+    HolderAlone,
+    /// Anyone else can read it too (a group room, a shared screen).
+    Shared,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -132,16 +160,54 @@ pub struct AccessRequest {
     pub subject: CustomerId,
     pub purpose: Purpose,
     pub channel: ChannelContext,
+    /// Who else reads the conversation.
+    pub room: Room,
+    /// The support case a bank agent acts in (ignored for other actors).
+    pub case: Option<CaseId>,
 }
 
 impl AccessRequest {
-    /// The common case: a customer asking about their own data in a chat.
+    /// The common case: a customer asking about their own data in a one-to-one chat.
     pub fn customer(customer: CustomerId, purpose: Purpose, channel: ChannelContext) -> Self {
         AccessRequest {
             actor: Actor::Customer(customer),
             subject: customer,
             purpose,
             channel,
+            room: Room::HolderAlone,
+            case: None,
+        }
+    }
+
+    /// A bank agent working on `case` about `subject` (purpose `service.support`).
+    pub fn agent(staff: &str, subject: CustomerId, case: CaseId, channel: ChannelContext) -> Self {
+        AccessRequest {
+            actor: Actor::BankAgent(staff.to_owned()),
+            subject,
+            purpose: Purpose::ServiceSupport,
+            channel,
+            room: Room::HolderAlone,
+            case: Some(case),
+        }
+    }
+
+    /// A gateway job (e.g. "guard.scoring") reading inside the gateway.
+    pub fn system(job: &str, subject: CustomerId, purpose: Purpose) -> Self {
+        AccessRequest {
+            actor: Actor::System(job.to_owned()),
+            subject,
+            purpose,
+            channel: ChannelContext::Internal,
+            room: Room::HolderAlone,
+            case: None,
+        }
+    }
+
+    /// The same request, shown in a conversation others can read.
+    pub fn in_shared_room(self) -> Self {
+        AccessRequest {
+            room: Room::Shared,
+            ..self
         }
     }
 }

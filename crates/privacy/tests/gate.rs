@@ -9,7 +9,8 @@ use okienko_core::{
     ConsentStatus, Currency, CustomerId, Lang, Money, SystemClock, TransactionId, TxFilter,
 };
 use okienko_privacy::{
-    AccessError, AccessRequest, Actor, ChannelContext, DenyReason, PrivacyGate, Purpose,
+    AccessError, AccessRequest, Actor, ChannelContext, DenyReason, PrivacyGate, Purpose, Room,
+    parse_decision,
 };
 use okienko_store::{AccountRecord, ConsentRecord, CustomerRecord, NewTransaction, Store, TxBatch};
 
@@ -25,9 +26,12 @@ struct Fixture {
 async fn fixture(status: ConsentStatus) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("gate.sqlite");
-    let store = Store::connect(&format!("sqlite://{}?mode=rwc", path.display()))
-        .await
-        .unwrap();
+    let store = Store::connect(
+        &format!("sqlite://{}?mode=rwc", path.display()),
+        okienko_store::Keyring::generate(),
+    )
+    .await
+    .unwrap();
     let now = Utc::now();
     let customer = CustomerId::new();
     store
@@ -145,6 +149,8 @@ async fn every_forbidden_purpose_is_denied_and_audited() {
                 subject: f.customer,
                 purpose: *purpose,
                 channel: ChannelContext::Internal,
+                room: Room::HolderAlone,
+                case: None,
             };
             let b = f.gate.balances(&req).await;
             assert!(matches!(
@@ -171,7 +177,10 @@ async fn every_forbidden_purpose_is_denied_and_audited() {
         .unwrap();
     let audited: Vec<_> = rows
         .iter()
-        .filter(|r| r.decision == "forbidden_purpose")
+        .filter(|r| {
+            parse_decision(&r.decision)
+                == ("forbidden_purpose".into(), vec!["forbidden_purpose".into()])
+        })
         .collect();
     assert_eq!(audited.len(), denials);
     for p in &forbidden {
@@ -205,7 +214,7 @@ async fn the_customer_reads_their_own_data_with_a_valid_consent() {
         .unwrap();
     assert!(
         rows.iter()
-            .any(|r| r.seq == got.audit_seq() && r.decision == "allow")
+            .any(|r| r.seq == got.audit_seq() && r.decision == "allow[customer_balance]")
     );
 
     // Someone else asking for this customer's data is refused, and so is a leaky channel.

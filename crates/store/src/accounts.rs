@@ -7,9 +7,12 @@ use okienko_core::{Account, AccountId, Balance, BalanceKind, ConsentId, Customer
 use crate::codec::{
     date_opt, instant, minor, parse, parse_opt, read_date_opt, read_instant, read_money,
 };
+use crate::crypto::DataKey;
 use crate::error::StoreError;
 use crate::records::AccountRecord;
+use crate::sealed::{self, AccountSecret, BalanceSecret};
 use crate::store::{Store, begin_write, with_pool};
+use crate::vault::{dek_for_write, load_dek};
 
 #[derive(sqlx::FromRow)]
 struct AccountRow {
@@ -17,24 +20,23 @@ struct AccountRow {
     customer_id: String,
     consent_id: String,
     bank_resource_id: String,
-    iban: Option<String>,
     currency: String,
-    name: String,
+    sealed: Vec<u8>,
 }
 
-impl TryFrom<AccountRow> for AccountRecord {
-    type Error = StoreError;
-    fn try_from(r: AccountRow) -> Result<Self, StoreError> {
+impl AccountRow {
+    fn into_record(self, dek: &DataKey) -> Result<AccountRecord, StoreError> {
+        let secret: AccountSecret = sealed::open(dek, sealed::ACCOUNTS, &self.id, &self.sealed)?;
         Ok(AccountRecord {
             account: Account {
-                id: parse(&r.id, "accounts.id")?,
-                iban: parse_opt::<Iban>(r.iban.as_deref(), "accounts.iban")?,
-                currency: parse(&r.currency, "accounts.currency")?,
-                name: r.name,
+                id: parse(&self.id, "accounts.id")?,
+                iban: parse_opt::<Iban>(secret.iban.as_deref(), "accounts.iban")?,
+                currency: parse(&self.currency, "accounts.currency")?,
+                name: secret.name,
             },
-            customer: parse(&r.customer_id, "accounts.customer_id")?,
-            consent: parse(&r.consent_id, "accounts.consent_id")?,
-            bank_resource_id: r.bank_resource_id,
+            customer: parse(&self.customer_id, "accounts.customer_id")?,
+            consent: parse(&self.consent_id, "accounts.consent_id")?,
+            bank_resource_id: self.bank_resource_id,
         })
     }
 }
@@ -43,28 +45,38 @@ impl TryFrom<AccountRow> for AccountRecord {
 struct BalanceRow {
     account_id: String,
     kind: String,
-    amount_minor: i64,
     currency: String,
+    sealed: Vec<u8>,
     reference_date: Option<String>,
     fetched_at: String,
+    pos: i64,
 }
 
-impl TryFrom<BalanceRow> for Balance {
-    type Error = StoreError;
-    fn try_from(r: BalanceRow) -> Result<Self, StoreError> {
+impl BalanceRow {
+    fn into_balance(self, dek: &DataKey) -> Result<Balance, StoreError> {
+        let row_id = balance_row_id(&self.account_id, self.pos);
+        let secret: BalanceSecret = sealed::open(dek, sealed::BALANCES, &row_id, &self.sealed)?;
         Ok(Balance {
-            account_id: parse(&r.account_id, "balances.account_id")?,
-            kind: BalanceKind::from_wire(&r.kind).ok_or(StoreError::Corrupt("balances.kind"))?,
+            account_id: parse(&self.account_id, "balances.account_id")?,
+            kind: BalanceKind::from_wire(&self.kind).ok_or(StoreError::Corrupt("balances.kind"))?,
             amount: read_money(
-                r.amount_minor,
-                &r.currency,
-                "balances.amount_minor",
+                secret.amount_minor,
+                &self.currency,
+                "balances.amount",
                 "balances.currency",
             )?,
-            reference_date: read_date_opt(r.reference_date.as_deref(), "balances.reference_date")?,
-            fetched_at: read_instant(&r.fetched_at, "balances.fetched_at")?,
+            reference_date: read_date_opt(
+                self.reference_date.as_deref(),
+                "balances.reference_date",
+            )?,
+            fetched_at: read_instant(&self.fetched_at, "balances.fetched_at")?,
         })
     }
+}
+
+/// A balance row is (account, position); that pair is what its ciphertext is bound to.
+fn balance_row_id(account: &str, pos: i64) -> String {
+    format!("{account}/{pos}")
 }
 
 /// A foreign-key failure means the account the caller named is not there (SQLite 787, PG 23503).
@@ -77,8 +89,15 @@ pub(crate) fn missing_account(e: StoreError) -> StoreError {
     }
 }
 
-fn to_records(rows: Vec<AccountRow>) -> Result<Vec<AccountRecord>, StoreError> {
-    rows.into_iter().map(AccountRecord::try_from).collect()
+fn to_records(
+    rows: Vec<AccountRow>,
+    dek: Option<&DataKey>,
+) -> Result<Vec<AccountRecord>, StoreError> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let dek = sealed::require(dek)?;
+    rows.into_iter().map(|r| r.into_record(dek)).collect()
 }
 
 impl Store {
@@ -89,26 +108,68 @@ impl Store {
     }
 
     /// [`Store::upsert_account`], returning the id the account has in the store, which is the
-    /// stored one when the account was already known (not necessarily `a.account.id`).
+    /// stored one when the account was already known (not necessarily `a.account.id`). The IBAN
+    /// and name are sealed under the (stored) customer's data key, bound to the stored id.
     pub async fn upsert_account_id(&self, a: &AccountRecord) -> Result<AccountId, StoreError> {
-        let id: String = with_pool!(self, p => sqlx::query_scalar(
-            "INSERT INTO accounts (id, customer_id, consent_id, bank_resource_id, iban, currency, \
-             name, seq) VALUES ($1, $2, $3, $4, $5, $6, $7, \
-             (SELECT COALESCE(MAX(seq), 0) + 1 FROM accounts)) \
-             ON CONFLICT (consent_id, bank_resource_id) DO UPDATE SET iban = excluded.iban, \
-             currency = excluded.currency, name = excluded.name \
-             RETURNING id",
-        )
-        .bind(a.account.id.to_string())
-        .bind(a.customer.to_string())
-        .bind(a.consent.to_string())
-        .bind(&a.bank_resource_id)
-        .bind(a.account.iban.as_ref().map(Iban::expose))
-        .bind(a.account.currency.code())
-        .bind(&a.account.name)
-        .fetch_one(p)
-        .await)?;
-        parse(&id, "accounts.id")
+        let secret = AccountSecret {
+            iban: a.account.iban.as_ref().map(|i| i.expose().to_owned()),
+            name: a.account.name.clone(),
+        };
+        let consent = a.consent.to_string();
+        let backend = self.backend();
+        let id: Option<String> = with_pool!(self, p => {
+            let mut tx = begin_write(p, backend).await?;
+            let mut id = None;
+            // Twice at most: a concurrent first insert of the same bank account wins the race,
+            // then this write becomes an update of the row it created.
+            for _ in 0..2 {
+                let existing: Option<(String, String)> = sqlx::query_as(
+                    "SELECT id, customer_id FROM accounts \
+                     WHERE consent_id = $1 AND bank_resource_id = $2",
+                )
+                .bind(&consent)
+                .bind(&a.bank_resource_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+                if let Some((stored, customer)) = existing {
+                    let dek = dek_for_write!(self, &mut *tx, &customer);
+                    let sealed = sealed::seal(&dek, sealed::ACCOUNTS, &stored, &secret)?;
+                    sqlx::query("UPDATE accounts SET currency = $2, sealed = $3 WHERE id = $1")
+                        .bind(&stored)
+                        .bind(a.account.currency.code())
+                        .bind(sealed)
+                        .execute(&mut *tx)
+                        .await?;
+                    id = Some(stored);
+                    break;
+                }
+                let fresh = a.account.id.to_string();
+                let customer = a.customer.to_string();
+                let dek = dek_for_write!(self, &mut *tx, &customer);
+                let sealed = sealed::seal(&dek, sealed::ACCOUNTS, &fresh, &secret)?;
+                let inserted: Option<String> = sqlx::query_scalar(
+                    "INSERT INTO accounts (id, customer_id, consent_id, bank_resource_id, \
+                     currency, sealed, seq) VALUES ($1, $2, $3, $4, $5, $6, \
+                     (SELECT COALESCE(MAX(seq), 0) + 1 FROM accounts)) \
+                     ON CONFLICT (consent_id, bank_resource_id) DO NOTHING RETURNING id",
+                )
+                .bind(&fresh)
+                .bind(&customer)
+                .bind(&consent)
+                .bind(&a.bank_resource_id)
+                .bind(a.account.currency.code())
+                .bind(sealed)
+                .fetch_optional(&mut *tx)
+                .await?;
+                if inserted.is_some() {
+                    id = inserted;
+                    break;
+                }
+            }
+            tx.commit().await?;
+            id
+        });
+        parse(&id.ok_or(StoreError::NotFound("accounts"))?, "accounts.id")
     }
 
     /// In the order they were first stored.
@@ -117,13 +178,17 @@ impl Store {
         c: CustomerId,
     ) -> Result<Vec<AccountRecord>, StoreError> {
         let rows: Vec<AccountRow> = with_pool!(self, p => sqlx::query_as(
-            "SELECT id, customer_id, consent_id, bank_resource_id, iban, currency, name \
+            "SELECT id, customer_id, consent_id, bank_resource_id, currency, sealed \
              FROM accounts WHERE customer_id = $1 ORDER BY seq, id",
         )
         .bind(c.to_string())
         .fetch_all(p)
         .await)?;
-        to_records(rows)
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let dek = with_pool!(self, p => load_dek!(self, p, &c.to_string()));
+        to_records(rows, dek.as_ref())
     }
 
     /// In the order they were first stored.
@@ -132,13 +197,27 @@ impl Store {
         c: ConsentId,
     ) -> Result<Vec<AccountRecord>, StoreError> {
         let rows: Vec<AccountRow> = with_pool!(self, p => sqlx::query_as(
-            "SELECT id, customer_id, consent_id, bank_resource_id, iban, currency, name \
+            "SELECT id, customer_id, consent_id, bank_resource_id, currency, sealed \
              FROM accounts WHERE consent_id = $1 ORDER BY seq, id",
         )
         .bind(c.to_string())
         .fetch_all(p)
         .await)?;
-        to_records(rows)
+        // One consent's accounts belong to one customer, but read each row with its own key.
+        let mut out = Vec::with_capacity(rows.len());
+        let mut keys: Vec<(String, Option<DataKey>)> = Vec::new();
+        for r in rows {
+            if !keys.iter().any(|(c, _)| *c == r.customer_id) {
+                let dek = with_pool!(self, p => load_dek!(self, p, &r.customer_id));
+                keys.push((r.customer_id.clone(), dek));
+            }
+            let dek = keys
+                .iter()
+                .find(|(c, _)| *c == r.customer_id)
+                .and_then(|(_, k)| k.as_ref());
+            out.push(r.into_record(sealed::require(dek)?)?);
+        }
+        Ok(out)
     }
 
     /// Replaces all stored balances of `account` with `b` (in one transaction). Every balance must
@@ -171,21 +250,38 @@ impl Store {
         }
         let account = account.to_string();
         let backend = self.backend();
+        let mut sealed_rows = Vec::with_capacity(rows.len());
         with_pool!(self, p => {
             let mut tx = begin_write(p, backend).await?;
             sqlx::query("DELETE FROM balances WHERE account_id = $1")
                 .bind(&account)
                 .execute(&mut *tx)
                 .await?;
-            for (pos, r) in (0i64..).zip(&rows) {
+            if !rows.is_empty() {
+                let customer: Option<String> =
+                    sqlx::query_scalar("SELECT customer_id FROM accounts WHERE id = $1")
+                        .bind(&account)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                let customer = customer.ok_or(StoreError::NotFound("accounts"))?;
+                let dek = dek_for_write!(self, &mut *tx, &customer);
+                for (pos, r) in (0i64..).zip(&rows) {
+                    let secret = BalanceSecret {
+                        amount_minor: r.amount_minor,
+                    };
+                    let row_id = balance_row_id(&account, pos);
+                    sealed_rows.push(sealed::seal(&dek, sealed::BALANCES, &row_id, &secret)?);
+                }
+            }
+            for ((pos, r), sealed) in (0i64..).zip(&rows).zip(&sealed_rows) {
                 sqlx::query(
-                    "INSERT INTO balances (account_id, kind, amount_minor, currency, \
+                    "INSERT INTO balances (account_id, kind, currency, sealed, \
                      reference_date, fetched_at, pos) VALUES ($1, $2, $3, $4, $5, $6, $7)",
                 )
                 .bind(&account)
                 .bind(r.kind)
-                .bind(r.amount_minor)
                 .bind(&r.currency)
+                .bind(sealed)
                 .bind(&r.reference_date)
                 .bind(&r.fetched_at)
                 .bind(pos)
@@ -201,13 +297,18 @@ impl Store {
     /// All balances of all the customer's accounts, by account (stored order), then as given.
     pub async fn balances_for_customer(&self, c: CustomerId) -> Result<Vec<Balance>, StoreError> {
         let rows: Vec<BalanceRow> = with_pool!(self, p => sqlx::query_as(
-            "SELECT b.account_id, b.kind, b.amount_minor, b.currency, b.reference_date, \
-             b.fetched_at FROM balances b JOIN accounts a ON a.id = b.account_id \
+            "SELECT b.account_id, b.kind, b.currency, b.sealed, b.reference_date, \
+             b.fetched_at, b.pos FROM balances b JOIN accounts a ON a.id = b.account_id \
              WHERE a.customer_id = $1 ORDER BY a.seq, a.id, b.pos",
         )
         .bind(c.to_string())
         .fetch_all(p)
         .await)?;
-        rows.into_iter().map(Balance::try_from).collect()
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let dek = with_pool!(self, p => load_dek!(self, p, &c.to_string()));
+        let dek = sealed::require(dek.as_ref())?;
+        rows.into_iter().map(|r| r.into_balance(dek)).collect()
     }
 }

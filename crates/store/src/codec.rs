@@ -7,12 +7,8 @@ use std::str::FromStr;
 use chrono::{DateTime, Datelike, NaiveDate, SecondsFormat, Utc};
 use okienko_core::{Currency, Money};
 use rust_decimal::Decimal;
-use rust_decimal::prelude::ToPrimitive;
 
 use crate::error::StoreError;
-
-/// Scale of `transactions.amount_abs_e4`: wide enough for every currency core knows (≤ 4 minor units).
-pub(crate) const ABS_SCALE: u32 = 4;
 
 pub(crate) fn parse<T: FromStr>(s: &str, column: &'static str) -> Result<T, StoreError> {
     s.parse().map_err(|_| StoreError::Corrupt(column))
@@ -75,19 +71,6 @@ pub(crate) fn minor(m: &Money, field: &'static str) -> Result<i64, StoreError> {
     i64::try_from(d.mantissa()).map_err(|_| StoreError::Invalid(field))
 }
 
-/// |amount| × 10^ABS_SCALE, comparable across currencies.
-pub(crate) fn abs_scaled(m: &Money, field: &'static str) -> Result<i64, StoreError> {
-    let units = m.currency().minor_units();
-    if units > ABS_SCALE {
-        return Err(StoreError::Invalid(field));
-    }
-    let factor = 10i64.pow(ABS_SCALE - units);
-    minor(m, field)?
-        .checked_abs()
-        .and_then(|v| v.checked_mul(factor))
-        .ok_or(StoreError::Invalid(field))
-}
-
 pub(crate) fn read_money(
     amount_minor: i64,
     currency: &str,
@@ -99,43 +82,8 @@ pub(crate) fn read_money(
         .map_err(|_| StoreError::Corrupt(amount_column))
 }
 
-/// Lower filter bound on `amount_abs_e4`: `abs >= min` ⇔ `abs_e4 >= ceil(min × 10^4)`.
-pub(crate) fn lower_bound(min: Decimal) -> i64 {
-    scaled_bound(min, Decimal::ceil)
-}
-
-/// Upper filter bound on `amount_abs_e4`: `abs <= max` ⇔ `abs_e4 <= floor(max × 10^4)`.
-pub(crate) fn upper_bound(max: Decimal) -> i64 {
-    scaled_bound(max, Decimal::floor)
-}
-
-fn scaled_bound(d: Decimal, round: fn(&Decimal) -> Decimal) -> i64 {
-    let saturated = if d.is_sign_negative() {
-        i64::MIN
-    } else {
-        i64::MAX
-    };
-    d.checked_mul(Decimal::from(10i64.pow(ABS_SCALE)))
-        .and_then(|v| round(&v).to_i64())
-        .unwrap_or(saturated)
-}
-
 pub(crate) fn count(v: i64, column: &'static str) -> Result<u64, StoreError> {
     u64::try_from(v).map_err(|_| StoreError::Corrupt(column))
-}
-
-/// Escapes LIKE wildcards so a customer's search text matches literally (escape char `\`).
-pub(crate) fn like_contains(needle: &str) -> String {
-    let mut out = String::with_capacity(needle.len() + 2);
-    out.push('%');
-    for c in needle.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out.push('%');
-    out
 }
 
 #[cfg(test)]
@@ -154,10 +102,6 @@ mod tests {
             let back = read_money(minor(&m, "a").unwrap(), c, "a", "c").unwrap();
             assert_eq!(back, m);
         }
-        let jpy = Money::parse("-15", "JPY").unwrap();
-        assert_eq!(abs_scaled(&jpy, "a").unwrap(), 150_000);
-        let pln = Money::parse("-0.01", "PLN").unwrap();
-        assert_eq!(abs_scaled(&pln, "a").unwrap(), 100);
     }
 
     #[test]
@@ -178,20 +122,6 @@ mod tests {
             read_instant("yesterday", "t"),
             Err(StoreError::Corrupt("t"))
         ));
-    }
-
-    #[test]
-    fn bounds_round_the_right_way_and_saturate() {
-        use std::str::FromStr;
-        assert_eq!(lower_bound(Decimal::from_str("49.99995").unwrap()), 500_000);
-        assert_eq!(upper_bound(Decimal::from_str("49.99995").unwrap()), 499_999);
-        assert_eq!(lower_bound(Decimal::MAX), i64::MAX);
-        assert_eq!(upper_bound(Decimal::MIN), i64::MIN);
-    }
-
-    #[test]
-    fn like_patterns_escape_wildcards() {
-        assert_eq!(like_contains("50%_off\\"), "%50\\%\\_off\\\\%");
     }
 
     #[test]

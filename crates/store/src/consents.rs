@@ -1,19 +1,24 @@
 //! Consent records: scopes, status, validity, and the OAuth/PKCE secrets of an authorisation in
 //! flight. Lookups by OAuth `state` serve the redirect callback; by status, the expiry job.
+//! The access token and PKCE verifier are sealed with the customer's data key (column `sealed`,
+//! NULL when there is neither); the pre-encryption plaintext columns are emptied at connect.
 
 use okienko_core::{ConsentId, ConsentScope, ConsentStatus, CustomerId};
 
 use crate::codec::{date, instant, parse, read_date, read_instant};
+use crate::crypto::DataKey;
 use crate::error::StoreError;
 use crate::records::ConsentRecord;
-use crate::store::{Store, with_pool};
+use crate::sealed::{self, ConsentSecret};
+use crate::store::{Store, begin_write, with_pool};
+use crate::vault::{dek_for_write, load_dek};
 
 macro_rules! select_consents {
     ($tail:literal) => {
         concat!(
             "SELECT id, customer_id, bank, bank_consent_id, status, scopes, valid_until, \
-             frequency_per_day, recurring, access_token, oauth_state, pkce_verifier, created_at, \
-             updated_at FROM consents ",
+             frequency_per_day, recurring, oauth_state, sealed, created_at, updated_at \
+             FROM consents ",
             $tail
         )
     };
@@ -30,16 +35,27 @@ struct ConsentRow {
     valid_until: String,
     frequency_per_day: i64,
     recurring: i64,
-    access_token: Option<String>,
     oauth_state: Option<String>,
-    pkce_verifier: Option<String>,
+    sealed: Option<Vec<u8>>,
     created_at: String,
     updated_at: String,
 }
 
-impl TryFrom<ConsentRow> for ConsentRecord {
-    type Error = StoreError;
-    fn try_from(r: ConsentRow) -> Result<Self, StoreError> {
+impl ConsentRow {
+    fn into_record(self, dek: Option<&DataKey>) -> Result<ConsentRecord, StoreError> {
+        let r = self;
+        let mut secret = match &r.sealed {
+            Some(bytes) => sealed::open::<ConsentSecret>(
+                sealed::require(dek)?,
+                sealed::CONSENTS,
+                &r.id,
+                bytes,
+            )?,
+            None => ConsentSecret {
+                access_token: None,
+                pkce_verifier: None,
+            },
+        };
         let scopes = r
             .scopes
             .split(',')
@@ -62,9 +78,9 @@ impl TryFrom<ConsentRow> for ConsentRecord {
                 1 => true,
                 _ => return Err(StoreError::Corrupt("consents.recurring")),
             },
-            access_token: r.access_token,
+            access_token: secret.access_token.take(),
             oauth_state: r.oauth_state,
-            pkce_verifier: r.pkce_verifier,
+            pkce_verifier: secret.pkce_verifier.take(),
             created_at: read_instant(&r.created_at, "consents.created_at")?,
             updated_at: read_instant(&r.updated_at, "consents.updated_at")?,
         })
@@ -79,6 +95,8 @@ struct ConsentParams {
     valid_until: String,
     created_at: String,
     updated_at: String,
+    /// Set inside the write transaction, once the customer's data key is known.
+    sealed: Option<Vec<u8>>,
 }
 
 impl ConsentParams {
@@ -91,11 +109,25 @@ impl ConsentParams {
             valid_until: date(c.valid_until, "consent.valid_until")?,
             created_at: instant(c.created_at, "consent.created_at")?,
             updated_at: instant(c.updated_at, "consent.updated_at")?,
+            sealed: None,
         })
+    }
+
+    fn has_secrets(c: &ConsentRecord) -> bool {
+        c.access_token.is_some() || c.pkce_verifier.is_some()
+    }
+
+    fn seal(&mut self, dek: &DataKey, c: &ConsentRecord) -> Result<(), StoreError> {
+        let secret = ConsentSecret {
+            access_token: c.access_token.clone(),
+            pkce_verifier: c.pkce_verifier.clone(),
+        };
+        self.sealed = Some(sealed::seal(dek, sealed::CONSENTS, &self.id, &secret)?);
+        Ok(())
     }
 }
 
-/// Binds $1..$14 in the column order of the INSERT below.
+/// Binds $1..$13 in the column order of the INSERT below.
 macro_rules! bind_consent {
     ($q:expr, $c:expr, $v:expr) => {
         $q.bind(&$v.id)
@@ -107,47 +139,60 @@ macro_rules! bind_consent {
             .bind(&$v.valid_until)
             .bind(i64::from($c.frequency_per_day))
             .bind(i64::from($c.recurring))
-            .bind(&$c.access_token)
             .bind(&$c.oauth_state)
-            .bind(&$c.pkce_verifier)
+            .bind(&$v.sealed)
             .bind(&$v.created_at)
             .bind(&$v.updated_at)
     };
 }
 
-fn rows_to_records(rows: Vec<ConsentRow>) -> Result<Vec<ConsentRecord>, StoreError> {
-    rows.into_iter().map(ConsentRecord::try_from).collect()
-}
-
 impl Store {
     /// Inserts a new consent; an existing id or a reused OAuth state is a unique violation.
     pub async fn insert_consent(&self, c: &ConsentRecord) -> Result<(), StoreError> {
-        let v = ConsentParams::new(c)?;
-        with_pool!(self, p => bind_consent!(sqlx::query(
-            "INSERT INTO consents (id, customer_id, bank, bank_consent_id, status, scopes, \
-             valid_until, frequency_per_day, recurring, access_token, oauth_state, pkce_verifier, \
-             created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-        ), c, v)
-        .execute(p)
-        .await
-        .map(|r| r.rows_affected()))?;
+        let mut v = ConsentParams::new(c)?;
+        let backend = self.backend();
+        with_pool!(self, p => {
+            let mut tx = begin_write(p, backend).await?;
+            if ConsentParams::has_secrets(c) {
+                let dek = dek_for_write!(self, &mut *tx, &v.customer_id);
+                v.seal(&dek, c)?;
+            }
+            bind_consent!(sqlx::query(
+                "INSERT INTO consents (id, customer_id, bank, bank_consent_id, status, scopes, \
+                 valid_until, frequency_per_day, recurring, oauth_state, sealed, \
+                 created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+            ), c, v)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+        });
         Ok(())
     }
 
     /// Replaces every field of the consent with this id (its customer and `created_at` included).
     /// `NotFound` if there is no such consent.
     pub async fn update_consent(&self, c: &ConsentRecord) -> Result<(), StoreError> {
-        let v = ConsentParams::new(c)?;
-        let done = with_pool!(self, p => bind_consent!(sqlx::query(
-            "UPDATE consents SET customer_id = $2, bank = $3, bank_consent_id = $4, status = $5, \
-             scopes = $6, valid_until = $7, frequency_per_day = $8, recurring = $9, \
-             access_token = $10, oauth_state = $11, pkce_verifier = $12, created_at = $13, \
-             updated_at = $14 WHERE id = $1",
-        ), c, v)
-        .execute(p)
-        .await
-        .map(|r| r.rows_affected()))?;
+        let mut v = ConsentParams::new(c)?;
+        let backend = self.backend();
+        let done = with_pool!(self, p => {
+            let mut tx = begin_write(p, backend).await?;
+            if ConsentParams::has_secrets(c) {
+                let dek = dek_for_write!(self, &mut *tx, &v.customer_id);
+                v.seal(&dek, c)?;
+            }
+            let n = bind_consent!(sqlx::query(
+                "UPDATE consents SET customer_id = $2, bank = $3, bank_consent_id = $4, \
+                 status = $5, scopes = $6, valid_until = $7, frequency_per_day = $8, \
+                 recurring = $9, oauth_state = $10, sealed = $11, created_at = $12, \
+                 updated_at = $13 WHERE id = $1",
+            ), c, v)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            tx.commit().await?;
+            n
+        });
         if done == 0 {
             return Err(StoreError::NotFound("consents"));
         }
@@ -161,7 +206,7 @@ impl Store {
         .bind(id.to_string())
         .fetch_optional(p)
         .await)?;
-        row.map(ConsentRecord::try_from).transpose()
+        Ok(self.open_consents(row.into_iter().collect()).await?.pop())
     }
 
     /// The consent whose authorisation is waiting for this OAuth `state` (exact match).
@@ -175,7 +220,7 @@ impl Store {
         .bind(state)
         .fetch_optional(p)
         .await)?;
-        row.map(ConsentRecord::try_from).transpose()
+        Ok(self.open_consents(row.into_iter().collect()).await?.pop())
     }
 
     /// Oldest first.
@@ -189,7 +234,7 @@ impl Store {
         .bind(c.to_string())
         .fetch_all(p)
         .await)?;
-        rows_to_records(rows)
+        self.open_consents(rows).await
     }
 
     /// Oldest first.
@@ -203,6 +248,68 @@ impl Store {
         .bind(s.wire_name())
         .fetch_all(p)
         .await)?;
-        rows_to_records(rows)
+        self.open_consents(rows).await
+    }
+}
+
+impl Store {
+    /// Turns rows into records, loading each customer's data key once (only for sealed rows).
+    async fn open_consents(&self, rows: Vec<ConsentRow>) -> Result<Vec<ConsentRecord>, StoreError> {
+        let mut keys: Vec<(String, Option<DataKey>)> = Vec::new();
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            if r.sealed.is_some() && !keys.iter().any(|(c, _)| *c == r.customer_id) {
+                let dek = with_pool!(self, p => load_dek!(self, p, &r.customer_id));
+                keys.push((r.customer_id.clone(), dek));
+            }
+            let dek = keys
+                .iter()
+                .find(|(c, _)| *c == r.customer_id)
+                .and_then(|(_, k)| k.as_ref());
+            out.push(r.into_record(dek)?);
+        }
+        Ok(out)
+    }
+
+    /// Seals access tokens and PKCE verifiers written before encryption existed and empties the
+    /// old plaintext columns (run at connect; a no-op once done).
+    pub(crate) async fn seal_legacy_consent_secrets(&self) -> Result<u64, StoreError> {
+        type Legacy = (String, String, Option<String>, Option<String>);
+        let backend = self.backend();
+        let legacy: Vec<Legacy> = with_pool!(self, p => sqlx::query_as(
+            "SELECT id, customer_id, access_token, pkce_verifier FROM consents \
+             WHERE access_token IS NOT NULL OR pkce_verifier IS NOT NULL",
+        )
+        .fetch_all(p)
+        .await)?;
+        let mut n = 0;
+        for (id, customer, access_token, pkce_verifier) in legacy {
+            let secret = ConsentSecret {
+                access_token,
+                pkce_verifier,
+            };
+            with_pool!(self, p => {
+                let mut tx = begin_write(p, backend).await?;
+                let dek = dek_for_write!(self, &mut *tx, &customer);
+                let sealed = sealed::seal(&dek, sealed::CONSENTS, &id, &secret)?;
+                n += sqlx::query(
+                    "UPDATE consents SET sealed = COALESCE(sealed, $2), access_token = NULL, \
+                     pkce_verifier = NULL WHERE id = $1",
+                )
+                .bind(&id)
+                .bind(sealed)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                tx.commit().await?;
+            });
+        }
+        if n > 0 {
+            tracing::info!(
+                consents = n,
+                "sealed consent secrets stored before encryption"
+            );
+        }
+        Ok(n)
     }
 }

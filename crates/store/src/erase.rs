@@ -1,12 +1,15 @@
 //! Erasure of a customer's cached financial data (consent revoked, or the customer asked). It
-//! removes accounts, balances, transactions and sync state in one transaction and forgets the
-//! consents' access tokens and PKCE verifiers. Consent records, the access budget and the audit
-//! log stay: they hold no financial data and are needed to prove what happened.
+//! removes accounts, balances, transactions and sync state in one transaction, forgets the
+//! consents' access tokens and PKCE verifiers, and destroys the customer's data key
+//! (crypto-shredding: any copy of the encrypted rows, in a backup or a stale page, can no longer
+//! be decrypted). Consent records, the access budget and the audit log stay: they hold no
+//! financial data and are needed to prove what happened.
 
 use okienko_core::CustomerId;
 
 use crate::error::StoreError;
 use crate::store::{Backend, Store, begin_write, with_pool};
+use crate::vault::keys_sql;
 
 macro_rules! of_customer_accounts {
     ($table:literal) => {
@@ -19,10 +22,11 @@ macro_rules! of_customer_accounts {
 }
 
 impl Store {
-    /// Deletes accounts, balances, transactions and sync state of the customer and clears the
-    /// access tokens and PKCE verifiers of their consents; returns how many rows were deleted.
-    /// On SQLite, deleted content is overwritten (`secure_delete`) and the WAL is checkpointed
-    /// and truncated, so the erased rows do not linger in the database files.
+    /// Deletes accounts, balances, transactions and sync state of the customer, clears the
+    /// access tokens and PKCE verifiers of their consents and deletes the customer's data key;
+    /// returns how many financial rows were deleted (the key is not counted). On SQLite, deleted
+    /// content is overwritten (`secure_delete`) and the WALs of the database and key files are
+    /// checkpointed and truncated, so neither the rows nor the key linger in the files.
     pub async fn delete_customer_financial_data(&self, c: CustomerId) -> Result<u64, StoreError> {
         let customer = c.to_string();
         let backend = self.backend();
@@ -42,17 +46,29 @@ impl Store {
                     .rows_affected();
             }
             sqlx::query(
-                "UPDATE consents SET access_token = NULL, pkce_verifier = NULL \
-                 WHERE customer_id = $1 AND (access_token IS NOT NULL OR pkce_verifier IS NOT NULL)",
+                "UPDATE consents SET access_token = NULL, pkce_verifier = NULL, sealed = NULL \
+                 WHERE customer_id = $1 AND (access_token IS NOT NULL \
+                 OR pkce_verifier IS NOT NULL OR sealed IS NOT NULL)",
             )
+            .bind(&customer)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(keys_sql!(
+                backend, "customer_keys", "DELETE FROM ", " WHERE customer_id = $1"
+            ))
             .bind(&customer)
             .execute(&mut *tx)
             .await?;
             tx.commit().await?;
             if backend == Backend::Sqlite {
-                // Best effort: a concurrent reader can keep old pages in the WAL a little longer.
-                if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(p).await {
-                    tracing::warn!(error = %crate::error::DbFailure::from(&e), "WAL checkpoint after erasure failed");
+                // Best effort: a concurrent reader can keep old pages in a WAL a little longer.
+                for pragma in [
+                    "PRAGMA main.wal_checkpoint(TRUNCATE)",
+                    "PRAGMA keys.wal_checkpoint(TRUNCATE)",
+                ] {
+                    if let Err(e) = sqlx::query(pragma).execute(p).await {
+                        tracing::warn!(error = %crate::error::DbFailure::from(&e), "WAL checkpoint after erasure failed");
+                    }
                 }
             }
             n

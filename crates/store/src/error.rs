@@ -105,6 +105,19 @@ pub enum StoreError {
     /// The unattended-access budget for this consent, account and day is used up.
     #[error("unattended access budget exhausted for today")]
     BudgetExhausted,
+    /// A stored data key is wrapped by a master key the keyring does not hold (names the key id,
+    /// which is not secret).
+    #[error("a stored data key is wrapped by master key {0}, which the keyring does not hold")]
+    UnknownMasterKey(String),
+    /// The keyring holds a key under this id, but not the key that was used under it.
+    #[error("master key {0} is not the key this database was encrypted with (wrong key file?)")]
+    WrongMasterKey(String),
+    /// Encrypted rows exist but the customer's data key is gone (crypto-shredded): they can never
+    /// be read again.
+    #[error(
+        "the customer's data key is gone (crypto-shredded); their encrypted rows are unreadable"
+    )]
+    DataKeyMissing,
     /// Another audit row was appended first (the caller's `seq` or `prev_hash` is stale).
     #[error("audit log moved on: seq or prev_hash does not follow the last row")]
     AuditConflict,

@@ -5,6 +5,10 @@
 //! is the privacy gate's job) and never talks to a bank. Only the bank crate (sync writes) and the
 //! privacy crate (gated reads) may touch the financial tables.
 //!
+//! Financial data and tokens are encrypted at rest (envelope encryption, see `crypto`, `keys`,
+//! `vault`): callers read and write plaintext domain types; only ids, dates, status and currency
+//! stay in plaintext columns.
+//!
 //! Portable forms, identical on both backends: ids and dates as text, instants as fixed-width
 //! RFC 3339 UTC text, money as BIGINT minor units plus an ISO 4217 code.
 
@@ -13,16 +17,21 @@ mod audit;
 mod budget;
 mod codec;
 mod consents;
+mod crypto;
 mod customers;
 mod erase;
 mod error;
+mod keys;
 mod pg_user;
 mod records;
+mod sealed;
 mod store;
 mod sync_state;
 mod transactions;
+mod vault;
 
 pub use error::{DbFailure, StoreError};
+pub use keys::{KeyError, KeyId, Keyring, MasterKey};
 pub use records::{
     AccountRecord, AuditRow, ConsentRecord, CustomerRecord, NewTransaction, StoredTransaction,
     SyncState, TxBatch,

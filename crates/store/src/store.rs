@@ -1,8 +1,13 @@
 //! The `Store` handle: which backend, how to connect (pragmas, pool sizes, per-test schemas), and the
-//! embedded migrations. Every SQL statement lives in the sibling modules as one `impl Store` block
+//! embedded migrations, and the keyring the store encrypts with. On SQLite the wrapped data keys
+//! live in a second file next to the database (`<file>.keys`, attached to every connection as
+//! schema `keys`), so a copy of the database file alone never holds a key that could decrypt it.
+//! Every SQL statement lives in the sibling modules as one `impl Store` block
 //! each; they run the same statement text on both backends through [`with_pool!`].
 
+use std::path::PathBuf;
 use std::str::FromStr;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use sqlx::migrate::{MigrateError, Migrator};
@@ -13,6 +18,7 @@ use sqlx::sqlite::{
 use sqlx::{Connection, Database, Pool, Transaction};
 
 use crate::error::{DbFailure, StoreError};
+use crate::keys::Keyring;
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
@@ -36,6 +42,8 @@ pub(crate) enum Pools {
 #[derive(Clone)]
 pub struct Store {
     pub(crate) pools: Pools,
+    /// Shared by every clone; rotation swaps the active key in place.
+    pub(crate) ring: Arc<RwLock<Keyring>>,
 }
 
 /// Runs `$body` with `$p` bound to the concrete pool. The body is compiled once per backend, so
@@ -98,22 +106,30 @@ fn valid_schema_name(s: &str) -> bool {
 }
 
 impl Store {
-    /// Opens the database at `url` (`sqlite:…` or `postgres://…`) and runs the migrations.
-    pub async fn connect(url: &str) -> Result<Store, StoreError> {
-        if url.starts_with("sqlite:") {
-            Self::connect_sqlite(url).await
+    /// Opens the database at `url` (`sqlite:…` or `postgres://…`), runs the migrations and checks
+    /// `keyring` against the keys the database already uses (`WrongMasterKey` /
+    /// `UnknownMasterKey` when it cannot read them).
+    pub async fn connect(url: &str, keyring: Keyring) -> Result<Store, StoreError> {
+        let store = if url.starts_with("sqlite:") {
+            Self::connect_sqlite(url, keyring).await?
         } else if is_postgres_url(url) {
-            Self::connect_postgres(pg_connect_options(url)?).await
+            Self::connect_postgres(pg_connect_options(url)?, keyring).await?
         } else {
-            Err(StoreError::UnsupportedUrl)
-        }
+            return Err(StoreError::UnsupportedUrl);
+        };
+        store.init_keys().await?;
+        Ok(store)
     }
 
     /// For tests: PostgreSQL in a fresh schema named `schema` (created if missing; every pooled
     /// connection starts with `search_path` set to it). SQLite ignores `schema`.
-    pub async fn connect_isolated(url: &str, schema: &str) -> Result<Store, StoreError> {
+    pub async fn connect_isolated(
+        url: &str,
+        schema: &str,
+        keyring: Keyring,
+    ) -> Result<Store, StoreError> {
         if !is_postgres_url(url) {
-            return Self::connect(url).await;
+            return Self::connect(url, keyring).await;
         }
         if !valid_schema_name(schema) {
             return Err(StoreError::Invalid("schema"));
@@ -128,12 +144,16 @@ impl Store {
             .await
             .map_err(connect_error)?;
         conn.close().await.map_err(connect_error)?;
-        Self::connect_postgres(opts.options([("search_path", schema)])).await
+        let store =
+            Self::connect_postgres(opts.options([("search_path", schema)]), keyring).await?;
+        store.init_keys().await?;
+        Ok(store)
     }
 
-    async fn connect_sqlite(url: &str) -> Result<Store, StoreError> {
-        let opts = SqliteConnectOptions::from_str(url)
-            .map_err(connect_error)?
+    async fn connect_sqlite(url: &str, keyring: Keyring) -> Result<Store, StoreError> {
+        let opts = SqliteConnectOptions::from_str(url).map_err(connect_error)?;
+        let keys_file = sqlite_keys_file(&opts)?;
+        let opts = opts
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
@@ -143,17 +163,26 @@ impl Store {
             .pragma("secure_delete", "ON");
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
+            .after_connect(move |conn, _meta| {
+                let keys_file = keys_file.clone();
+                Box::pin(async move { attach_keys(conn, &keys_file).await })
+            })
             .connect_with(opts)
             .await
             .map_err(connect_error)?;
         SQLITE_MIGRATIONS.run(&pool).await.map_err(migrate_error)?;
+        crate::vault::create_sqlite_key_tables(&pool).await?;
         tracing::debug!(backend = "sqlite", "store connected and migrated");
         Ok(Store {
             pools: Pools::Sqlite(pool),
+            ring: Arc::new(RwLock::new(keyring)),
         })
     }
 
-    async fn connect_postgres(opts: PgConnectOptions) -> Result<Store, StoreError> {
+    async fn connect_postgres(
+        opts: PgConnectOptions,
+        keyring: Keyring,
+    ) -> Result<Store, StoreError> {
         let pool = PgPoolOptions::new()
             .max_connections(10)
             .connect_with(opts)
@@ -166,6 +195,7 @@ impl Store {
         tracing::debug!(backend = "postgres", "store connected and migrated");
         Ok(Store {
             pools: Pools::Postgres(pool),
+            ring: Arc::new(RwLock::new(keyring)),
         })
     }
 
@@ -180,6 +210,42 @@ impl Store {
     pub async fn close(&self) {
         with_pool!(self, p => p.close().await)
     }
+}
+
+/// Where a SQLite database keeps its wrapped data keys: `<database file>.keys`. In-memory
+/// databases are refused (each pooled connection would get its own, empty key database).
+fn sqlite_keys_file(opts: &SqliteConnectOptions) -> Result<PathBuf, StoreError> {
+    let main = opts.get_filename();
+    let text = main.to_string_lossy();
+    if text.is_empty() || text == ":memory:" || text.starts_with("file:") {
+        return Err(StoreError::Invalid(
+            "sqlite url (in-memory databases are not supported)",
+        ));
+    }
+    let mut keys = main.as_os_str().to_owned();
+    keys.push(".keys");
+    Ok(PathBuf::from(keys))
+}
+
+/// Attaches the key database as schema `keys`, with the main database's durability and
+/// overwrite-on-delete settings.
+async fn attach_keys(
+    conn: &mut sqlx::SqliteConnection,
+    keys_file: &std::path::Path,
+) -> Result<(), sqlx::Error> {
+    let path = keys_file.to_string_lossy().into_owned();
+    sqlx::query("ATTACH DATABASE $1 AS keys")
+        .bind(path)
+        .execute(&mut *conn)
+        .await?;
+    for pragma in [
+        "PRAGMA keys.journal_mode = WAL",
+        "PRAGMA keys.synchronous = NORMAL",
+        "PRAGMA keys.secure_delete = ON",
+    ] {
+        sqlx::query(pragma).execute(&mut *conn).await?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -1,102 +1,100 @@
 //! Transaction rows: the sync engine's atomic batches and matching reads, the privacy gate's
-//! filtered and paged reads, and the bench baseline. Filtering happens in SQL and must agree
-//! exactly with `TxFilter::matches` (the conformance suite checks this on both backends).
+//! filtered and paged reads, and the bench baseline.
+//!
+//! A row's sensitive fields are sealed (see `sealed`), so SQL can only narrow by customer, date
+//! range and currency; amount bounds, direction and merchant text are checked in Rust on the
+//! decrypted rows with `TxFilter::matches` itself, so the result agrees with it by construction.
+//! A customer holds a few thousand rows, so decrypting their date range per query is cheap.
 
 use chrono::{NaiveDate, Utc};
-use okienko_core::transaction::{Direction, fold};
+use okienko_core::transaction::fold;
 use okienko_core::{AccountId, BookingStatus, CustomerId, Transaction, TxFilter};
 use sqlx::QueryBuilder;
 
 use crate::accounts::missing_account;
 use crate::codec::{
-    abs_scaled, count, date, date_opt, instant, like_contains, lower_bound, minor, parse,
-    read_date, read_date_opt, read_instant, read_money, upper_bound,
+    count, date, date_opt, instant, minor, parse, read_date, read_date_opt, read_instant,
+    read_money,
 };
+use crate::crypto::DataKey;
 use crate::error::StoreError;
 use crate::records::{NewTransaction, StoredTransaction, TxBatch};
+use crate::sealed::{self, TxSecret};
 use crate::store::{Store, begin_write, with_pool};
+use crate::vault::{dek_for_write, load_dek};
 
-/// Rows per multi-row INSERT: 19 binds each stays under SQLite's and PostgreSQL's bind limits.
+/// Rows per multi-row INSERT: 9 binds each stays far under SQLite's and PostgreSQL's bind limits.
 const INSERT_CHUNK: usize = 500;
 
 #[derive(sqlx::FromRow)]
 struct TxRow {
     id: String,
     account_id: String,
-    bank_transaction_id: Option<String>,
     status: String,
     date: String,
     booking_date: Option<String>,
     value_date: Option<String>,
-    amount_minor: i64,
     currency: String,
-    merchant: Option<String>,
-    raw_description: String,
-    category: Option<String>,
-    counterparty_iban: Option<String>,
-    end_to_end_id: Option<String>,
-    fingerprint: String,
+    sealed: Vec<u8>,
     updated_at: String,
 }
 
 macro_rules! tx_columns {
     () => {
-        "t.id, t.account_id, t.bank_transaction_id, t.status, t.date, t.booking_date, \
-         t.value_date, t.amount_minor, t.currency, t.merchant, t.raw_description, t.category, \
-         t.counterparty_iban, t.end_to_end_id, t.fingerprint, t.updated_at"
+        "t.id, t.account_id, t.status, t.date, t.booking_date, t.value_date, t.currency, \
+         t.sealed, t.updated_at"
     };
 }
 
-/// The customer filter; binds $1 customer, $2 from, $3 to, $4 min, $5 max, $6 currency,
-/// $7 direction, $8 LIKE pattern over the folded columns.
-macro_rules! filtered {
+/// The customer's rows narrowed by what is plaintext: binds $1 customer, $2 from, $3 to,
+/// $4 currency.
+macro_rules! narrowed {
     () => {
         "FROM transactions t JOIN accounts a ON a.id = t.account_id \
          WHERE a.customer_id = $1 \
          AND ($2 IS NULL OR t.date >= $2) \
          AND ($3 IS NULL OR t.date <= $3) \
-         AND ($4 IS NULL OR t.amount_abs_e4 >= $4) \
-         AND ($5 IS NULL OR t.amount_abs_e4 <= $5) \
-         AND ($6 IS NULL OR t.currency = $6) \
-         AND ($7 IS NULL OR ($7 = 'debit' AND t.amount_minor < 0) \
-              OR ($7 = 'credit' AND t.amount_minor >= 0)) \
-         AND ($8 IS NULL OR t.merchant_folded LIKE $8 ESCAPE '\\' \
-              OR t.description_folded LIKE $8 ESCAPE '\\')"
+         AND ($4 IS NULL OR t.currency = $4)"
     };
 }
 
 impl TxRow {
-    fn status(&self) -> Result<BookingStatus, StoreError> {
-        BookingStatus::parse(&self.status).ok_or(StoreError::Corrupt("transactions.status"))
-    }
-
-    fn into_stored(self) -> Result<StoredTransaction, StoreError> {
+    fn into_stored(self, dek: &DataKey) -> Result<StoredTransaction, StoreError> {
+        // Plaintext columns first, so a bad one is named even when the sealed value is bad too.
+        let id = parse(&self.id, "transactions.id")?;
+        let status =
+            BookingStatus::parse(&self.status).ok_or(StoreError::Corrupt("transactions.status"))?;
+        let date = read_date(&self.date, "transactions.date")?;
+        let booking_date =
+            read_date_opt(self.booking_date.as_deref(), "transactions.booking_date")?;
+        let value_date = read_date_opt(self.value_date.as_deref(), "transactions.value_date")?;
+        let s: TxSecret = sealed::open(dek, sealed::TRANSACTIONS, &self.id, &self.sealed)?;
         Ok(NewTransaction {
-            id: parse(&self.id, "transactions.id")?,
-            status: self.status()?,
-            date: read_date(&self.date, "transactions.date")?,
-            booking_date: read_date_opt(self.booking_date.as_deref(), "transactions.booking_date")?,
-            value_date: read_date_opt(self.value_date.as_deref(), "transactions.value_date")?,
+            id,
+            status,
+            date,
+            booking_date,
+            value_date,
             amount: read_money(
-                self.amount_minor,
+                s.amount_minor,
                 &self.currency,
-                "transactions.amount_minor",
+                "transactions.amount",
                 "transactions.currency",
             )?,
-            bank_transaction_id: self.bank_transaction_id,
-            merchant: self.merchant,
-            raw_description: self.raw_description,
-            category: self.category,
-            counterparty_iban: self.counterparty_iban,
-            end_to_end_id: self.end_to_end_id,
-            fingerprint: self.fingerprint,
+            bank_transaction_id: s.bank_transaction_id,
+            merchant: s.merchant,
+            raw_description: s.raw_description,
+            category: s.category,
+            counterparty_iban: s.counterparty_iban,
+            end_to_end_id: s.end_to_end_id,
+            fingerprint: s.fingerprint,
         })
     }
 
-    fn into_transaction(self) -> Result<Transaction, StoreError> {
+    fn into_transaction(self, dek: &DataKey) -> Result<Transaction, StoreError> {
         let account_id = parse(&self.account_id, "transactions.account_id")?;
         let updated_at = read_instant(&self.updated_at, "transactions.updated_at")?;
-        let s = self.into_stored()?;
+        let s = self.into_stored(dek)?;
         Ok(Transaction {
             id: s.id,
             account_id,
@@ -113,84 +111,79 @@ impl TxRow {
     }
 }
 
-/// One row's bind values, converted and validated before any statement runs.
+/// One row's values, converted and validated before any statement runs; sealed inside the
+/// write transaction, once the customer's data key is known.
 struct TxParams {
     id: String,
-    bank_transaction_id: Option<String>,
     status: &'static str,
     date: String,
     booking_date: Option<String>,
     value_date: Option<String>,
-    amount_minor: i64,
     currency: String,
-    amount_abs_e4: i64,
-    merchant: Option<String>,
-    merchant_folded: Option<String>,
-    raw_description: String,
-    description_folded: String,
-    category: Option<String>,
-    counterparty_iban: Option<String>,
-    end_to_end_id: Option<String>,
-    fingerprint: String,
+    secret: TxSecret,
 }
 
 impl TxParams {
     fn new(t: &NewTransaction) -> Result<Self, StoreError> {
         Ok(TxParams {
             id: t.id.to_string(),
-            bank_transaction_id: t.bank_transaction_id.clone(),
             status: t.status.as_str(),
             date: date(t.date, "transaction.date")?,
             booking_date: date_opt(t.booking_date, "transaction.booking_date")?,
             value_date: date_opt(t.value_date, "transaction.value_date")?,
-            amount_minor: minor(&t.amount, "transaction.amount")?,
             currency: t.amount.currency().code().to_owned(),
-            amount_abs_e4: abs_scaled(&t.amount, "transaction.amount")?,
-            merchant: t.merchant.clone(),
-            merchant_folded: t.merchant.as_deref().map(fold),
-            raw_description: t.raw_description.clone(),
-            description_folded: fold(&t.raw_description),
-            category: t.category.clone(),
-            counterparty_iban: t.counterparty_iban.clone(),
-            end_to_end_id: t.end_to_end_id.clone(),
-            fingerprint: t.fingerprint.clone(),
+            secret: TxSecret {
+                amount_minor: minor(&t.amount, "transaction.amount")?,
+                bank_transaction_id: t.bank_transaction_id.clone(),
+                merchant: t.merchant.clone(),
+                raw_description: t.raw_description.clone(),
+                category: t.category.clone(),
+                counterparty_iban: t.counterparty_iban.clone(),
+                end_to_end_id: t.end_to_end_id.clone(),
+                fingerprint: t.fingerprint.clone(),
+            },
         })
     }
 
     fn all(rows: &[NewTransaction]) -> Result<Vec<Self>, StoreError> {
         rows.iter().map(Self::new).collect()
     }
+
+    fn seal(&self, dek: &DataKey) -> Result<Vec<u8>, StoreError> {
+        sealed::seal(dek, sealed::TRANSACTIONS, &self.id, &self.secret)
+    }
 }
 
-/// Multi-row INSERT of `rows` into `account` on the executor `$ex` (a pool or a transaction).
+/// The customer owning `$account`, read through `$ex`; `NotFound("accounts")` when unknown.
+macro_rules! account_customer {
+    ($ex:expr, $account:expr) => {{
+        let c: Option<String> =
+            sqlx::query_scalar("SELECT customer_id FROM accounts WHERE id = $1")
+                .bind($account)
+                .fetch_optional($ex)
+                .await?;
+        c.ok_or(StoreError::NotFound("accounts"))?
+    }};
+}
+
+/// Multi-row INSERT of `rows` (with their sealed values) into `account` on the executor `$ex`.
 macro_rules! insert_rows {
-    ($db:ty, $ex:expr, $account:expr, $rows:expr, $now:expr) => {{
-        for chunk in $rows.chunks(INSERT_CHUNK) {
+    ($db:ty, $ex:expr, $account:expr, $rows:expr, $sealed:expr, $now:expr) => {{
+        let pairs: Vec<(&TxParams, &Vec<u8>)> = $rows.iter().zip($sealed.iter()).collect();
+        for chunk in pairs.chunks(INSERT_CHUNK) {
             let mut qb: QueryBuilder<$db> = QueryBuilder::new(
-                "INSERT INTO transactions (id, account_id, bank_transaction_id, status, date, \
-                 booking_date, value_date, amount_minor, currency, amount_abs_e4, merchant, \
-                 merchant_folded, raw_description, description_folded, category, \
-                 counterparty_iban, end_to_end_id, fingerprint, updated_at) ",
+                "INSERT INTO transactions (id, account_id, status, date, booking_date, \
+                 value_date, currency, sealed, updated_at) ",
             );
-            qb.push_values(chunk, |mut b, r| {
+            qb.push_values(chunk, |mut b, (r, sealed)| {
                 b.push_bind(r.id.as_str())
                     .push_bind($account)
-                    .push_bind(r.bank_transaction_id.as_deref())
                     .push_bind(r.status)
                     .push_bind(r.date.as_str())
                     .push_bind(r.booking_date.as_deref())
                     .push_bind(r.value_date.as_deref())
-                    .push_bind(r.amount_minor)
                     .push_bind(r.currency.as_str())
-                    .push_bind(r.amount_abs_e4)
-                    .push_bind(r.merchant.as_deref())
-                    .push_bind(r.merchant_folded.as_deref())
-                    .push_bind(r.raw_description.as_str())
-                    .push_bind(r.description_folded.as_str())
-                    .push_bind(r.category.as_deref())
-                    .push_bind(r.counterparty_iban.as_deref())
-                    .push_bind(r.end_to_end_id.as_deref())
-                    .push_bind(r.fingerprint.as_str())
+                    .push_bind(sealed.as_slice())
                     .push_bind($now);
             });
             qb.build()
@@ -199,6 +192,14 @@ macro_rules! insert_rows {
                 .map_err(|e| missing_account(e.into()))?;
         }
     }};
+}
+
+/// Does the filter need the decrypted values (beyond customer, dates and currency)?
+fn needs_decrypted_filter(f: &TxFilter) -> bool {
+    f.amount_min.is_some()
+        || f.amount_max.is_some()
+        || f.direction.is_some()
+        || f.merchant.is_some()
 }
 
 impl Store {
@@ -231,42 +232,37 @@ impl Store {
                     return Err(StoreError::NotFound("transactions"));
                 }
             }
-            for r in &updates {
-                let n = sqlx::query(
-                    "UPDATE transactions SET bank_transaction_id = $3, status = $4, date = $5, \
-                     booking_date = $6, value_date = $7, amount_minor = $8, currency = $9, \
-                     amount_abs_e4 = $10, merchant = $11, merchant_folded = $12, \
-                     raw_description = $13, description_folded = $14, category = $15, \
-                     counterparty_iban = $16, end_to_end_id = $17, fingerprint = $18, \
-                     updated_at = $19 WHERE id = $1 AND account_id = $2",
-                )
-                .bind(&r.id)
-                .bind(&account)
-                .bind(&r.bank_transaction_id)
-                .bind(r.status)
-                .bind(&r.date)
-                .bind(&r.booking_date)
-                .bind(&r.value_date)
-                .bind(r.amount_minor)
-                .bind(&r.currency)
-                .bind(r.amount_abs_e4)
-                .bind(&r.merchant)
-                .bind(&r.merchant_folded)
-                .bind(&r.raw_description)
-                .bind(&r.description_folded)
-                .bind(&r.category)
-                .bind(&r.counterparty_iban)
-                .bind(&r.end_to_end_id)
-                .bind(&r.fingerprint)
-                .bind(&now)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-                if n == 0 {
-                    return Err(StoreError::NotFound("transactions"));
+            if !inserts.is_empty() || !updates.is_empty() {
+                let customer = account_customer!(&mut *tx, &account);
+                let dek = dek_for_write!(self, &mut *tx, &customer);
+                for r in &updates {
+                    let n = sqlx::query(
+                        "UPDATE transactions SET status = $3, date = $4, booking_date = $5, \
+                         value_date = $6, currency = $7, sealed = $8, updated_at = $9 \
+                         WHERE id = $1 AND account_id = $2",
+                    )
+                    .bind(&r.id)
+                    .bind(&account)
+                    .bind(r.status)
+                    .bind(&r.date)
+                    .bind(&r.booking_date)
+                    .bind(&r.value_date)
+                    .bind(&r.currency)
+                    .bind(r.seal(&dek)?)
+                    .bind(&now)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                    if n == 0 {
+                        return Err(StoreError::NotFound("transactions"));
+                    }
                 }
+                let sealed = inserts
+                    .iter()
+                    .map(|r| r.seal(&dek))
+                    .collect::<Result<Vec<_>, _>>()?;
+                insert_rows!(_, &mut *tx, account.as_str(), inserts, sealed, now.as_str());
             }
-            insert_rows!(_, &mut *tx, account.as_str(), inserts, now.as_str());
             tx.commit().await?;
         });
         Ok(())
@@ -280,15 +276,24 @@ impl Store {
         since: NaiveDate,
     ) -> Result<Vec<StoredTransaction>, StoreError> {
         let since = date(since, "since")?;
-        let rows: Vec<TxRow> = with_pool!(self, p => sqlx::query_as(concat!(
-            "SELECT ", tx_columns!(), " FROM transactions t WHERE t.account_id = $1 \
-             AND (t.date >= $2 OR t.status = 'pending') ORDER BY t.date, t.seq",
-        ))
-        .bind(account.to_string())
-        .bind(since)
-        .fetch_all(p)
-        .await)?;
-        rows.into_iter().map(TxRow::into_stored).collect()
+        let account = account.to_string();
+        let (rows, dek): (Vec<TxRow>, Option<DataKey>) = with_pool!(self, p => {
+            let rows: Vec<TxRow> = sqlx::query_as(concat!(
+                "SELECT ", tx_columns!(), " FROM transactions t WHERE t.account_id = $1 \
+                 AND (t.date >= $2 OR t.status = 'pending') ORDER BY t.date, t.seq",
+            ))
+            .bind(&account)
+            .bind(since)
+            .fetch_all(p)
+            .await?;
+            if rows.is_empty() {
+                return Ok(Vec::new());
+            }
+            let customer = account_customer!(p, &account);
+            (rows, load_dek!(self, p, &customer))
+        });
+        let dek = sealed::require(dek.as_ref())?;
+        rows.into_iter().map(|r| r.into_stored(dek)).collect()
     }
 
     /// The customer's transactions matching `f` exactly as `TxFilter::matches` would (amount bounds
@@ -305,55 +310,94 @@ impl Store {
         let customer = c.to_string();
         let from = date_opt(f.date_from, "filter.date_from")?;
         let to = date_opt(f.date_to, "filter.date_to")?;
-        let min = f.amount_min.map(lower_bound);
-        let max = f.amount_max.map(upper_bound);
         let currency = f.currency.map(|c| c.code().to_owned());
-        let direction = f.direction.map(|d| match d {
-            Direction::Debit => "debit",
-            Direction::Credit => "credit",
-        });
-        let pattern = f.merchant.as_deref().map(|m| like_contains(&fold(m)));
-        let offset = i64::try_from(offset).unwrap_or(i64::MAX);
-        let limit = i64::from(limit);
-        let (rows, total): (Vec<TxRow>, i64) = with_pool!(self, p => {
-            let rows = sqlx::query_as(concat!(
-                "SELECT ", tx_columns!(), " ", filtered!(),
-                " ORDER BY t.date DESC, t.seq DESC LIMIT $9 OFFSET $10"
+        let in_sql = !needs_decrypted_filter(f);
+        let (sql_offset, sql_limit) = if in_sql {
+            (i64::try_from(offset).unwrap_or(i64::MAX), i64::from(limit))
+        } else {
+            (0, i64::MAX)
+        };
+        let (rows, total, dek): (Vec<TxRow>, i64, Option<DataKey>) = with_pool!(self, p => {
+            let rows: Vec<TxRow> = sqlx::query_as(concat!(
+                "SELECT ", tx_columns!(), " ", narrowed!(),
+                " ORDER BY t.date DESC, t.seq DESC LIMIT $5 OFFSET $6"
             ))
-            .bind(&customer).bind(&from).bind(&to).bind(min).bind(max)
-            .bind(&currency).bind(direction).bind(&pattern).bind(limit).bind(offset)
+            .bind(&customer).bind(&from).bind(&to).bind(&currency)
+            .bind(sql_limit).bind(sql_offset)
             .fetch_all(p)
             .await?;
-            let total = sqlx::query_scalar(concat!("SELECT COUNT(*) ", filtered!()))
-                .bind(&customer).bind(&from).bind(&to).bind(min).bind(max)
-                .bind(&currency).bind(direction).bind(&pattern)
-                .fetch_one(p)
-                .await?;
-            (rows, total)
+            let total: i64 = if in_sql {
+                sqlx::query_scalar(concat!("SELECT COUNT(*) ", narrowed!()))
+                    .bind(&customer).bind(&from).bind(&to).bind(&currency)
+                    .fetch_one(p)
+                    .await?
+            } else {
+                0
+            };
+            let dek = if rows.is_empty() { None } else { load_dek!(self, p, &customer) };
+            (rows, total, dek)
         });
-        let page = rows
-            .into_iter()
-            .map(TxRow::into_transaction)
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok((page, count(total, "count")?))
+        if rows.is_empty() {
+            return Ok((Vec::new(), count(total, "count")?));
+        }
+        let dek = sealed::require(dek.as_ref())?;
+        if in_sql {
+            let page = rows
+                .into_iter()
+                .map(|r| r.into_transaction(dek))
+                .collect::<Result<Vec<_>, _>>()?;
+            return Ok((page, count(total, "count")?));
+        }
+        let mut matched = 0u64;
+        let mut page = Vec::new();
+        for r in rows {
+            let t = r.into_transaction(dek)?;
+            if !f.matches(&t) {
+                continue;
+            }
+            if matched >= offset && page.len() < limit as usize {
+                page.push(t);
+            }
+            matched += 1;
+        }
+        Ok((page, matched))
     }
 
     /// Distinct cleaned merchant names of the customer's transactions, sorted by their folded form
     /// (so "Żabka" sorts with "Zara", not after "Z"), ties by exact text.
     pub async fn merchants_for_customer(&self, c: CustomerId) -> Result<Vec<String>, StoreError> {
-        let mut names: Vec<String> = with_pool!(self, p => sqlx::query_scalar(
-            "SELECT DISTINCT t.merchant FROM transactions t JOIN accounts a \
-             ON a.id = t.account_id WHERE a.customer_id = $1 AND t.merchant IS NOT NULL",
-        )
-        .bind(c.to_string())
-        .fetch_all(p)
-        .await)?;
+        let customer = c.to_string();
+        let (rows, dek): (Vec<TxRow>, Option<DataKey>) = with_pool!(self, p => {
+            let rows: Vec<TxRow> = sqlx::query_as(concat!(
+                "SELECT ", tx_columns!(), " ", narrowed!(),
+            ))
+            .bind(&customer)
+            .bind(None::<String>)
+            .bind(None::<String>)
+            .bind(None::<String>)
+            .fetch_all(p)
+            .await?;
+            let dek = if rows.is_empty() { None } else { load_dek!(self, p, &customer) };
+            (rows, dek)
+        });
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let dek = sealed::require(dek.as_ref())?;
+        let mut names = Vec::new();
+        for r in rows {
+            let s: TxSecret = sealed::open(dek, sealed::TRANSACTIONS, &r.id, &r.sealed)?;
+            if let Some(m) = s.merchant {
+                names.push(m);
+            }
+        }
         names.sort_by_cached_key(|n| (fold(n), n.clone()));
+        names.dedup();
         Ok(names)
     }
 
     /// A plain bulk insert of rows into the transactions table (one DB transaction, multi-row
-    /// INSERTs), the baseline for `okienko bench sync`.
+    /// INSERTs, encrypted like every write), the baseline for `okienko bench sync`.
     pub async fn bulk_insert_transactions_baseline(
         &self,
         account: AccountId,
@@ -365,7 +409,15 @@ impl Store {
         let backend = self.backend();
         with_pool!(self, p => {
             let mut tx = begin_write(p, backend).await?;
-            insert_rows!(_, &mut *tx, account.as_str(), rows, now.as_str());
+            if !rows.is_empty() {
+                let customer = account_customer!(&mut *tx, &account);
+                let dek = dek_for_write!(self, &mut *tx, &customer);
+                let sealed = rows
+                    .iter()
+                    .map(|r| r.seal(&dek))
+                    .collect::<Result<Vec<_>, _>>()?;
+                insert_rows!(_, &mut *tx, account.as_str(), rows, sealed, now.as_str());
+            }
             tx.commit().await?;
         });
         Ok(())

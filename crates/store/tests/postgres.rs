@@ -11,7 +11,8 @@ async fn isolated_schema_names_are_checked() {
     let url = std::env::var("OKIENKO_TEST_PG_URL")
         .unwrap_or_else(|_| conformance::harness::DEFAULT_PG_URL.to_owned());
     assert!(matches!(
-        okienko_store::Store::connect_isolated(&url, "bad\"name").await,
+        okienko_store::Store::connect_isolated(&url, "bad\"name", conformance::harness::keyring())
+            .await,
         Err(okienko_store::StoreError::Invalid("schema"))
     ));
 }

@@ -129,7 +129,9 @@ impl Harness {
             "sqlite://{}?mode=rwc",
             dir.path().join("okienko.sqlite").display()
         );
-        let store = Store::connect(&url).await.unwrap();
+        let store = Store::connect(&url, okienko_store::Keyring::generate())
+            .await
+            .unwrap();
         let customer = CustomerId::new();
         let clock = Arc::new(FixedClock::new(
             Utc.from_utc_datetime(&today.and_hms_opt(12, 0, 0).unwrap()),

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use okienko_store::Store;
+use okienko_store::{KeyId, Keyring, MasterKey, Store};
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool};
 
@@ -42,6 +42,36 @@ impl Ctx {
         .expect("raw count query")
     }
 
+    /// Runs a statement with two text binds ($1, $2).
+    pub async fn exec2(&self, sql: &'static str, a: &str, b: &str) -> u64 {
+        match &self.raw {
+            Raw::Sqlite(p) => sqlx::query(sql)
+                .bind(a)
+                .bind(b)
+                .execute(p)
+                .await
+                .map(|r| r.rows_affected()),
+            Raw::Postgres(p) => sqlx::query(sql)
+                .bind(a)
+                .bind(b)
+                .execute(p)
+                .await
+                .map(|r| r.rows_affected()),
+        }
+        .expect("raw statement")
+    }
+
+    /// Opens a second store on the same database with another keyring.
+    pub async fn reopen(&self, keyring: Keyring) -> Result<Store, okienko_store::StoreError> {
+        match (&self.db_file, &self.schema) {
+            (Some(file), _) => {
+                Store::connect(&format!("sqlite://{}", file.display()), keyring).await
+            }
+            (None, Some((url, schema))) => Store::connect_isolated(url, schema, keyring).await,
+            (None, None) => unreachable!("a test database is a file or a schema"),
+        }
+    }
+
     pub async fn finish(self) {
         self.store.close().await;
         match &self.raw {
@@ -64,11 +94,21 @@ impl Ctx {
     }
 }
 
+/// The keyring every conformance store is opened with (a fixed key, so a test can reopen).
+pub fn keyring() -> Keyring {
+    Keyring::single(
+        KeyId::new("test-1").expect("key id"),
+        MasterKey::from_bytes([7; 32]),
+    )
+}
+
 pub async fn sqlite(_test: &str) -> Ctx {
     let dir = tempfile::tempdir().expect("temp dir");
     let file = dir.path().join("okienko.sqlite");
     let url = format!("sqlite://{}?mode=rwc", file.display());
-    let store = Store::connect(&url).await.expect("open SQLite store");
+    let store = Store::connect(&url, keyring())
+        .await
+        .expect("open SQLite store");
     assert_eq!(store.backend(), okienko_store::Backend::Sqlite);
     let raw = SqlitePool::connect_with(SqliteConnectOptions::new().filename(&file))
         .await
@@ -91,7 +131,7 @@ pub async fn postgres(test: &str) -> Ctx {
         N.fetch_add(1, Ordering::Relaxed),
         test.chars().take(30).collect::<String>()
     );
-    let store = Store::connect_isolated(&url, &schema)
+    let store = Store::connect_isolated(&url, &schema, keyring())
         .await
         .unwrap_or_else(|e| {
             panic!(

@@ -17,8 +17,8 @@ use okienko_core::{
     ConsentStatus, Currency, CustomerId, Iban, Lang, Money, Transaction, TransactionId, TxFilter,
 };
 use okienko_store::{
-    AccountRecord, AuditRow, ConsentRecord, CustomerRecord, NewTransaction, Store, StoreError,
-    SyncState, TxBatch,
+    AccountRecord, AuditRow, ConsentRecord, CustomerRecord, KeyId, Keyring, MasterKey,
+    NewTransaction, Store, StoreError, SyncState, TxBatch,
 };
 use rust_decimal::Decimal;
 
@@ -48,6 +48,10 @@ macro_rules! conformance_tests {
             audit_concurrent_appenders_stay_gapless,
             corrupt_rows_are_errors,
             bulk_insert_baseline,
+            sealed_values_are_bound_to_their_row,
+            wrong_master_key_is_a_clear_error,
+            rotation_while_reading,
+            erase_leaves_no_financial_row_and_no_key,
         );
     };
     (@each $make:path; $($name:ident),* $(,)?) => {
@@ -1386,22 +1390,29 @@ pub async fn corrupt_rows_are_errors(ctx: &Ctx) {
     .await
     .unwrap();
 
-    ctx.exec("UPDATE accounts SET iban = 'PL61109010140000071219812875'")
-        .await
-        .unwrap();
-    let err = s.accounts_for_customer(cust).await.unwrap_err();
-    assert!(matches!(err, StoreError::Corrupt("accounts.iban")), "{err}");
-    assert!(
-        !format!("{err} {err:?}").contains("7121981"),
-        "error names the value"
-    );
-    ctx.exec("UPDATE accounts SET iban = NULL, currency = 'QQQ'")
+    ctx.exec("UPDATE accounts SET currency = 'QQQ'")
         .await
         .unwrap();
     assert!(matches!(
         s.accounts_for_consent(consent).await,
         Err(StoreError::Corrupt("accounts.currency"))
     ));
+    ctx.exec("UPDATE accounts SET currency = 'PLN'")
+        .await
+        .unwrap();
+    // A sealed value from another table does not authenticate here: Corrupt, naming the column.
+    ctx.exec("UPDATE accounts SET sealed = (SELECT sealed FROM balances LIMIT 1)")
+        .await
+        .unwrap();
+    let err = s.accounts_for_customer(cust).await.unwrap_err();
+    assert!(
+        matches!(err, StoreError::Corrupt("accounts.sealed")),
+        "{err}"
+    );
+    assert!(
+        !format!("{err} {err:?}").contains("7121981"),
+        "error names the value"
+    );
 
     ctx.exec("UPDATE transactions SET currency = 'XYZ'")
         .await
@@ -1411,14 +1422,17 @@ pub async fn corrupt_rows_are_errors(ctx: &Ctx) {
             .await,
         Err(StoreError::Corrupt("transactions.currency"))
     ));
-    ctx.exec("UPDATE transactions SET currency = 'PLN', amount_minor = 9223372036854775807")
-        .await
-        .unwrap();
+    ctx.exec(
+        "UPDATE transactions SET currency = 'PLN', \
+         sealed = (SELECT sealed FROM balances LIMIT 1)",
+    )
+    .await
+    .unwrap();
     assert!(matches!(
         s.stored_transactions(acc, d("2000-01-01")).await,
-        Err(StoreError::Corrupt("transactions.amount_minor"))
+        Err(StoreError::Corrupt("transactions.sealed"))
     ));
-    ctx.exec("UPDATE transactions SET amount_minor = 1, date = '2026-02-30'")
+    ctx.exec("UPDATE transactions SET date = '2026-02-30'")
         .await
         .unwrap();
     assert!(matches!(
@@ -1486,5 +1500,355 @@ pub async fn bulk_insert_baseline(ctx: &Ctx) {
     assert_eq!(
         s.transactions_for_customer(cust, &f, 0, 1).await.unwrap().1,
         1234
+    );
+}
+
+// ---------------------------------------------------------------- encryption at rest
+
+/// Ciphertexts moved between rows or columns fail authentication: `Corrupt(column)`, never the
+/// other row's data.
+pub async fn sealed_values_are_bound_to_their_row(ctx: &Ctx) {
+    let s = &ctx.store;
+    let (cust, consent, acc) = setup(s).await;
+    let a = new_tx(
+        "2026-03-01",
+        pln("-1.00"),
+        Some("Alfa"),
+        BookingStatus::Booked,
+    );
+    let b = new_tx(
+        "2026-03-02",
+        pln("-2.00"),
+        Some("Beta"),
+        BookingStatus::Booked,
+    );
+    s.apply_transactions(acc, &insert_only(vec![a.clone(), b.clone()]))
+        .await
+        .unwrap();
+    let copy_tx = "UPDATE transactions SET sealed = \
+                   (SELECT t2.sealed FROM transactions t2 WHERE t2.id = $2) WHERE id = $1";
+    assert_eq!(
+        ctx.exec2(copy_tx, &a.id.to_string(), &b.id.to_string())
+            .await,
+        1
+    );
+    let err = s
+        .transactions_for_customer(cust, &TxFilter::default(), 0, 10)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::Corrupt("transactions.sealed")),
+        "{err}"
+    );
+    assert!(matches!(
+        s.stored_transactions(acc, d("2000-01-01")).await,
+        Err(StoreError::Corrupt("transactions.sealed"))
+    ));
+
+    // Another customer's account ciphertext (another data key) does not open either.
+    let (other_cust, _, other_acc) = setup(s).await;
+    let copy_acc = "UPDATE accounts SET sealed = \
+                    (SELECT a2.sealed FROM accounts a2 WHERE a2.id = $2) WHERE id = $1";
+    ctx.exec2(copy_acc, &acc.to_string(), &other_acc.to_string())
+        .await;
+    assert!(matches!(
+        s.accounts_for_customer(cust).await,
+        Err(StoreError::Corrupt("accounts.sealed"))
+    ));
+    assert_eq!(s.accounts_for_customer(other_cust).await.unwrap().len(), 1);
+
+    // Two consents of one customer (same data key): the row id alone tells them apart.
+    let mut c1 = s.consent(consent).await.unwrap().unwrap();
+    c1.access_token = Some("token-one".into());
+    s.update_consent(&c1).await.unwrap();
+    let mut c2 = consent_rec(cust);
+    c2.access_token = Some("token-two".into());
+    s.insert_consent(&c2).await.unwrap();
+    let copy_consent = "UPDATE consents SET sealed = \
+                        (SELECT c2.sealed FROM consents c2 WHERE c2.id = $2) WHERE id = $1";
+    ctx.exec2(copy_consent, &consent.to_string(), &c2.id.to_string())
+        .await;
+    assert!(matches!(
+        s.consent(consent).await,
+        Err(StoreError::Corrupt("consents.sealed"))
+    ));
+    assert_eq!(
+        s.consent(c2.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .access_token
+            .as_deref(),
+        Some("token-two")
+    );
+
+    // Balances are bound to their position too.
+    let bal = |amount: &str| Balance {
+        account_id: other_acc,
+        kind: BalanceKind::ClosingBooked,
+        amount: pln(amount),
+        reference_date: None,
+        fetched_at: t("2026-03-01T00:00:00Z"),
+    };
+    s.replace_balances(other_acc, &[bal("1.00"), bal("2.00")])
+        .await
+        .unwrap();
+    ctx.exec2(
+        "UPDATE balances SET sealed = (SELECT b2.sealed FROM balances b2 \
+         WHERE b2.account_id = $1 AND b2.pos = 1) WHERE account_id = $1 AND pos = CAST($2 AS BIGINT)",
+        &other_acc.to_string(),
+        "0",
+    )
+    .await;
+    assert!(matches!(
+        s.balances_for_customer(other_cust).await,
+        Err(StoreError::Corrupt("balances.sealed"))
+    ));
+}
+
+/// Opening the database with the wrong master key fails at connect with a clear error that
+/// names the key id, never the key.
+pub async fn wrong_master_key_is_a_clear_error(ctx: &Ctx) {
+    let s = &ctx.store;
+    let (cust, _, acc) = setup(s).await;
+    s.apply_transactions(
+        acc,
+        &insert_only(vec![new_tx(
+            "2026-03-01",
+            pln("-5.00"),
+            Some("X"),
+            BookingStatus::Booked,
+        )]),
+    )
+    .await
+    .unwrap();
+    let wrong = MasterKey::from_bytes([8; 32]);
+    let wrong_b64 = wrong.to_base64();
+    let err = ctx
+        .reopen(Keyring::single(KeyId::new("test-1").unwrap(), wrong))
+        .await
+        .err()
+        .expect("wrong key refused");
+    assert!(
+        matches!(&err, StoreError::WrongMasterKey(id) if id == "test-1"),
+        "{err}"
+    );
+    let text = format!("{err} {err:?}");
+    assert!(
+        text.contains("test-1") && !text.contains(wrong_b64.as_str()),
+        "{text}"
+    );
+
+    let err = ctx
+        .reopen(Keyring::single(
+            KeyId::new("other").unwrap(),
+            MasterKey::generate(),
+        ))
+        .await
+        .err()
+        .expect("a keyring without the data keys' master key is refused");
+    assert!(
+        matches!(&err, StoreError::UnknownMasterKey(id) if id == "test-1"),
+        "{err}"
+    );
+
+    // The right key in a bigger ring reads fine.
+    let mut ring = harness::keyring();
+    ring.old
+        .push((KeyId::new("spare").unwrap(), MasterKey::generate()));
+    let again = ctx.reopen(ring).await.unwrap();
+    assert_eq!(
+        again
+            .transactions_for_customer(cust, &TxFilter::default(), 0, 10)
+            .await
+            .unwrap()
+            .1,
+        1
+    );
+    again.close().await;
+}
+
+/// Re-wrapping every data key under a new master key while readers and writers keep going.
+pub async fn rotation_while_reading(ctx: &Ctx) {
+    let s = &ctx.store;
+    // More customers with data keys than one rotation batch holds.
+    const CUSTOMERS: usize = 230;
+    let (cust, consent, acc) = setup(s).await;
+    let rows: Vec<_> = (0..50)
+        .map(|i| {
+            new_tx(
+                &format!("2026-03-{:02}", i % 28 + 1),
+                pln("-7.00"),
+                Some("Rotacja"),
+                BookingStatus::Booked,
+            )
+        })
+        .collect();
+    s.apply_transactions(acc, &insert_only(rows)).await.unwrap();
+    let mut consents = vec![consent];
+    for i in 0..CUSTOMERS - 1 {
+        let mut c = consent_rec(CustomerId::new());
+        c.access_token = Some(format!("token-{i}"));
+        s.insert_consent(&c).await.unwrap();
+        consents.push(c.id);
+    }
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut readers = Vec::new();
+    for r in 0..2 {
+        let (s, stop, consents) = (s.clone(), stop.clone(), consents.clone());
+        readers.push(tokio::spawn(async move {
+            let mut reads = 0u32;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) || reads < 3 {
+                let (page, total) = s
+                    .transactions_for_customer(cust, &TxFilter::default(), 0, 5)
+                    .await
+                    .expect("read during rotation");
+                assert_eq!((page.len(), total), (5, 50));
+                let id = consents[(reads as usize * 7 + r) % consents.len()];
+                s.consent(id).await.expect("consent during rotation");
+                reads += 1;
+            }
+            reads
+        }));
+    }
+    let writer = {
+        let s = s.clone();
+        tokio::spawn(async move {
+            for _ in 0..20 {
+                let mut c = consent_rec(CustomerId::new());
+                c.access_token = Some("written-during-rotation".into());
+                s.insert_consent(&c).await.expect("write during rotation");
+            }
+        })
+    };
+    let new_id = KeyId::new("test-2").unwrap();
+    let new_key = MasterKey::from_bytes([9; 32]);
+    let rewrapped = s
+        .rotate_master_key((new_id.clone(), new_key.clone()))
+        .await
+        .unwrap();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for r in readers {
+        assert!(r.await.unwrap() >= 3);
+    }
+    writer.await.unwrap();
+    // Every key that existed before the rotation started was re-wrapped (keys the writer
+    // created meanwhile may already have been made under the new key).
+    assert!(
+        (CUSTOMERS as u64..=CUSTOMERS as u64 + 20).contains(&rewrapped),
+        "{rewrapped}"
+    );
+    assert_eq!(
+        s.rotate_master_key((new_id.clone(), new_key.clone()))
+            .await
+            .unwrap(),
+        0
+    );
+
+    // The new key alone now opens and reads everything; the old one alone no longer does.
+    let only_new = ctx.reopen(Keyring::single(new_id, new_key)).await.unwrap();
+    assert_eq!(
+        only_new
+            .transactions_for_customer(cust, &TxFilter::default(), 0, 1)
+            .await
+            .unwrap()
+            .1,
+        50
+    );
+    let last = consents[consents.len() - 1];
+    assert!(
+        only_new
+            .consent(last)
+            .await
+            .unwrap()
+            .unwrap()
+            .access_token
+            .is_some()
+    );
+    only_new.close().await;
+    let err = ctx
+        .reopen(harness::keyring())
+        .await
+        .err()
+        .expect("old key alone refused");
+    assert!(
+        matches!(&err, StoreError::UnknownMasterKey(id) if id == "test-2"),
+        "{err}"
+    );
+}
+
+/// After erasure nothing financial of the customer is left in any table, and their data key
+/// row is gone; consent records stay with their secrets cleared.
+pub async fn erase_leaves_no_financial_row_and_no_key(ctx: &Ctx) {
+    let s = &ctx.store;
+    let (victim, consent, acc) = setup(s).await;
+    let mut c = s.consent(consent).await.unwrap().unwrap();
+    c.access_token = Some("victim-token".into());
+    s.update_consent(&c).await.unwrap();
+    s.apply_transactions(
+        acc,
+        &insert_only(vec![new_tx(
+            "2026-03-01",
+            pln("-9.99"),
+            Some("Sklep"),
+            BookingStatus::Booked,
+        )]),
+    )
+    .await
+    .unwrap();
+    s.replace_balances(
+        acc,
+        &[Balance {
+            account_id: acc,
+            kind: BalanceKind::ClosingBooked,
+            amount: pln("10.00"),
+            reference_date: None,
+            fetched_at: Utc::now(),
+        }],
+    )
+    .await
+    .unwrap();
+    s.delete_customer_financial_data(victim).await.unwrap();
+    let v = victim.to_string();
+    for sql in [
+        "SELECT COUNT(*) FROM accounts WHERE customer_id = $1",
+        "SELECT COUNT(*) FROM balances WHERE account_id IN (SELECT id FROM accounts WHERE customer_id = $1)",
+        "SELECT COUNT(*) FROM transactions WHERE account_id IN (SELECT id FROM accounts WHERE customer_id = $1)",
+        "SELECT COUNT(*) FROM consents WHERE customer_id = $1 AND (sealed IS NOT NULL \
+         OR access_token IS NOT NULL OR pkce_verifier IS NOT NULL)",
+    ] {
+        assert_eq!(ctx.count(sql, &v).await, 0, "{sql}");
+    }
+    assert_eq!(
+        ctx.count(
+            "SELECT COUNT(*) FROM transactions WHERE account_id = $1",
+            &acc.to_string()
+        )
+        .await,
+        0
+    );
+    if ctx.db_file.is_none() {
+        // PostgreSQL keeps the key table in the same schema; SQLite's is checked in sqlite.rs.
+        assert_eq!(
+            ctx.count(
+                "SELECT COUNT(*) FROM customer_keys WHERE customer_id = $1",
+                &v
+            )
+            .await,
+            0
+        );
+    }
+    // A new consent after erasure gets a new data key and works.
+    let mut fresh = consent_rec(victim);
+    fresh.access_token = Some("new-token".into());
+    s.insert_consent(&fresh).await.unwrap();
+    assert_eq!(
+        s.consent(fresh.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .access_token
+            .as_deref(),
+        Some("new-token")
     );
 }

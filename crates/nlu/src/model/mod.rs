@@ -1,0 +1,191 @@
+//! A small, deterministic, pure-Rust text classifier: hashed TF-IDF features ([`features`]) and
+//! multinomial logistic regression trained by AdaGrad SGD ([`train`]), saved as a compact binary.
+//!
+//! Owns the model's lifecycle: `train` (fixed seed, fixed order, single thread — two trainings
+//! on the same data give byte-identical files), `save`/`load` (versioned little-endian format,
+//! rejected cleanly when truncated or foreign) and `predict` (labels with softmax probabilities,
+//! best first). It knows nothing about the product's intents; [`crate::product`] does.
+
+mod features;
+mod io;
+mod train;
+
+use std::path::Path;
+
+pub(crate) use features::GROUPS;
+pub(crate) use train::SplitMix;
+
+use crate::NluError;
+
+/// One training example with caller-computed extra features: (text, extras, label).
+pub(crate) type Example<'a> = (&'a str, Vec<(&'a str, f32)>, &'a str);
+
+/// How to train. The defaults are the ones tuned on a held-out part of BANKING77's train split.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainConfig {
+    /// Hash space is `2^hash_bits` buckets.
+    pub hash_bits: u32,
+    /// Longest character n-gram (from 2).
+    pub char_max: usize,
+    /// Longest cross-word character n-gram (from 3); 0 turns them off.
+    pub cross_max: usize,
+    /// Weights of the word, char, raw-form, extra and cross-word feature groups.
+    pub group_weight: [f32; GROUPS],
+    /// Passes over the data.
+    pub epochs: usize,
+    /// AdaGrad base learning rate.
+    pub learning_rate: f32,
+    /// L2 penalty per touched weight and step.
+    pub l2: f32,
+    /// Seed of the example order.
+    pub seed: u64,
+    /// Full-batch L-BFGS iterations after the SGD warm-up (0: SGD only).
+    pub lbfgs_iters: usize,
+    /// Inverse L2 strength for L-BFGS (scikit-learn's `C`).
+    pub c: f32,
+    /// Softmax temperature applied at prediction (calibration); 1 leaves the logits as they are.
+    pub temperature: f32,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            hash_bits: 20,
+            char_max: 5,
+            cross_max: 0,
+            group_weight: [1.3, 1.0, 0.3, 1.0, 0.7],
+            epochs: 3,
+            learning_rate: 0.2,
+            l2: 1e-6,
+            seed: 0x6f6b_6965_6e6b_6f00,
+            lbfgs_iters: 150,
+            c: 20.0,
+            temperature: 1.0,
+        }
+    }
+}
+
+/// A trained classifier. `rows` maps a hash bucket to its weight row; buckets never seen in
+/// training have no row (their weights would be zero).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Model {
+    pub(crate) config: TrainConfig,
+    pub(crate) labels: Vec<String>,
+    /// Sorted buckets that have a row; row `i` belongs to `buckets[i]`.
+    pub(crate) buckets: Vec<u32>,
+    /// Inverse document frequency per row.
+    pub(crate) idf: Vec<f32>,
+    /// `buckets.len() × labels.len()` weights, row-major.
+    pub(crate) weights: Vec<f32>,
+    pub(crate) bias: Vec<f32>,
+}
+
+impl Model {
+    /// Trains on `(text, label)` pairs. Labels are sorted, so the input order of labels does not
+    /// matter; the example order does (it is shuffled with `config.seed`).
+    pub fn train<S: AsRef<str>, L: AsRef<str>>(data: &[(S, L)], config: &TrainConfig) -> Model {
+        let rows: Vec<Example<'_>> = data
+            .iter()
+            .map(|(t, l)| (t.as_ref(), Vec::new(), l.as_ref()))
+            .collect();
+        train::train(&rows, config)
+    }
+
+    /// Trains with caller-computed extra features per example (e.g. rule scores).
+    pub(crate) fn train_with_extras(data: &[Example<'_>], config: &TrainConfig) -> Model {
+        train::train(data, config)
+    }
+
+    /// All labels with their probabilities, most likely first.
+    pub fn predict(&self, text: &str) -> Vec<(String, f32)> {
+        self.predict_with_extras(text, &[])
+            .into_iter()
+            .map(|(i, p)| (self.labels[i].clone(), p))
+            .collect()
+    }
+
+    /// Label indices with probabilities, most likely first.
+    pub(crate) fn predict_with_extras(
+        &self,
+        text: &str,
+        extra: &[(&str, f32)],
+    ) -> Vec<(usize, f32)> {
+        let x = self.vectorise(text, extra);
+        let mut p = self.logits(&x);
+        let t = self.config.temperature;
+        if t > 0.0 && t != 1.0 {
+            p.iter_mut().for_each(|z| *z /= t);
+        }
+        train::softmax(&mut p);
+        let mut ranked: Vec<(usize, f32)> = p.into_iter().enumerate().collect();
+        ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        ranked
+    }
+
+    pub fn labels(&self) -> &[String] {
+        &self.labels
+    }
+
+    /// The row of a bucket, if it was seen in training.
+    fn row(&self, bucket: u32) -> Option<usize> {
+        self.buckets.binary_search(&bucket).ok()
+    }
+
+    /// Weighted features as (row, value), unseen buckets dropped.
+    pub(crate) fn vectorise(&self, text: &str, extra: &[(&str, f32)]) -> Vec<(usize, f32)> {
+        let mask = (1u32 << self.config.hash_bits) - 1;
+        let raw = features::extract(
+            text,
+            extra,
+            mask,
+            self.config.char_max,
+            self.config.cross_max,
+        );
+        let w = features::weigh(
+            &raw,
+            |b| self.row(b).map_or(0.0, |r| self.idf[r]),
+            &self.config.group_weight,
+        );
+        w.into_iter()
+            .filter_map(|(b, v)| self.row(b).map(|r| (r, v)))
+            .filter(|(_, v)| *v != 0.0)
+            .collect()
+    }
+
+    fn logits(&self, x: &[(usize, f32)]) -> Vec<f32> {
+        let k = self.labels.len();
+        let mut z = self.bias.clone();
+        for &(r, v) in x {
+            let row = &self.weights[r * k..(r + 1) * k];
+            for (zi, wi) in z.iter_mut().zip(row) {
+                *zi += v * wi;
+            }
+        }
+        z
+    }
+
+    /// Writes the model (deterministic bytes for a given model).
+    pub fn save(&self, path: &Path) -> Result<(), NluError> {
+        std::fs::write(path, self.to_bytes()).map_err(|e| NluError::Io {
+            what: "writing the model",
+            source: e,
+        })
+    }
+
+    /// Reads a model written by [`Model::save`].
+    pub fn load(path: &Path) -> Result<Model, NluError> {
+        let bytes = std::fs::read(path).map_err(|e| NluError::Io {
+            what: "reading the model",
+            source: e,
+        })?;
+        Model::from_bytes(&bytes)
+    }
+
+    pub fn to_bytes(&self) -> Vec<u8> {
+        io::encode(self)
+    }
+
+    pub fn from_bytes(bytes: &[u8]) -> Result<Model, NluError> {
+        io::decode(bytes)
+    }
+}
