@@ -591,6 +591,16 @@ impl Conversation for Engine {
             InboundEvent::Text(text) if st.awaiting_scam_check => {
                 return vec![self.scam_check(&mut st, lang, &text)];
             }
+            InboundEvent::Text(text) if asks_about_ads(&text) => {
+                let lang = self.nlu.parse(&text, self.today(), &[]).lang;
+                return vec![
+                    Reply::text(texts::NO_ADS.pick(lang)).with_quick_replies(vec![qr(
+                        texts::QR_ACCESS_LOG,
+                        lang,
+                        "intent:access_log",
+                    )]),
+                ];
+            }
             InboundEvent::Text(text) => {
                 let parse = self.nlu.parse(&text, self.today(), &[]);
                 // Short messages ("ok", "saldo") say little about the language; keep the one we have.
@@ -643,6 +653,28 @@ fn canonical_utterance(intent: Intent, lang: Lang) -> &'static str {
         (_, Lang::Pl) => "pomoc",
         (_, Lang::En) => "help",
     }
+}
+
+/// "Czy używacie moich danych do reklam?" / "Do you use my data for ads?": a question about the
+/// data's use that deserves the true answer, whatever the intent model makes of it.
+fn asks_about_ads(text: &str) -> bool {
+    let t = okienko_core::transaction::fold(text);
+    let topic = [
+        "reklam",
+        "marketing",
+        "advert",
+        " ads",
+        "ads?",
+        "profilow",
+        "profiling",
+        "sprzeda",
+    ]
+    .iter()
+    .any(|k| t.contains(k));
+    let data = ["dane", "danych", "data", "informac"]
+        .iter()
+        .any(|k| t.contains(k));
+    topic && data
 }
 
 /// The name of an intent on a "did you mean" button.

@@ -125,6 +125,7 @@ pub const QR_BALANCE: T = T("Saldo", "Balance");
 pub const QR_TRANSACTIONS: T = T("Transakcje", "Transactions");
 pub const QR_LINK: T = T("Połącz bank", "Connect bank");
 pub const QR_HELP: T = T("Pomoc", "Help");
+pub const QR_ACCESS_LOG: T = T("Kto widział moje dane", "Who saw my data");
 pub const QR_RETRY_LINK: T = T("Połącz ponownie", "Reconnect");
 pub const EXPIRES_SOON: T = T(
     "Twoja zgoda na dostęp do konta wygasa {date}. Połącz bank ponownie, żebym dalej mógł pokazywać saldo i transakcje.",
@@ -141,4 +142,8 @@ pub const DID_YOU_MEAN: T = T(
 pub const PASTE_TO_CHECK: T = T(
     "Wklej link albo treść wiadomości, a sprawdzę, czy to nie oszustwo. Nie zapisuję tego, co wkleisz.",
     "Paste the link or the message and I'll check whether it's a scam. I don't keep what you paste.",
+);
+pub const NO_ADS: T = T(
+    "Nie. Twoich danych używamy wyłącznie do tego, o co prosisz w tym czacie (saldo, transakcje, ostrzeżenia o oszustwach). Reklama, marketing, profilowanie, sprzedaż danych i trenowanie modeli dla innych są zablokowane regułą, której nie da się obejść, a każdy dostęp do Twoich danych jest zapisywany. Zapytaj „kto widział moje dane?”, żeby zobaczyć listę.",
+    "No. Your data is used only for what you ask for in this chat (balance, transactions, fraud warnings). Advertising, marketing, profiling, selling data and training models for others are blocked by a rule that cannot be bypassed, and every access to your data is recorded. Ask \"who has seen my data?\" to see the list.",
 );

@@ -121,6 +121,12 @@ async fn polish_conversation_link_balance_filter_revoke() {
     assert!(buttons.contains("intent:card_block"), "{unsure}");
     assert!(buttons.contains("intent:card_unblock"), "{unsure}");
 
+    // The data's use gets a true answer.
+    let ads = chat
+        .ask("czy używacie moich danych do reklam?", "text")
+        .await;
+    assert!(ads.to_string().contains("Nie."), "{ads}");
+
     // A link the customer brings is checked by the guard.
     chat.ask("czy ten link jest bezpieczny?", "text").await;
     chat.say("https://mbank.pl-logowanie.site/login").await;
@@ -211,7 +217,21 @@ async fn polish_conversation_link_balance_filter_revoke() {
             }
         }
     }
-    // Nor do the logs.
+    // Nor do the logs: no account number, no balance, nothing the customer typed.
+    let gw_log = gw.log();
+    assert!(!gw_log.is_empty());
+    for needle in ["Biedronce", "ile mam na koncie", "pl-logowanie"] {
+        assert!(
+            !gw_log.contains(needle),
+            "the gateway log holds the customer's words"
+        );
+    }
+    for (_, amount) in truth_available(&truth) {
+        assert!(
+            !gw_log.contains(&amount.to_string()),
+            "the gateway log holds a balance"
+        );
+    }
     for p in [&gw, &bank] {
         let log = p.log();
         for acc in truth["accounts"].as_array().unwrap() {
@@ -228,6 +248,8 @@ async fn english_conversation_amount_and_month_filter() {
     let bank = spawn_bank(dir.path(), 0);
     let gw = spawn_gateway(dir.path(), &bank.url, None);
     let mut chat = Chat::connect(&gw.url, "en").await;
+    let ads = chat.ask("do you use my data for ads?", "text").await;
+    assert!(ads.to_string().contains("No."), "{ads}");
     link(&mut chat, "connect my bank", "john").await;
     let truth = bank_truth(&bank.url, "john").await;
 
