@@ -2,6 +2,8 @@
 //! "customer" who approves consents on the bank's HTML page over plain HTTP.
 #![allow(dead_code)]
 
+// One Chromium harness for the whole workspace: the web chat's own tests keep it.
+#[path = "../../../channels/tests/support/browser.rs"]
 pub mod browser;
 
 use std::io::{BufRead, BufReader};
