@@ -173,38 +173,10 @@ async fn baseline_insert(
 
 /// Signs in and approves on the bank's consent page; returns (state, code) from the redirect.
 async fn approve(http: &reqwest::Client, url: &str, psu: &str) -> anyhow::Result<(String, String)> {
-    let page = http.get(url).send().await?.error_for_status()?;
-    let base = page.url().clone();
-    let html = page.text().await?;
-    let form = html.find("<form").context("no form on the consent page")?;
-    let tag_end = html[form..].find('>').context("broken form")? + form;
-    let action = attr(&html[form..=tag_end], "action").unwrap_or_else(|| base.path().to_owned());
-    let mut fields: Vec<(String, String)> = Vec::new();
-    let mut rest = &html[tag_end..];
-    while let Some(i) = rest.find("<input") {
-        let Some(end) = rest[i..].find('>').map(|e| e + i) else {
-            break;
-        };
-        let tag = &rest[i..=end];
-        if attr(tag, "type").as_deref() == Some("hidden")
-            && let (Some(n), Some(v)) = (attr(tag, "name"), attr(tag, "value"))
-        {
-            fields.push((n, v));
-        }
-        rest = &rest[end..];
-    }
-    fields.push(("psu_id".into(), psu.into()));
-    fields.push(("password".into(), "demo".into()));
-    fields.push(("decision".into(), "approve".into()));
-    let resp = http.post(base.join(&action)?).form(&fields).send().await?;
-    let location = resp
-        .headers()
-        .get("location")
-        .and_then(|l| l.to_str().ok())
-        .context("the bank did not redirect")?;
-    let url = url::Url::parse(location)?;
+    let back =
+        crate::sandbox_customer::decide_at_consent_page(http, url, psu, "demo", "approve").await?;
     let get = |k: &str| {
-        url.query_pairs()
+        back.query_pairs()
             .find(|(n, _)| n == k)
             .map(|(_, v)| v.into_owned())
     };
@@ -212,15 +184,4 @@ async fn approve(http: &reqwest::Client, url: &str, psu: &str) -> anyhow::Result
         get("state").context("no state")?,
         get("code").context("no code")?,
     ))
-}
-
-fn attr(tag: &str, name: &str) -> Option<String> {
-    let needle = format!("{name}=\"");
-    let start = tag.find(&needle)? + needle.len();
-    let end = tag[start..].find('"')? + start;
-    Some(
-        tag[start..end]
-            .replace("&amp;", "&")
-            .replace("&quot;", "\""),
-    )
 }

@@ -5,3 +5,4 @@ pub mod bench;
 pub mod config;
 pub mod gateway;
 pub mod logging;
+pub mod sandbox_customer;

@@ -81,6 +81,22 @@ async fn demo_in_browser(
     amounts
 }
 
+/// Each account's available balance in the bank's own books.
+async fn available_at_bank(bank_url: &str, psu: &str) -> Vec<Decimal> {
+    bank_truth(bank_url, psu).await["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            a["balances"]["interimAvailable"]
+                .as_str()
+                .unwrap()
+                .parse()
+                .unwrap()
+        })
+        .collect()
+}
+
 fn parse_shown(s: &str) -> Decimal {
     // "1 234,56 zł" / "$1,234.56" → 1234.56
     let neg = s.contains('-');
@@ -131,19 +147,7 @@ async fn demo_conversation_in_chromium_in_polish_and_english() {
     )
     .await;
     screenshot(&pl, "demo-pl-balance.png").await.unwrap();
-    let truth = bank_truth(&bank_url, "anna").await;
-    let mut expected: Vec<Decimal> = truth["accounts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| {
-            a["balances"]["interimAvailable"]
-                .as_str()
-                .unwrap()
-                .parse()
-                .unwrap()
-        })
-        .collect();
+    let mut expected = available_at_bank(&bank_url, "anna").await;
     let mut got: Vec<Decimal> = shown.iter().map(|s| parse_shown(s)).collect();
     assert!(shown.iter().all(|s| s.ends_with("zł")), "{shown:?}");
     expected.sort();
@@ -163,19 +167,7 @@ async fn demo_conversation_in_chromium_in_polish_and_english() {
     .await;
     screenshot(&en, "demo-en-balance.png").await.unwrap();
     assert!(shown.iter().all(|s| s.contains('$')), "{shown:?}");
-    let truth = bank_truth(&bank_url, "john").await;
-    let expected: Vec<Decimal> = truth["accounts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| {
-            a["balances"]["interimAvailable"]
-                .as_str()
-                .unwrap()
-                .parse()
-                .unwrap()
-        })
-        .collect();
+    let expected = available_at_bank(&bank_url, "john").await;
     let got: Vec<Decimal> = shown.iter().map(|s| parse_shown(s)).collect();
     assert_eq!(got, expected);
     en.close().await.unwrap();

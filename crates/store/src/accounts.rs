@@ -12,7 +12,7 @@ use crate::error::StoreError;
 use crate::records::AccountRecord;
 use crate::sealed::{self, AccountSecret, BalanceSecret};
 use crate::store::{Store, begin_write, with_pool};
-use crate::vault::{dek_for_write, load_dek};
+use crate::vault::{DekCache, dek_for_write, load_dek};
 
 #[derive(sqlx::FromRow)]
 struct AccountRow {
@@ -205,16 +205,9 @@ impl Store {
         .await)?;
         // One consent's accounts belong to one customer, but read each row with its own key.
         let mut out = Vec::with_capacity(rows.len());
-        let mut keys: Vec<(String, Option<DataKey>)> = Vec::new();
+        let mut keys = DekCache::default();
         for r in rows {
-            if !keys.iter().any(|(c, _)| *c == r.customer_id) {
-                let dek = with_pool!(self, p => load_dek!(self, p, &r.customer_id));
-                keys.push((r.customer_id.clone(), dek));
-            }
-            let dek = keys
-                .iter()
-                .find(|(c, _)| *c == r.customer_id)
-                .and_then(|(_, k)| k.as_ref());
+            let dek = self.cached_dek(&mut keys, &r.customer_id).await?;
             out.push(r.into_record(sealed::require(dek)?)?);
         }
         Ok(out)

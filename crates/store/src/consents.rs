@@ -11,7 +11,7 @@ use crate::error::StoreError;
 use crate::records::ConsentRecord;
 use crate::sealed::{self, ConsentSecret};
 use crate::store::{Store, begin_write, with_pool};
-use crate::vault::{dek_for_write, load_dek};
+use crate::vault::{DekCache, dek_for_write};
 
 macro_rules! select_consents {
     ($tail:literal) => {
@@ -255,17 +255,13 @@ impl Store {
 impl Store {
     /// Turns rows into records, loading each customer's data key once (only for sealed rows).
     async fn open_consents(&self, rows: Vec<ConsentRow>) -> Result<Vec<ConsentRecord>, StoreError> {
-        let mut keys: Vec<(String, Option<DataKey>)> = Vec::new();
+        let mut keys = DekCache::default();
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
-            if r.sealed.is_some() && !keys.iter().any(|(c, _)| *c == r.customer_id) {
-                let dek = with_pool!(self, p => load_dek!(self, p, &r.customer_id));
-                keys.push((r.customer_id.clone(), dek));
-            }
-            let dek = keys
-                .iter()
-                .find(|(c, _)| *c == r.customer_id)
-                .and_then(|(_, k)| k.as_ref());
+            let dek = match r.sealed {
+                Some(_) => self.cached_dek(&mut keys, &r.customer_id).await?,
+                None => None,
+            };
             out.push(r.into_record(dek)?);
         }
         Ok(out)

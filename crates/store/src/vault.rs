@@ -63,6 +63,30 @@ macro_rules! load_dek {
 }
 pub(crate) use load_dek;
 
+/// Each customer's data key, loaded at most once while a batch of rows is opened.
+#[derive(Default)]
+pub(crate) struct DekCache(Vec<(String, Option<DataKey>)>);
+
+impl Store {
+    /// The customer's data key from `cache`, loading it on first use (`None` when the customer
+    /// has none: never written, or shredded).
+    pub(crate) async fn cached_dek<'c>(
+        &self,
+        cache: &'c mut DekCache,
+        customer: &str,
+    ) -> Result<Option<&'c DataKey>, StoreError> {
+        if !cache.0.iter().any(|(c, _)| c == customer) {
+            let dek = with_pool!(self, p => load_dek!(self, p, customer));
+            cache.0.push((customer.to_owned(), dek));
+        }
+        Ok(cache
+            .0
+            .iter()
+            .find(|(c, _)| c == customer)
+            .and_then(|(_, k)| k.as_ref()))
+    }
+}
+
 /// The customer's DEK, created (and stored wrapped under the active master key) if missing.
 macro_rules! dek_for_write {
     ($store:expr, $ex:expr, $customer:expr) => {{

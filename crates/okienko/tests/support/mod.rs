@@ -268,21 +268,6 @@ pub fn part<'a>(reply: &'a Value, kind: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no {kind} in {reply}"))
 }
 
-fn decode_entities(s: &str) -> String {
-    s.replace("&amp;", "&")
-        .replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-}
-
-fn attr(tag: &str, name: &str) -> Option<String> {
-    let needle = format!("{name}=\"");
-    let start = tag.find(&needle)? + needle.len();
-    let end = tag[start..].find('"')? + start;
-    Some(decode_entities(&tag[start..end]))
-}
-
 /// Plays the customer at the bank's consent page: signs in and approves (or rejects).
 /// Returns the gateway callback URL the bank redirected to.
 pub async fn approve_at_bank(
@@ -291,43 +276,16 @@ pub async fn approve_at_bank(
     password: &str,
     decision: &str,
 ) -> String {
-    let client = http();
-    let page = client.get(authorize_url).send().await.unwrap();
-    assert!(
-        page.status().is_success(),
-        "authorize page: {}",
-        page.status()
-    );
-    let base = page.url().clone();
-    let html = page.text().await.unwrap();
-    let form_start = html.find("<form").expect("a form on the bank page");
-    let form_tag_end = html[form_start..].find('>').unwrap() + form_start;
-    let form_tag = &html[form_start..=form_tag_end];
-    let action = attr(form_tag, "action").unwrap_or_else(|| base.path().to_owned());
-    let mut fields: Vec<(String, String)> = Vec::new();
-    let mut rest = &html[form_tag_end..];
-    while let Some(i) = rest.find("<input") {
-        let end = rest[i..].find('>').unwrap() + i;
-        let tag = &rest[i..=end];
-        if attr(tag, "type").as_deref() == Some("hidden")
-            && let (Some(n), Some(v)) = (attr(tag, "name"), attr(tag, "value"))
-        {
-            fields.push((n, v));
-        }
-        rest = &rest[end..];
-    }
-    fields.push(("psu_id".into(), psu.into()));
-    fields.push(("password".into(), password.into()));
-    fields.push(("decision".into(), decision.into()));
-    let target = base.join(&action).unwrap();
-    let resp = client.post(target).form(&fields).send().await.unwrap();
-    assert!(
-        resp.status().is_redirection(),
-        "bank did not redirect after the decision: {} {}",
-        resp.status(),
-        resp.text().await.unwrap_or_default()
-    );
-    resp.headers()["location"].to_str().unwrap().to_owned()
+    okienko::sandbox_customer::decide_at_consent_page(
+        &http(),
+        authorize_url,
+        psu,
+        password,
+        decision,
+    )
+    .await
+    .unwrap()
+    .to_string()
 }
 
 /// Scans a file's raw bytes for a needle.
