@@ -211,6 +211,23 @@ impl fmt::Debug for BankTransaction {
     }
 }
 
+/// Whether a card can pay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CardStatus {
+    Active,
+    Blocked,
+}
+
+/// A payment card on an account. The masked number shows the last four digits only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BankCard {
+    /// The bank's opaque card id.
+    pub card_id: String,
+    /// "************1234"; `None` when the bank did not send one.
+    pub masked_pan: Option<String>,
+    pub status: CardStatus,
+}
+
 /// One bank-side standard. Implementations own transport, retries and the wire format.
 #[async_trait]
 pub trait BankConnector: Send + Sync + 'static {
@@ -245,4 +262,28 @@ pub trait BankConnector: Send + Sync + 'static {
         q: &TxQuery,
         page: Option<&PageCursor>,
     ) -> Result<BankTxPage, ConnectorError>;
+    /// The cards on one account. Banks without the card extension answer `NotSupported`.
+    async fn cards(
+        &self,
+        _ctx: &AccessCtx,
+        _account: &str,
+    ) -> Result<Vec<BankCard>, ConnectorError> {
+        Err(ConnectorError::NotSupported)
+    }
+    /// Payment initiation, when this bank offers it.
+    fn payments(&self) -> Option<&dyn crate::pis::PaymentInitiation> {
+        None
+    }
+    /// Blocks (or unblocks) a card. `request_id` is the idempotency key: the same key repeated
+    /// after a timeout or a restart never acts twice.
+    async fn set_card_blocked(
+        &self,
+        _ctx: &AccessCtx,
+        _account: &str,
+        _card: &str,
+        _blocked: bool,
+        _request_id: uuid::Uuid,
+    ) -> Result<BankCard, ConnectorError> {
+        Err(ConnectorError::NotSupported)
+    }
 }

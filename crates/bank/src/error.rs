@@ -61,6 +61,9 @@ pub enum ConnectorError {
         #[source]
         source: Option<reqwest::Error>,
     },
+    /// The bank does not offer this operation (e.g. no card extension).
+    #[error("the bank does not support this operation")]
+    NotSupported,
     /// Our own configuration is wrong (bad base URL, bad redirect URL).
     #[error("bank connector misconfigured: {0}")]
     Config(&'static str),

@@ -11,21 +11,22 @@ pub mod connector;
 pub mod error;
 pub mod link;
 pub mod nextgenpsd2;
+pub mod pis;
 pub mod retry;
 pub mod sync;
 pub mod worker;
 
 pub use connector::{
-    AccessCtx, AccessToken, BankAccount, BankBalance, BankConnector, BankTransaction, BankTxPage,
-    Capabilities, ConsentCreated, ConsentRequest, PageCursor, Presence, ScaApproach, ScaStep,
-    TxQuery, TxStatusQuery,
+    AccessCtx, AccessToken, BankAccount, BankBalance, BankCard, BankConnector, BankTransaction,
+    BankTxPage, Capabilities, CardStatus, ConsentCreated, ConsentRequest, PageCursor, Presence,
+    ScaApproach, ScaStep, TxQuery, TxStatusQuery,
 };
 pub use error::{BankError, ConnectorError};
 pub use link::{
-    BankLink, LinkConfig, LinkDone, LinkEvent, LinkStart, LinkStatus, REMIND_DAYS_BEFORE,
-    RevokeReport,
+    BankLink, LinkConfig, LinkDone, LinkEvent, LinkStart, LinkStatus, LinkedCard,
+    REMIND_DAYS_BEFORE, RevokeReport,
 };
 pub use nextgenpsd2::NextGenPsd2Connector;
 pub use retry::RetryPolicy;
-pub use sync::{SyncEngine, SyncReport};
+pub use sync::{SyncEngine, SyncReport, TxChanges};
 pub use worker::SyncWorker;

@@ -12,12 +12,16 @@ use std::sync::{Arc, Mutex};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{Duration, NaiveDate};
-use okienko_core::{Clock, ConsentId, ConsentScope, ConsentStatus, CustomerId};
+use okienko_core::{
+    AccountId, Clock, ConsentId, ConsentScope, ConsentStatus, CustomerId, TransactionId,
+};
 use okienko_store::{ConsentRecord, Store};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
-use crate::connector::{AccessCtx, BankConnector, ConsentRequest, Presence, ScaApproach};
+use crate::connector::{
+    AccessCtx, BankCard, BankConnector, CardStatus, ConsentRequest, Presence, ScaApproach,
+};
 use crate::error::{BankError, ConnectorError};
 use crate::sync::{SyncEngine, SyncReport};
 
@@ -96,6 +100,16 @@ pub enum LinkEvent {
     RevokedAtBank {
         customer: CustomerId,
         consent: ConsentId,
+    },
+    /// A sync stored new transactions (`added`) or booked pending ones (`booked`). Ids only:
+    /// whoever needs the content reads it through the privacy gate. `first_sync` is true for the
+    /// sync that completed a link (the whole history arrives at once).
+    NewTransactions {
+        customer: CustomerId,
+        consent: ConsentId,
+        added: Vec<TransactionId>,
+        booked: Vec<TransactionId>,
+        first_sync: bool,
     },
 }
 
@@ -307,7 +321,7 @@ impl BankLink {
             Some(ip) => Presence::CustomerPresent { ip },
             None => Presence::Unattended,
         };
-        let first_sync = match self.sync_one(&c, presence).await {
+        let first_sync = match self.sync_one_inner(&c, presence, true).await {
             Ok(r) => Some(r),
             Err(e) => {
                 tracing::warn!(consent = %c.id, error = %e, "first sync after linking failed");
@@ -363,6 +377,15 @@ impl BankLink {
         c: &ConsentRecord,
         presence: Presence,
     ) -> Result<SyncReport, BankError> {
+        self.sync_one_inner(c, presence, false).await
+    }
+
+    async fn sync_one_inner(
+        &self,
+        c: &ConsentRecord,
+        presence: Presence,
+        first_sync: bool,
+    ) -> Result<SyncReport, BankError> {
         if c.valid_until < self.today() {
             self.mark(c, ConsentStatus::Expired).await?;
             if matches!(presence, Presence::Unattended) {
@@ -375,7 +398,19 @@ impl BankLink {
         }
         // A customer in the chat hears about it in the answer; only background syncs notify.
         let unattended = matches!(presence, Presence::Unattended);
-        match self.inner.engine.sync_consent(c, presence).await {
+        match self.inner.engine.sync_consent_changes(c, presence).await {
+            Ok((report, changes)) => {
+                if !changes.added.is_empty() || !changes.booked.is_empty() {
+                    self.emit(LinkEvent::NewTransactions {
+                        customer: c.customer,
+                        consent: c.id,
+                        added: changes.added,
+                        booked: changes.booked,
+                        first_sync,
+                    });
+                }
+                Ok(report)
+            }
             Err(BankError::ConsentExpired) => {
                 if self.bank_says_revoked(c).await {
                     tracing::info!(consent = %c.id, "the customer revoked the consent at the bank");
@@ -402,7 +437,7 @@ impl BankLink {
                 }
                 Err(BankError::ConsentExpired)
             }
-            other => other,
+            Err(e) => Err(e),
         }
     }
 
@@ -600,6 +635,108 @@ impl BankLink {
             }
         }
         Ok((ok, failed))
+    }
+}
+
+/// A card on one of the customer's linked accounts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkedCard {
+    pub account: AccountId,
+    pub card: BankCard,
+}
+
+/// A per-card idempotency key from an operation key: retrying the same operation repeats the
+/// same `X-Request-ID` for every card.
+fn card_key(key: uuid::Uuid, card_id: &str) -> uuid::Uuid {
+    let h = Sha256::digest(format!("{key}\u{1f}{card_id}").as_bytes());
+    let mut b = [0u8; 16];
+    b.copy_from_slice(&h[..16]);
+    uuid::Builder::from_random_bytes(b).into_uuid()
+}
+
+impl BankLink {
+    /// The access context of a valid consent, for calls that are not account reads.
+    async fn ctx_for(&self, consent: ConsentId) -> Result<AccessCtx, BankError> {
+        let c = self
+            .inner
+            .store
+            .consent(consent)
+            .await?
+            .filter(|c| c.status == ConsentStatus::Valid && c.valid_until >= self.today())
+            .ok_or(BankError::NotLinked)?;
+        Ok(AccessCtx {
+            bank_consent_id: c.bank_consent_id.ok_or(BankError::NotLinked)?,
+            access_token: c.access_token,
+            presence: Presence::Unattended,
+        })
+    }
+
+    /// The cards on the customer's linked accounts (or on `only` of them), as the bank sees them.
+    pub async fn cards(
+        &self,
+        customer: CustomerId,
+        only: Option<&[AccountId]>,
+    ) -> Result<Vec<LinkedCard>, BankError> {
+        let mut out = Vec::new();
+        for a in self.inner.store.accounts_for_customer(customer).await? {
+            if only.is_some_and(|o| !o.contains(&a.account.id)) {
+                continue;
+            }
+            let Ok(ctx) = self.ctx_for(a.consent).await else {
+                continue;
+            };
+            let cards = self
+                .inner
+                .connector
+                .cards(&ctx, &a.bank_resource_id)
+                .await?;
+            out.extend(cards.into_iter().map(|card| LinkedCard {
+                account: a.account.id,
+                card,
+            }));
+        }
+        Ok(out)
+    }
+
+    /// Blocks every active card on `accounts` (all linked accounts when empty). `key` makes the
+    /// call idempotent: calling again with the same key after a failure or a restart never
+    /// blocks twice at the bank. Returns the cards now blocked.
+    pub async fn block_cards(
+        &self,
+        customer: CustomerId,
+        accounts: &[AccountId],
+        key: uuid::Uuid,
+    ) -> Result<Vec<LinkedCard>, BankError> {
+        let only = (!accounts.is_empty()).then_some(accounts);
+        let records = self.inner.store.accounts_for_customer(customer).await?;
+        let mut blocked = Vec::new();
+        for lc in self.cards(customer, only).await? {
+            let Some(a) = records.iter().find(|r| r.account.id == lc.account) else {
+                continue;
+            };
+            if lc.card.status == CardStatus::Blocked {
+                blocked.push(lc);
+                continue;
+            }
+            let ctx = self.ctx_for(a.consent).await?;
+            let card = self
+                .inner
+                .connector
+                .set_card_blocked(
+                    &ctx,
+                    &a.bank_resource_id,
+                    &lc.card.card_id,
+                    true,
+                    card_key(key, &lc.card.card_id),
+                )
+                .await?;
+            tracing::info!(customer = %customer, account = %lc.account, "card blocked at the bank");
+            blocked.push(LinkedCard {
+                account: lc.account,
+                card,
+            });
+        }
+        Ok(blocked)
     }
 }
 

@@ -9,11 +9,28 @@ use common::*;
 use okienko_bank::{BankError, LinkEvent, Presence, REMIND_DAYS_BEFORE};
 use okienko_core::{ConsentStatus, TxFilter};
 
+/// The sync that completes a link announces what it stored: ids only, marked as the first sync.
+fn first_sync_announced(events: &mut tokio::sync::broadcast::Receiver<LinkEvent>, h: &Harness) {
+    match events.try_recv() {
+        Ok(LinkEvent::NewTransactions {
+            customer,
+            added,
+            first_sync: true,
+            ..
+        }) => {
+            assert_eq!(customer, h.customer);
+            assert!(!added.is_empty());
+        }
+        other => panic!("expected NewTransactions of the first sync, got {other:?}"),
+    }
+}
+
 #[tokio::test]
 async fn revoking_at_the_bank_deletes_cached_data_and_tells_the_customer() {
     let h = Harness::new().await;
     let mut events = h.link.subscribe();
     h.link_anna().await;
+    first_sync_announced(&mut events, &h);
     let (_, total) = h
         .store
         .transactions_for_customer(h.customer, &TxFilter::default(), 0, 1)
@@ -91,6 +108,7 @@ async fn a_reminder_comes_once_before_expiry_then_the_consent_expires() {
     let h = Harness::new().await;
     let mut events = h.link.subscribe();
     h.link_anna().await;
+    first_sync_announced(&mut events, &h);
     let valid_until = h
         .store
         .consents_for_customer(h.customer)

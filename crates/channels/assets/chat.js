@@ -208,6 +208,19 @@
     return wrap;
   }
 
+  // Charts the gateway drew: PNG only, from base64 only; the alt text is the chart in words.
+  function renderImage(part) {
+    if (part.mime !== "image/png" || !/^[A-Za-z0-9+\/=]+$/.test(part.data_base64 || "")) return null;
+    var fig = el("figure", "chart");
+    var img = el("img", "chart-image");
+    img.src = "data:image/png;base64," + part.data_base64;
+    img.alt = part.alt || "";
+    img.width = part.width;
+    img.height = part.height;
+    fig.appendChild(img);
+    return fig;
+  }
+
   function renderAccountList(part) {
     var wrap = el("section", "account-group");
     if (part.title) wrap.appendChild(el("h3", "part-title", part.title));
@@ -297,6 +310,7 @@
       case "balance_card": return renderBalanceCard(part);
       case "account_list": return renderAccountList(part);
       case "transactions_table": return renderTable(part);
+      case "image": return renderImage(part);
       default: return null;
     }
   }

@@ -10,9 +10,10 @@ use okienko_bank::{BankError, BankLink, LinkEvent, LinkStatus, Presence};
 use okienko_core::{Clock, CustomerId, Lang, Transaction, TxFilter, format};
 use okienko_guard::Guard;
 use okienko_nlu::{Intent, Nlu, Parse};
-use okienko_privacy::{AccessError, AccessRequest, ChannelContext, PrivacyGate, Purpose};
+use okienko_privacy::{AccessError, AccessRequest, ChannelInfo, PrivacyGate, Purpose};
 use tokio::sync::Mutex;
 
+use crate::forms::{self, TransferForm, YesNo};
 use crate::render;
 use crate::texts::{self, T};
 use crate::{Conversation, InboundEvent, Outbox, QuickReply, Reply};
@@ -31,7 +32,14 @@ pub struct EngineConfig {
     pub psu_ip: String,
     /// How long to wait before retrying a bank that was down.
     pub retry_after: Duration,
+    /// Where masked replies' view links point and how long they work.
+    pub view: crate::masking::ViewConfig,
+    /// A TrueType font for spending charts; `None` or unreadable means text-only summaries.
+    pub chart_font: Option<std::path::PathBuf>,
 }
+
+/// DejaVu Sans as Debian installs it (fonts-dejavu-core).
+pub const DEFAULT_CHART_FONT: &str = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf";
 
 impl Default for EngineConfig {
     fn default() -> Self {
@@ -40,6 +48,8 @@ impl Default for EngineConfig {
             default_lang: Lang::Pl,
             psu_ip: "127.0.0.1".into(),
             retry_after: Duration::from_secs(30),
+            view: crate::masking::ViewConfig::default(),
+            chart_font: Some(DEFAULT_CHART_FONT.into()),
         }
     }
 }
@@ -55,11 +65,16 @@ struct DialogState {
     misunderstandings: u8,
     /// The customer asked to check a link or message but has not pasted it yet.
     awaiting_scam_check: bool,
+    /// The customer asked for a person; taken by whoever wraps the engine (the agents crate).
+    wants_human: bool,
+    /// A transfer being put together; it waits while the customer asks other things.
+    form: Option<TransferForm>,
 }
 
 pub struct Engine {
     nlu: Nlu,
-    gate: PrivacyGate,
+    pub(crate) gate: PrivacyGate,
+    pub(crate) insights: crate::insights::Insights,
     bank: BankLink,
     guard: Arc<Guard>,
     outbox: Arc<dyn Outbox>,
@@ -88,6 +103,7 @@ impl Engine {
         let engine = Arc::new(Engine {
             nlu: Nlu::new(),
             gate,
+            insights: crate::insights::Insights::new(config.chart_font.as_deref()),
             bank,
             guard,
             outbox,
@@ -159,7 +175,14 @@ impl Engine {
                     )]),
                 );
             }
+            // Scored and, when suspicious, warned about by the fraud watcher (crate::fraud).
+            LinkEvent::NewTransactions { .. } => {}
         }
+    }
+
+    /// The customer's conversation language (the configured default until they spoke).
+    pub async fn customer_lang(&self, customer: CustomerId) -> Lang {
+        self.lang_of(customer).await
     }
 
     /// Drops what the conversation remembers of the customer's financial data.
@@ -175,7 +198,15 @@ impl Engine {
         states.entry(customer).or_default().clone()
     }
 
-    fn today(&self) -> chrono::NaiveDate {
+    /// Whether the customer asked for a person since the last call (and forgets it): the
+    /// handover wrapper asks after each event it passed to the engine.
+    pub async fn take_handover_request(&self, customer: CustomerId) -> bool {
+        let st = self.state(customer).await;
+        let mut st = st.lock().await;
+        std::mem::take(&mut st.wants_human)
+    }
+
+    pub(crate) fn today(&self) -> chrono::NaiveDate {
         format::local_date(self.clock.now(), self.config.timezone)
     }
 
@@ -185,8 +216,14 @@ impl Engine {
         }
     }
 
-    fn req(&self, customer: CustomerId, purpose: Purpose) -> AccessRequest {
-        AccessRequest::customer(customer, purpose, ChannelContext::WebChat)
+    /// A gate request for the customer's own data, naming where it will be shown.
+    pub(crate) fn req(
+        &self,
+        customer: CustomerId,
+        via: ChannelInfo,
+        purpose: Purpose,
+    ) -> AccessRequest {
+        AccessRequest::customer_via(customer, purpose, crate::masking::shown_in(via))
     }
 
     /// The bank redirected the customer back with a code (or an error). Finishes the link,
@@ -229,7 +266,8 @@ impl Engine {
         }
     }
 
-    async fn lang_of(&self, customer: CustomerId) -> Lang {
+    /// The customer's language as the conversation settled it.
+    pub async fn lang_of(&self, customer: CustomerId) -> Lang {
         let st = self.state(customer).await;
         let st = st.lock().await;
         st.lang.unwrap_or(self.config.default_lang)
@@ -238,7 +276,8 @@ impl Engine {
     async fn linked_reply(&self, customer: CustomerId, lang: Lang) -> Reply {
         match self
             .gate
-            .accounts(&self.req(customer, Purpose::ServiceBalance))
+            // Pushed replies go to the customer's web chat sessions (the only push channel).
+            .accounts(&self.req(customer, ChannelInfo::WEB_CHAT, Purpose::ServiceBalance))
             .await
         {
             Ok(accounts) => render::linked(lang, accounts.data()),
@@ -246,7 +285,7 @@ impl Engine {
         }
     }
 
-    fn access_error_reply(&self, e: AccessError, lang: Lang) -> Reply {
+    pub(crate) fn access_error_reply(&self, e: AccessError, lang: Lang) -> Reply {
         match e {
             AccessError::Denied(_) => Reply::text(texts::NOT_LINKED.pick(lang))
                 .with_quick_replies(vec![qr(texts::QR_LINK, lang, "intent:link_bank")]),
@@ -260,25 +299,24 @@ impl Engine {
     async fn dispatch(
         &self,
         customer: CustomerId,
+        via: ChannelInfo,
         st: &mut DialogState,
         parse: Parse,
     ) -> Vec<Reply> {
         let lang = st.lang.unwrap_or(self.config.default_lang);
         if parse.intent == Intent::OutOfScope {
             st.misunderstandings += 1;
-            let text = if st.misunderstandings >= 2 {
-                texts::ASK_HUMAN
-            } else {
-                texts::OUT_OF_SCOPE
-            };
-            return vec![Reply::text(text.pick(lang)).with_quick_replies(main_menu(lang))];
+            if st.misunderstandings >= 2 {
+                return vec![crate::handover::ask_human(lang)];
+            }
+            return vec![
+                Reply::text(texts::OUT_OF_SCOPE.pick(lang)).with_quick_replies(main_menu(lang)),
+            ];
         }
         if parse.confidence < Nlu::LOW_CONFIDENCE && parse.alternatives.len() > 1 {
             st.misunderstandings += 1;
             if st.misunderstandings >= 2 {
-                return vec![
-                    Reply::text(texts::ASK_HUMAN.pick(lang)).with_quick_replies(main_menu(lang)),
-                ];
+                return vec![crate::handover::ask_human(lang)];
             }
             let options = parse
                 .alternatives
@@ -301,13 +339,22 @@ impl Engine {
                 vec![Reply::text(texts::HELP.pick(lang)).with_quick_replies(main_menu(lang))]
             }
             Intent::LinkBank => vec![self.link(customer, lang).await],
-            Intent::Balance => self.balance(customer, lang).await,
-            Intent::Transactions | Intent::SpendingSummary => {
-                self.transactions(customer, st, lang, &parse).await
-            }
+            Intent::Balance => self.balance(customer, via, lang).await,
+            Intent::SpendingSummary => self.spending_summary(customer, via, lang, &parse).await,
+            Intent::Transactions => self.transactions(customer, via, st, lang, &parse).await,
             Intent::RevokeConsent => vec![self.revoke(customer, st, lang).await],
             Intent::AccessLog => vec![self.access_log(customer, lang).await],
             Intent::ScamCheck => vec![self.scam_check(st, lang, &parse.text)],
+            Intent::Transfer => {
+                let form = TransferForm::start(&parse, okienko_core::Currency::PLN);
+                let reply = form.prompt(lang);
+                st.form = Some(form);
+                vec![reply]
+            }
+            Intent::Agent => {
+                st.wants_human = true;
+                vec![crate::handover::to_human(lang)]
+            }
             _ => vec![Reply::text(texts::NOT_YET.pick(lang)).with_quick_replies(main_menu(lang))],
         }
     }
@@ -341,7 +388,11 @@ impl Engine {
 
     /// Refreshes from the bank with the customer present. Returns a note to show beside
     /// synced data when the bank could not be reached, or a reply that replaces the answer.
-    async fn refresh(&self, customer: CustomerId, lang: Lang) -> Result<Option<Reply>, Reply> {
+    pub(crate) async fn refresh(
+        &self,
+        customer: CustomerId,
+        lang: Lang,
+    ) -> Result<Option<Reply>, Reply> {
         match self.bank.refresh(customer, self.present()).await {
             Ok(_) => Ok(None),
             Err(BankError::BankUnavailable) => {
@@ -355,7 +406,7 @@ impl Engine {
         }
     }
 
-    async fn balance(&self, customer: CustomerId, lang: Lang) -> Vec<Reply> {
+    async fn balance(&self, customer: CustomerId, via: ChannelInfo, lang: Lang) -> Vec<Reply> {
         let mut out = Vec::new();
         match self.refresh(customer, lang).await {
             Ok(Some(note)) => out.push(note),
@@ -364,7 +415,7 @@ impl Engine {
         }
         match self
             .gate
-            .balances(&self.req(customer, Purpose::ServiceBalance))
+            .balances(&self.req(customer, via, Purpose::ServiceBalance))
             .await
         {
             Ok(data) => out.push(render::balances(
@@ -381,6 +432,7 @@ impl Engine {
     async fn transactions(
         &self,
         customer: CustomerId,
+        via: ChannelInfo,
         st: &mut DialogState,
         lang: Lang,
         parse: &Parse,
@@ -394,7 +446,7 @@ impl Engine {
         // Match the customer's words against their own merchants, read through the gate.
         let parse = match self
             .gate
-            .merchants(&self.req(customer, Purpose::ServiceTransactions))
+            .merchants(&self.req(customer, via, Purpose::ServiceTransactions))
             .await
         {
             Ok(m) => self.nlu.parse(&parse.text, self.today(), m.data()),
@@ -408,7 +460,7 @@ impl Engine {
         };
         match self
             .gate
-            .transactions(&self.req(customer, purpose), &filter, 0, MAX_ROWS)
+            .transactions(&self.req(customer, via, purpose), &filter, 0, MAX_ROWS)
             .await
         {
             Ok(page) => {
@@ -578,6 +630,27 @@ impl Conversation for Engine {
     async fn handle(
         &self,
         customer: CustomerId,
+        via: ChannelInfo,
+        lang_hint: Option<Lang>,
+        event: InboundEvent,
+    ) -> Vec<Reply> {
+        let replies = self.respond(customer, via, lang_hint, event).await;
+        let lang = self.lang_of(customer).await;
+        crate::masking::apply(&self.gate, &self.config.view, customer, via, lang, replies).await
+    }
+}
+
+impl Engine {
+    /// Opens a masked reply's view link (`/view/{token}`): once, through the gate, audited.
+    pub async fn open_view(&self, token: &str) -> crate::masking::ViewPage {
+        crate::masking::open(&self.gate, token).await
+    }
+
+    /// The answer to one event, before masking for the channel.
+    async fn respond(
+        &self,
+        customer: CustomerId,
+        via: ChannelInfo,
         lang_hint: Option<Lang>,
         event: InboundEvent,
     ) -> Vec<Reply> {
@@ -587,6 +660,17 @@ impl Conversation for Engine {
             st.lang = lang_hint;
         }
         let lang = st.lang.unwrap_or(self.config.default_lang);
+        match self.form_step(&mut st, lang, &event) {
+            FormStep::Done(replies) => return replies,
+            FormStep::Aside(parse) => {
+                let mut replies = self.dispatch(customer, via, &mut st, *parse).await;
+                if st.form.is_some() {
+                    replies.push(forms::reminder(lang));
+                }
+                return replies;
+            }
+            FormStep::Pass => {}
+        }
         let parse = match event {
             InboundEvent::Text(text) if st.awaiting_scam_check => {
                 return vec![self.scam_check(&mut st, lang, &text)];
@@ -610,6 +694,10 @@ impl Conversation for Engine {
                 parse
             }
             InboundEvent::QuickReply(payload) => {
+                if payload.starts_with("form:") {
+                    // A button of a form that is no longer open: never act on it twice.
+                    return vec![Reply::text(texts::FORM_STALE.pick(lang))];
+                }
                 if let Some(offset) = payload.strip_prefix("tx:page:") {
                     return match offset.parse::<usize>() {
                         Ok(o) if o < st.last_rows.len() => vec![self.next_page(&st, lang, o).await],
@@ -630,7 +718,95 @@ impl Conversation for Engine {
                 }
             }
         };
-        self.dispatch(customer, &mut st, parse).await
+        self.dispatch(customer, via, &mut st, parse).await
+    }
+}
+
+/// What a waiting form made of an event.
+enum FormStep {
+    /// The form took the event and answered it.
+    Done(Vec<Reply>),
+    /// The customer asked something else; answer it and remind them of the form.
+    Aside(Box<Parse>),
+    /// No form is open, or the event is not about it.
+    Pass,
+}
+
+impl Engine {
+    /// Gives an open form the first look at an event: its buttons, the answer to its question,
+    /// or the yes/no to its read-back.
+    fn form_step(&self, st: &mut DialogState, lang: Lang, event: &InboundEvent) -> FormStep {
+        let Some(form) = st.form.as_mut() else {
+            return FormStep::Pass;
+        };
+        let text = match event {
+            InboundEvent::QuickReply(p) if p == forms::CANCEL => {
+                st.form = None;
+                return FormStep::Done(vec![Reply::text(texts::FORM_CANCELLED.pick(lang))]);
+            }
+            InboundEvent::QuickReply(p) if p == forms::RESUME => {
+                return FormStep::Done(vec![form.prompt(lang)]);
+            }
+            InboundEvent::QuickReply(p) => {
+                return match p.strip_prefix(forms::CONFIRM) {
+                    Some(id) if id == form.id.to_string() && form.missing().is_none() => {
+                        FormStep::Done(self.execute_form(st, lang))
+                    }
+                    Some(_) => FormStep::Done(vec![Reply::text(texts::FORM_STALE.pick(lang))]),
+                    None => FormStep::Pass,
+                };
+            }
+            InboundEvent::Text(t) => t,
+        };
+        let parse = self.nlu.parse(text, self.today(), &[]);
+        let answer = forms::yes_no(text);
+        if form.missing().is_none() {
+            // "nie, 60 zł": a correction of the transfer gets a new read-back.
+            let names_slots = parse.slots.amount.is_some() || parse.slots.recipient.is_some();
+            if names_slots && form.fill(&parse, None, okienko_core::Currency::PLN) {
+                return FormStep::Done(vec![form.prompt(lang)]);
+            }
+            return match answer {
+                YesNo::Yes => FormStep::Done(self.execute_form(st, lang)),
+                YesNo::No => {
+                    st.form = None;
+                    FormStep::Done(vec![Reply::text(texts::FORM_CANCELLED.pick(lang))])
+                }
+                YesNo::Neither if forms::is_other_task(&parse, Nlu::LOW_CONFIDENCE) => {
+                    FormStep::Aside(Box::new(parse))
+                }
+                YesNo::Neither => {
+                    let mut again = form.prompt(lang);
+                    again.parts.insert(
+                        0,
+                        crate::ReplyPart::Text {
+                            text: texts::FORM_NOT_UNDERSTOOD.pick(lang).to_owned(),
+                        },
+                    );
+                    FormStep::Done(vec![again])
+                }
+            };
+        }
+        if answer == YesNo::No && parse.slots.amount.is_none() {
+            st.form = None;
+            return FormStep::Done(vec![Reply::text(texts::FORM_CANCELLED.pick(lang))]);
+        }
+        if parse.intent != Intent::Transfer && forms::is_other_task(&parse, Nlu::LOW_CONFIDENCE) {
+            return FormStep::Aside(Box::new(parse));
+        }
+        let asked = form.missing();
+        form.fill(&parse, asked, okienko_core::Currency::PLN);
+        FormStep::Done(vec![form.prompt(lang)])
+    }
+
+    /// Runs a confirmed form. Transfers need the payments service, which this gateway does not
+    /// have yet: the customer is told plainly that nothing was sent.
+    fn execute_form(&self, st: &mut DialogState, lang: Lang) -> Vec<Reply> {
+        let Some(form) = st.form.take() else {
+            return vec![Reply::text(texts::FORM_STALE.pick(lang))];
+        };
+        tracing::info!(form = %form.id, "transfer confirmed; payments are not configured");
+        vec![Reply::text(forms::NOT_ENABLED.pick(lang)).with_quick_replies(main_menu(lang))]
     }
 }
 

@@ -5,6 +5,11 @@
 //! only through the bank crate's link service. It never touches the store.
 
 pub mod engine;
+pub mod forms;
+pub mod fraud;
+pub mod handover;
+mod insights;
+pub mod masking;
 mod render;
 pub mod reply;
 mod texts;
@@ -12,13 +17,17 @@ mod texts;
 use async_trait::async_trait;
 use okienko_core::{CustomerId, Lang};
 
-pub use engine::{CallbackOutcome, Engine, EngineConfig};
+pub use engine::{CallbackOutcome, DEFAULT_CHART_FONT, Engine, EngineConfig};
+pub use masking::{GoneReason, ViewConfig, ViewPage};
+/// Where a conversation takes place; channels build it, so they need not depend on the gate.
+pub use okienko_privacy::{ChannelContext, ChannelInfo, Room};
 pub use reply::{
     AccountLine, BalanceLine, QuickReply, Reply, ReplyPart, Sensitivity, TransactionsTable, TxRow,
 };
 
-/// Something a customer did in a chat.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Something a customer did in a chat. `Debug` shows the kind and length only: what customers
+/// write never reaches a log line, even through `?event`.
+#[derive(Clone, PartialEq, Eq)]
 pub enum InboundEvent {
     /// Typed text.
     Text(String),
@@ -26,14 +35,27 @@ pub enum InboundEvent {
     QuickReply(String),
 }
 
+impl std::fmt::Debug for InboundEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            InboundEvent::Text(t) => write!(f, "Text(<{} chars>)", t.chars().count()),
+            InboundEvent::QuickReply(p) => write!(f, "QuickReply(<{} chars>)", p.chars().count()),
+        }
+    }
+}
+
 /// The conversation as channels see it: an event in, replies out.
 #[async_trait]
 pub trait Conversation: Send + Sync + 'static {
-    /// Handles one event from a customer. `lang_hint` is the channel's idea of the customer's
-    /// language (the web chat's UI language), used until the customer's own words decide.
+    /// Handles one event from a customer. `channel` says where the conversation takes place
+    /// (which channel, whether its platform can read it, whether the room holds only the account
+    /// holder): the engine names it in every privacy-gate request and masks financial replies
+    /// where they may not be shown. `lang_hint` is the channel's idea of the customer's language
+    /// (the web chat's UI language), used until the customer's own words decide.
     async fn handle(
         &self,
         customer: CustomerId,
+        channel: ChannelInfo,
         lang_hint: Option<Lang>,
         event: InboundEvent,
     ) -> Vec<Reply>;
@@ -44,4 +66,8 @@ pub trait Conversation: Send + Sync + 'static {
 /// customer comes back.
 pub trait Outbox: Send + Sync + 'static {
     fn push(&self, customer: CustomerId, reply: Reply);
+
+    /// Shows the customer that someone (a bank agent) is typing; channels without a typing
+    /// indicator ignore it.
+    fn typing(&self, _customer: CustomerId) {}
 }

@@ -17,12 +17,36 @@ pub enum Sensitivity {
     Financial,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// `Debug` shows the shape (sensitivity, part kinds, button count) and never the content, so a
+/// reply formatted into a log line by mistake carries no amount, account or text.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Reply {
     pub parts: Vec<ReplyPart>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub quick_replies: Vec<QuickReply>,
     pub sensitivity: Sensitivity,
+}
+
+impl std::fmt::Debug for Reply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kinds: Vec<&str> = self
+            .parts
+            .iter()
+            .map(|p| match p {
+                ReplyPart::Text { .. } => "text",
+                ReplyPart::Link { .. } => "link",
+                ReplyPart::BalanceCard { .. } => "balance_card",
+                ReplyPart::AccountList { .. } => "account_list",
+                ReplyPart::TransactionsTable(_) => "transactions_table",
+                ReplyPart::Image { .. } => "image",
+            })
+            .collect();
+        f.debug_struct("Reply")
+            .field("sensitivity", &self.sensitivity)
+            .field("parts", &kinds)
+            .field("quick_replies", &self.quick_replies.len())
+            .finish()
+    }
 }
 
 impl Reply {
@@ -64,6 +88,7 @@ impl Reply {
                         out.push(format!("{} {} {}", r.date, r.description, r.amount));
                     }
                 }
+                ReplyPart::Image { alt, .. } => out.push(alt.clone()),
             }
         }
         out.join("\n")
@@ -90,6 +115,15 @@ pub enum ReplyPart {
         accounts: Vec<AccountLine>,
     },
     TransactionsTable(TransactionsTable),
+    /// A chart drawn by the gateway. `alt` says the same in words, for screen readers and for
+    /// channels that show no images.
+    Image {
+        alt: String,
+        mime: String,
+        data_base64: String,
+        width: u32,
+        height: u32,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -117,10 +117,6 @@ pub const OUT_OF_SCOPE: T = T(
     "Nie jestem pewien, o co chodzi. Mogę pomóc z saldem, transakcjami albo połączeniem banku.",
     "I'm not sure what you mean. I can help with your balance, transactions or connecting your bank.",
 );
-pub const ASK_HUMAN: T = T(
-    "Nie udało mi się zrozumieć dwa razy z rzędu. Konsultanci banku są dostępni na infolinii; w tym czacie pojawią się wkrótce.",
-    "I didn't understand twice in a row. The bank's staff are available on the hotline; they will join this chat soon.",
-);
 pub const QR_BALANCE: T = T("Saldo", "Balance");
 pub const QR_TRANSACTIONS: T = T("Transakcje", "Transactions");
 pub const QR_LINK: T = T("Połącz bank", "Connect bank");
@@ -146,4 +142,89 @@ pub const PASTE_TO_CHECK: T = T(
 pub const NO_ADS: T = T(
     "Nie. Twoich danych używamy wyłącznie do tego, o co prosisz w tym czacie (saldo, transakcje, ostrzeżenia o oszustwach). Reklama, marketing, profilowanie, sprzedaż danych i trenowanie modeli dla innych są zablokowane regułą, której nie da się obejść, a każdy dostęp do Twoich danych jest zapisywany. Zapytaj „kto widział moje dane?”, żeby zobaczyć listę.",
     "No. Your data is used only for what you ask for in this chat (balance, transactions, fraud warnings). Advertising, marketing, profiling, selling data and training models for others are blocked by a rule that cannot be bypassed, and every access to your data is recorded. Ask \"who has seen my data?\" to see the list.",
+);
+
+// Forms (crates/dialog/src/forms.rs): a transfer's questions, read-back and confirmation.
+pub const FORM_ASK_AMOUNT: T = T("Ile mam przelać?", "How much should I send?");
+pub const FORM_ASK_RECIPIENT: T = T("Komu mam przelać pieniądze?", "Who should I send it to?");
+pub const FORM_READ_BACK: T = T(
+    "Sprawdź: przelew {amount} do: {recipient}. Wysłać?",
+    "Please check: a transfer of {amount} to {recipient}. Send it?",
+);
+pub const FORM_CONFIRM: T = T("Tak, wyślij", "Yes, send it");
+pub const FORM_CANCEL: T = T("Anuluj", "Cancel");
+pub const FORM_RESUME: T = T("Wróć do przelewu", "Back to the transfer");
+pub const FORM_REMINDER: T = T(
+    "Twój przelew czeka. Wróćmy do niego, gdy zechcesz.",
+    "Your transfer is still waiting. We can go back to it whenever you like.",
+);
+pub const FORM_CANCELLED: T = T(
+    "Anulowane. Nic nie zostało wysłane.",
+    "Cancelled. Nothing was sent.",
+);
+pub const FORM_STALE: T = T(
+    "Ten przelew został już obsłużony albo anulowany; nie wyślę go drugi raz.",
+    "That transfer was already handled or cancelled; I won't send it twice.",
+);
+pub const FORM_NOT_UNDERSTOOD: T = T(
+    "Nie zrozumiałem. Odpowiedz „tak”, żeby wysłać, albo „anuluj”.",
+    "I didn't get that. Answer \"yes\" to send it, or \"cancel\".",
+);
+pub const FORM_TRANSFERS_OFF: T = T(
+    "Ten bank nie włączył jeszcze przelewów z czatu, więc nic nie zostało wysłane. Przelew zrobisz w aplikacji banku.",
+    "This bank hasn't turned on transfers from the chat yet, so nothing was sent. You can make the transfer in your bank's app.",
+);
+
+// --- Fraud warnings and bank warnings (crate::fraud) ---
+pub const FRAUD_WARNING: T = T(
+    "Czy to Ty? {amount} w {merchant}, {date}. Ta płatność wygląda nietypowo dla Twojego konta.",
+    "Was this you? {amount} at {merchant}, {date}. This payment looks unusual for your account.",
+);
+pub const FRAUD_YES: T = T("Tak, to ja", "Yes, it was me");
+pub const FRAUD_NO: T = T("Nie, zablokuj kartę", "No, block my card");
+pub const FRAUD_THANKS: T = T(
+    "Dziękuję, zapisałem, że to Ty. Nie będę pytać ponownie o te płatności.",
+    "Thanks, noted that it was you. I won't ask about these payments again.",
+);
+pub const FRAUD_BLOCKED: T = T(
+    "Zablokowałem Twoją kartę w banku, więc nikt już nią nie zapłaci. Otworzyłem zgłoszenie oszustwa nr {case}; pracownik banku skontaktuje się z Tobą w sprawie zwrotu pieniędzy i nowej karty.",
+    "I've blocked your card at the bank, so nobody can pay with it any more. I've opened fraud case {case}; bank staff will contact you about getting the money back and a new card.",
+);
+pub const FRAUD_NO_CARD: T = T(
+    "Nie znalazłem aktywnej karty do zablokowania. Otworzyłem zgłoszenie oszustwa nr {case}; pracownik banku skontaktuje się z Tobą.",
+    "I found no active card to block. I've opened fraud case {case}; bank staff will contact you.",
+);
+pub const FRAUD_BLOCK_FAILED: T = T(
+    "Nie udało mi się teraz zablokować karty w banku. Zadzwoń pilnie na infolinię banku, aby ją zastrzec. Otworzyłem zgłoszenie oszustwa nr {case}.",
+    "I couldn't block your card at the bank just now. Please call the bank's hotline right away to block it. I've opened fraud case {case}.",
+);
+pub const FRAUD_ALREADY: T = T(
+    "Ta sprawa jest już załatwiona.",
+    "This has already been taken care of.",
+);
+pub const FRAUD_UNKNOWN: T = T(
+    "Nie mam teraz żadnego ostrzeżenia, na które można odpowiedzieć.",
+    "There is no warning to answer right now.",
+);
+pub const BANK_NOTICE: T = T("Ostrzeżenie od Twojego banku:", "A warning from your bank:");
+
+// Spending summaries (crates/dialog/src/insights.rs).
+pub const SUMMARY_TITLE: T = T("Wydatki {period}: {total}.", "Spending {period}: {total}.");
+pub const SUMMARY_USUAL: T = T(
+    "Zwykle w takim okresie wydajesz {usual}.",
+    "In a period like this you usually spend {usual}.",
+);
+pub const SUMMARY_USUALLY: T = T(" (zwykle {usual})", " (usually {usual})");
+pub const SUMMARY_MERCHANTS: T = T("Najwięcej u:", "Most at:");
+pub const SUMMARY_MORE: T = T(
+    "Największa zmiana: {category}, o {delta} więcej niż zwykle.",
+    "Biggest change: {category}, {delta} more than usual.",
+);
+pub const SUMMARY_LESS: T = T(
+    "Największa zmiana: {category}, o {delta} mniej niż zwykle.",
+    "Biggest change: {category}, {delta} less than usual.",
+);
+pub const SUMMARY_NONE: T = T(
+    "W tym okresie nie widzę żadnych wydatków.",
+    "I see no spending in that period.",
 );

@@ -1,5 +1,6 @@
-//! What `okienko nlu bench --banking77 DIR [--shots N]` prints, for runs before the CLI is wired:
-//! `cargo run --release -p okienko-nlu --example b77_bench -- ../shared/data/banking77 [N]`
+//! What `okienko nlu bench --banking77 DIR [--shots N] [--encoder MODEL_DIR]` prints, without
+//! building the whole binary:
+//! `cargo run --release -p okienko-nlu [--features encoder] --example b77_bench -- DIR [N|0] [MODEL_DIR]`
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
@@ -7,8 +8,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         args.get(1)
             .map_or("../shared/data/banking77", String::as_str),
     );
-    let shots = args.get(2).and_then(|s| s.parse().ok());
-    let v = okienko_nlu::bench_banking77(&dir, shots)?;
+    let shots = args
+        .get(2)
+        .and_then(|s| s.parse().ok())
+        .filter(|n: &usize| *n > 0);
+    let encoder = args.get(3).map(std::path::PathBuf::from);
+    let v = okienko_nlu::bench_banking77_with(&dir, shots, encoder.as_deref())?;
     println!("{v}");
     Ok(())
 }

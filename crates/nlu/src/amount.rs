@@ -220,6 +220,24 @@ fn scan(tokens: &[Token], used: &[bool], lang: Lang) -> Vec<Candidate> {
             i += 1;
             continue;
         }
+        // A multiplier word alone before a currency: "a thousand pounds", "tysiąc złotych".
+        if t.kind == Kind::Word
+            && t.fold != "k"
+            && let Some(m) = multiplier(&t.fold, false)
+            && let Some(c) = is_currency_at(tokens, i + 1)
+            && !used.get(i + 1).copied().unwrap_or(true)
+        {
+            out.push(Candidate {
+                start: i,
+                end: i + 1,
+                value: m,
+                range_to: None,
+                currency: Some(c),
+                bare: false,
+            });
+            i += 2;
+            continue;
+        }
         // Currency before the number: "$20", "PLN 50".
         if let Some(cur) = is_currency_at(tokens, i)
             && let Some(n) = tokens.get(i + 1)

@@ -167,7 +167,28 @@ pub fn bench_banking77(dir: &Path, shots: Option<usize>) -> Result<serde_json::V
         "p50_us": e.p50_us,
         "p99_us": e.p99_us,
         "model_bytes": e.model_bytes,
+        "model": "ngram",
     }))
+}
+
+/// The bench with the sentence encoder in `encoder` (a model directory, feature `encoder`), or
+/// the n-gram model alone when `None`. A build without the feature refuses a model directory
+/// with a clear error rather than silently running the other model.
+pub fn bench_banking77_with(
+    dir: &Path,
+    shots: Option<usize>,
+    encoder: Option<&Path>,
+) -> Result<serde_json::Value, NluError> {
+    match encoder {
+        None => bench_banking77(dir, shots),
+        #[cfg(feature = "encoder")]
+        Some(model_dir) => crate::hybrid::bench_banking77_encoder(dir, shots, model_dir),
+        #[cfg(not(feature = "encoder"))]
+        Some(_) => Err(NluError::Encoder {
+            what: "--encoder",
+            reason: "this build has no sentence encoder (build with --features encoder)".to_owned(),
+        }),
+    }
 }
 
 /// Seed of the k-shot sample (the Python baseline uses the same rows: it reads them by the same rule).

@@ -314,7 +314,7 @@ fn year_value(t: &Token) -> Option<i32> {
         return None;
     }
     let y: i32 = t.raw.parse().ok()?;
-    (1990..=2100).contains(&y).then_some(y)
+    (1900..=2100).contains(&y).then_some(y)
 }
 
 fn day_value(t: &Token) -> Option<u32> {
@@ -430,6 +430,56 @@ fn ago(u: Unit, n: u32, today: NaiveDate) -> Option<NaiveDate> {
         Unit::Month => today.checked_sub_months(Months::new(n)),
         Unit::Year => today.checked_sub_months(Months::new(n.checked_mul(12)?)),
     }
+}
+
+/// `n` units after today (a single day): "in 3 days", "za tydzień", "two weeks from now".
+fn ahead(u: Unit, n: u32, today: NaiveDate) -> Option<NaiveDate> {
+    if n > 3660 {
+        return None;
+    }
+    match u {
+        Unit::Day => today.checked_add_signed(Duration::days(i64::from(n))),
+        Unit::Week => today.checked_add_signed(Duration::days(i64::from(n) * 7)),
+        Unit::Month => today.checked_add_months(Months::new(n)),
+        Unit::Year => today.checked_add_months(Months::new(n.checked_mul(12)?)),
+    }
+}
+
+/// The calendar period after the current one ("next week" = Monday..Sunday of the next ISO week).
+fn next_period(u: Unit, today: NaiveDate) -> Option<(NaiveDate, NaiveDate)> {
+    match u {
+        Unit::Day => today.succ_opt().map(|d| (d, d)),
+        Unit::Week => {
+            let mon = monday_of(today) + Duration::days(7);
+            Some((mon, mon + Duration::days(6)))
+        }
+        Unit::Month => {
+            let first = today.with_day(1)?.checked_add_months(Months::new(1))?;
+            Some((first, last_of_month(first.year(), first.month())?))
+        }
+        Unit::Year => Some((
+            NaiveDate::from_ymd_opt(today.year() + 1, 1, 1)?,
+            NaiveDate::from_ymd_opt(today.year() + 1, 12, 31)?,
+        )),
+    }
+}
+
+/// "next" in English and Polish ("w przyszłym tygodniu", "w następnym miesiącu").
+fn is_next(fold: &str) -> bool {
+    matches!(
+        fold,
+        "next"
+            | "przyszlym"
+            | "przyszly"
+            | "przyszlego"
+            | "przyszla"
+            | "przyszle"
+            | "nastepnym"
+            | "nastepny"
+            | "nastepnego"
+            | "kolejnym"
+            | "kolejny"
+    )
 }
 
 struct Reader<'a> {
@@ -569,6 +619,30 @@ impl Reader<'_> {
                 let d = ago(u, n, today)?;
                 return Some(self.expr(i, d, d, i + 2, ExprKind::Other));
             }
+            // "2 days from now"
+            if let Some(n) = self.count_at(i)
+                && let Some(u) = unit(self.fold(i + 1))
+                && self.fold(i + 2) == "from"
+                && self.fold(i + 3) == "now"
+            {
+                let d = ahead(u, n, today)?;
+                return Some(self.expr(i, d, d, i + 3, ExprKind::Other));
+            }
+            // A bare ordinal day, "the 16th": that day of this month if reached, else of the
+            // previous month (dates are read as the past unless the words say otherwise).
+            if let Some(d) = day_value(t)
+                && self.after_ordinal(i + 1) == i + 2
+            {
+                let this = NaiveDate::from_ymd_opt(today.year(), today.month(), d);
+                let date = match this {
+                    Some(x) if x <= today => x,
+                    _ => {
+                        let prev = today.with_day(1)?.pred_opt()?;
+                        NaiveDate::from_ymd_opt(prev.year(), prev.month(), d)?
+                    }
+                };
+                return Some(self.expr(i, date, date, i + 1, ExprKind::Other));
+            }
             return None;
         }
         if t.kind != Kind::Word {
@@ -586,6 +660,14 @@ impl Reader<'_> {
                 let d = today.checked_sub_signed(Duration::days(2))?;
                 return Some(self.expr(i, d, d, i, ExprKind::Other));
             }
+            "jutro" | "tomorrow" | "jutrzejsze" => {
+                let d = today.succ_opt()?;
+                return Some(self.expr(i, d, d, i, ExprKind::Other));
+            }
+            "pojutrze" => {
+                let d = today.checked_add_signed(Duration::days(2))?;
+                return Some(self.expr(i, d, d, i, ExprKind::Other));
+            }
             "ytd" => {
                 return period(Unit::Year, true, today)
                     .map(|(a, b)| self.expr(i, a, b, i, ExprKind::Other));
@@ -596,10 +678,72 @@ impl Reader<'_> {
             }
             _ => {}
         }
-        // "day before yesterday"
+        // "day before yesterday", "day after tomorrow"
         if f == "day" && self.fold(i + 1) == "before" && self.fold(i + 2) == "yesterday" {
             let d = today.checked_sub_signed(Duration::days(2))?;
             return Some(self.expr(i, d, d, i + 2, ExprKind::Other));
+        }
+        if f == "day" && self.fold(i + 1) == "after" && self.fold(i + 2) == "tomorrow" {
+            let d = today.checked_add_signed(Duration::days(2))?;
+            return Some(self.expr(i, d, d, i + 2, ExprKind::Other));
+        }
+        // "two days ago", "three weeks ago", "two days from now"
+        if let Some(n) = self.count_at(i)
+            && let Some(u) = unit(self.fold(i + 1))
+        {
+            if matches!(self.fold(i + 2), "temu" | "ago") {
+                let d = ago(u, n, today)?;
+                return Some(self.expr(i, d, d, i + 2, ExprKind::Other));
+            }
+            if self.fold(i + 2) == "from" && self.fold(i + 3) == "now" {
+                let d = ahead(u, n, today)?;
+                return Some(self.expr(i, d, d, i + 3, ExprKind::Other));
+            }
+        }
+        // "last week Monday": that weekday of the previous ISO week.
+        if is_last(f)
+            && unit(self.fold(i + 1)) == Some(Unit::Week)
+            && let Some(w) = weekday(self.fold(i + 2))
+        {
+            let d = monday_of(today) - Duration::days(7 - i64::from(w.num_days_from_monday()));
+            return Some(self.expr(i, d, d, i + 2, ExprKind::Other));
+        }
+        // "this morning", "this evening": today; "last night": yesterday.
+        if (f == "this" || f == "last")
+            && matches!(
+                self.fold(i + 1),
+                "morning" | "afternoon" | "evening" | "night"
+            )
+        {
+            let d = if f == "this" {
+                today
+            } else {
+                today.pred_opt()?
+            };
+            return Some(self.expr(i, d, d, i + 1, ExprKind::Other));
+        }
+        // "in 3 days", "in a week", "za 2 tygodnie": that one day ahead.
+        if matches!(f, "in" | "za")
+            && let Some(n) = self.count_at(i + 1)
+            && let Some(u) = unit(self.fold(i + 2))
+        {
+            let d = ahead(u, n, today)?;
+            return Some(self.expr(i, d, d, i + 2, ExprKind::Other));
+        }
+        // "next week", "w przyszłym miesiącu": the next calendar period.
+        if is_next(f)
+            && let Some(u) = unit(self.fold(i + 1))
+        {
+            let (a, b) = next_period(u, today)?;
+            return Some(self.expr(i, a, b, i + 1, ExprKind::Other));
+        }
+        // "this Thursday" = Thursday of this ISO week; "next Sunday" = Sunday of the next one.
+        if (is_this(f) || is_next(f))
+            && let Some(w) = weekday(self.fold(i + 1))
+        {
+            let week = if is_next(f) { 7 } else { 0 };
+            let d = monday_of(today) + Duration::days(week + i64::from(w.num_days_from_monday()));
+            return Some(self.expr(i, d, d, i + 1, ExprKind::Other));
         }
         // "ostatnie 30 dni", "last 3 months", "the past two weeks", "30 ostatnich dni"
         if is_recent(f)
@@ -670,9 +814,33 @@ impl Reader<'_> {
             let sun = (sat + Duration::days(1)).min(today);
             return Some(self.expr(i, sat, sun, i, ExprKind::Other));
         }
-        // Weekdays: the most recent such day, today included.
         if let Some(w) = weekday(f) {
-            let back = (7 + today.weekday().num_days_from_monday() - w.num_days_from_monday()) % 7;
+            // "Friday 7 January 2016", "saturday, 28 Feb 2015": the written date decides.
+            let j = if self.fold(i + 1) == "," {
+                i + 2
+            } else {
+                i + 1
+            };
+            if let Some(e) = self
+                .at(j)
+                .filter(|e| e.from == e.to && e.kind == ExprKind::Other)
+            {
+                return Some(self.expr(i, e.from, e.to, e.end, ExprKind::Other));
+            }
+            // "Monday last week"
+            if is_last(self.fold(i + 1)) && unit(self.fold(i + 2)) == Some(Unit::Week) {
+                let d = monday_of(today) - Duration::days(7 - i64::from(w.num_days_from_monday()));
+                return Some(self.expr(i, d, d, i + 2, ExprKind::Other));
+            }
+        }
+        // Weekdays: the most recent such day, today included ("last Tuesday" on a Tuesday: the
+        // one before).
+        if let Some(w) = weekday(f) {
+            let mut back =
+                (7 + today.weekday().num_days_from_monday() - w.num_days_from_monday()) % 7;
+            if back == 0 && is_last(prev) {
+                back = 7;
+            }
             let d = today - Duration::days(i64::from(back));
             return Some(self.expr(i, d, d, i, ExprKind::Other));
         }
@@ -693,7 +861,11 @@ impl Reader<'_> {
                 | "za"
                 | "z"
         );
-        let next = self.t.get(i + 1);
+        // "July the 20th": read the day after "the".
+        let the = usize::from(
+            self.fold(i + 1) == "the" && self.t.get(i + 2).and_then(day_value).is_some(),
+        );
+        let next = self.t.get(i + 1 + the);
         let next_is_day =
             next.is_some_and(|n| day_value(n).is_some() || day_range_value(n).is_some());
         let next_is_year = next.and_then(year_value).is_some();
@@ -707,7 +879,7 @@ impl Reader<'_> {
                     });
                 }
                 if let Some(d) = day_value(n) {
-                    let j = self.after_ordinal(i + 2);
+                    let j = self.after_ordinal(i + 2 + the);
                     let j = if self.fold(j) == "," { j + 1 } else { j };
                     let (date, end) = match self.t.get(j).and_then(year_value) {
                         Some(y) => (NaiveDate::from_ymd_opt(y, m, d)?, j),
@@ -899,6 +1071,37 @@ mod tests {
         assert_eq!(
             span("w tym tygodniu", "2026-11-26", Lang::Pl),
             (Some("2026-11-23".into()), Some("2026-11-26".into()))
+        );
+    }
+
+    #[test]
+    fn future_and_weekday_forms() {
+        // 2022-03-15 is a Tuesday (NLU++'s reference date).
+        check(
+            &[
+                ("tomorrow", "2022-03-16", "2022-03-16"),
+                ("jutro", "2022-03-16", "2022-03-16"),
+                ("pojutrze", "2022-03-17", "2022-03-17"),
+                ("day after tomorrow", "2022-03-17", "2022-03-17"),
+                ("in 7 days", "2022-03-22", "2022-03-22"),
+                ("za 2 tygodnie", "2022-03-29", "2022-03-29"),
+                ("two days from now", "2022-03-17", "2022-03-17"),
+                ("next week", "2022-03-21", "2022-03-27"),
+                ("w przyszłym miesiącu", "2022-04-01", "2022-04-30"),
+                ("next Sunday", "2022-03-27", "2022-03-27"),
+                ("this Thursday", "2022-03-17", "2022-03-17"),
+                ("last Tuesday", "2022-03-08", "2022-03-08"),
+                ("last week Monday", "2022-03-07", "2022-03-07"),
+                ("Monday last week", "2022-03-07", "2022-03-07"),
+                ("two days ago", "2022-03-13", "2022-03-13"),
+                ("last night", "2022-03-14", "2022-03-14"),
+                ("this morning", "2022-03-15", "2022-03-15"),
+                ("the 10th", "2022-03-10", "2022-03-10"),
+                ("the 16th", "2022-02-16", "2022-02-16"),
+                ("July the 20th 1992", "1992-07-20", "1992-07-20"),
+                ("saturday, 28 Feb 2015", "2015-02-28", "2015-02-28"),
+            ],
+            "2022-03-15",
         );
     }
 

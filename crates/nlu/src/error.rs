@@ -15,4 +15,7 @@ pub enum NluError {
     BadModel(&'static str),
     #[error("invalid data set {file}: {reason}")]
     BadData { file: String, reason: String },
+    /// The optional sentence encoder could not be loaded or run (feature `encoder`).
+    #[error("sentence encoder, {what}: {reason}")]
+    Encoder { what: &'static str, reason: String },
 }

@@ -7,12 +7,21 @@
 //! ([`recipient`]). Slot parsing is meant to stay as it is when the classifier changes.
 //! Depends on okienko-core alone; never touches the network, files or logs message text.
 //! Hostile input is bounded in [`text`]: every call returns a parse, in bounded time.
+//!
+//! With the cargo feature `encoder`, [`encoder`] runs the all-MiniLM-L6-v2 sentence encoder on
+//! the CPU (candle, weights from a local directory) and [`hybrid`] combines its embedding with
+//! the n-gram features for the English BANKING77 benchmark. The product's bilingual intents keep
+//! the n-gram model: the encoder does not understand Polish.
 
 mod amount;
 pub mod bench;
 mod date;
+#[cfg(feature = "encoder")]
+pub mod encoder;
 mod error;
 mod fuzzy;
+#[cfg(feature = "encoder")]
+pub mod hybrid;
 mod intent;
 mod lang;
 mod merchant;
@@ -29,7 +38,7 @@ use okienko_core::{Currency, Lang};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-pub use bench::bench_banking77;
+pub use bench::{bench_banking77, bench_banking77_with};
 pub use error::NluError;
 pub use intent::Intent;
 pub use model::{Model, TrainConfig};

@@ -29,13 +29,143 @@ pub struct Config {
     /// cached data and stored bank tokens unreadable.
     pub master_key_file: Option<PathBuf>,
     pub guard: GuardSettings,
+    pub messenger: MessengerSettings,
+    /// Human handover and the agent console (`[agents]`).
+    pub agents: crate::agents::AgentsSettings,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct GuardSettings {
     /// Known-bad domain lists in CERT Polska's one-domain-a-line format, re-read when they change.
     pub known_bad_files: Vec<PathBuf>,
+    /// A risk model from `okienko guard train`; without one, live scoring runs on the versioned
+    /// hard rules alone.
+    pub model_file: Option<PathBuf>,
+    /// Quiet hours for low-severity fraud warnings, in the customer's zone ("22:00-07:00";
+    /// equal ends turn them off).
+    pub quiet_hours: String,
+    /// Risk score (0..1) from which a transaction opens a fraud episode.
+    pub warn_score: f32,
+    /// "Yes, it was me" answers a month after which only high-severity warnings are sent.
+    pub monthly_false_alarms: u32,
+    /// Bearer token for `POST /admin/warnings`; unset = the endpoint is off (404).
+    pub admin_token: Option<String>,
+}
+
+impl Default for GuardSettings {
+    fn default() -> Self {
+        GuardSettings {
+            known_bad_files: Vec::new(),
+            model_file: None,
+            quiet_hours: "22:00-07:00".into(),
+            warn_score: 0.8,
+            monthly_false_alarms: 3,
+            admin_token: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for GuardSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GuardSettings")
+            .field("known_bad_files", &self.known_bad_files)
+            .field("model_file", &self.model_file)
+            .field("quiet_hours", &self.quiet_hours)
+            .field("warn_score", &self.warn_score)
+            .field("monthly_false_alarms", &self.monthly_false_alarms)
+            .field(
+                "admin_token",
+                &self.admin_token.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
+}
+
+/// The Messenger channel (`[messenger]`). Off unless `enabled`; then the three secrets are
+/// required. `okienko demo` turns it on with demo secrets it prints.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MessengerSettings {
+    pub enabled: bool,
+    /// The Meta app secret: webhook deliveries are signed with it.
+    pub app_secret: String,
+    /// Echoed in the webhook subscription check.
+    pub verify_token: String,
+    /// The Page access token for the Send API.
+    pub page_access_token: String,
+    /// The Graph API root, with its version.
+    pub graph_api_url: String,
+    /// Keys the PSID → customer id mapping; defaults to the app secret (rotating that then
+    /// gives every Messenger customer a new id, so set this if you rotate).
+    pub psid_key: Option<String>,
+    pub timeout_secs: u64,
+    /// Events older than this are refused as replays; event ids are remembered this long.
+    pub replay_window_secs: u64,
+    /// Event ids remembered at once (in memory).
+    pub replay_capacity: usize,
+}
+
+impl Default for MessengerSettings {
+    fn default() -> Self {
+        MessengerSettings {
+            enabled: false,
+            app_secret: String::new(),
+            verify_token: String::new(),
+            page_access_token: String::new(),
+            graph_api_url: "https://graph.facebook.com/v25.0".into(),
+            psid_key: None,
+            timeout_secs: 10,
+            replay_window_secs: 3600,
+            replay_capacity: 100_000,
+        }
+    }
+}
+
+impl std::fmt::Debug for MessengerSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MessengerSettings")
+            .field("enabled", &self.enabled)
+            .field("graph_api_url", &self.graph_api_url)
+            .field("timeout_secs", &self.timeout_secs)
+            .field("replay_window_secs", &self.replay_window_secs)
+            .field("replay_capacity", &self.replay_capacity)
+            .finish_non_exhaustive()
+    }
+}
+
+impl MessengerSettings {
+    fn validate(&self) -> anyhow::Result<()> {
+        if !self.enabled {
+            return Ok(());
+        }
+        anyhow::ensure!(
+            self.app_secret.len() >= 8,
+            "messenger.app_secret is required (at least 8 characters) when messenger is enabled"
+        );
+        anyhow::ensure!(
+            !self.verify_token.is_empty(),
+            "messenger.verify_token is required when messenger is enabled"
+        );
+        anyhow::ensure!(
+            !self.page_access_token.is_empty(),
+            "messenger.page_access_token is required when messenger is enabled"
+        );
+        url::Url::parse(&self.graph_api_url).context("messenger.graph_api_url is not a URL")?;
+        anyhow::ensure!(
+            (1..=60).contains(&self.timeout_secs),
+            "messenger.timeout_secs must be between 1 and 60"
+        );
+        anyhow::ensure!(
+            (60..=7 * 86400).contains(&self.replay_window_secs),
+            "messenger.replay_window_secs must be between 60 and 604800"
+        );
+        anyhow::ensure!(
+            (100..=10_000_000).contains(&self.replay_capacity),
+            "messenger.replay_capacity must be between 100 and 10000000"
+        );
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -64,9 +194,25 @@ pub struct ChatConfig {
     pub timezone: String,
     /// Sent to the bank as PSU-IP-Address for reads the customer asked for.
     pub psu_ip: String,
+    /// How long a masked reply's single-use link to the bank's page works (10 s to 1 h).
+    #[serde(default = "default_view_link_ttl_secs")]
+    pub view_link_ttl_secs: u64,
+    /// A TrueType font for the spending charts; without it, summaries come as text only.
+    #[serde(default = "default_chart_font")]
+    pub chart_font: Option<PathBuf>,
 }
 
-const TOP_LEVEL_KEYS: [&str; 9] = [
+fn default_chart_font() -> Option<PathBuf> {
+    Some(PathBuf::from(okienko_dialog::DEFAULT_CHART_FONT))
+}
+
+fn default_view_link_ttl_secs() -> u64 {
+    300
+}
+
+const TOP_LEVEL_KEYS: [&str; 11] = [
+    "agents",
+    "messenger",
     "master_key_file",
     "guard",
     "listen",
@@ -98,10 +244,14 @@ impl Default for Config {
                 default_lang: "pl".into(),
                 timezone: "Europe/Warsaw".into(),
                 psu_ip: "127.0.0.1".into(),
+                view_link_ttl_secs: default_view_link_ttl_secs(),
+                chart_font: default_chart_font(),
             },
             sync_interval_secs: 6 * 3600,
             master_key_file: None,
             guard: GuardSettings::default(),
+            messenger: MessengerSettings::default(),
+            agents: crate::agents::AgentsSettings::default(),
         }
     }
 }
@@ -142,6 +292,10 @@ impl Config {
             (1..=120).contains(&self.bank.timeout_secs),
             "bank.timeout_secs must be between 1 and 120"
         );
+        anyhow::ensure!(
+            (10..=3600).contains(&self.chat.view_link_ttl_secs),
+            "chat.view_link_ttl_secs must be between 10 and 3600"
+        );
         self.chat
             .default_lang
             .parse::<okienko_core::Lang>()
@@ -155,6 +309,7 @@ impl Config {
             "bank.retry_after_secs must be between 1 and 3600"
         );
         url::Url::parse(&self.bank.base_url).context("bank.base_url is not a URL")?;
+        self.messenger.validate()?;
         Ok(())
     }
 

@@ -20,6 +20,8 @@ use crate::config::Config;
 pub struct RunningGateway {
     pub url: String,
     pub task: JoinHandle<std::io::Result<()>>,
+    /// Human handover (the console's staff accounts are created through it).
+    pub handover: Arc<okienko_agents::Handover>,
 }
 
 /// Connects everything and serves on `listener` until `shutdown` turns true.
@@ -80,30 +82,64 @@ pub async fn start(
         ..okienko_guard::GuardConfig::default()
     })
     .context("loading the guard's lists")?;
+    let messenger = crate::messenger::build(&cfg.messenger, clock.clone())?;
     let engine = Engine::new(
-        gate,
+        gate.clone(),
         bank.clone(),
         Arc::new(guard),
-        Arc::new(webchat.clone()),
-        clock,
+        crate::messenger::outbox(&webchat, messenger.as_ref()),
+        clock.clone(),
         EngineConfig {
             timezone,
             default_lang,
             psu_ip: cfg.chat.psu_ip.clone(),
             retry_after: Duration::from_secs(cfg.bank.retry_after_secs),
+            view: okienko_dialog::ViewConfig {
+                base_url: public_url.clone(),
+                ttl: Duration::from_secs(cfg.chat.view_link_ttl_secs),
+            },
+            chart_font: cfg.chat.chart_font.clone(),
         },
     );
-    webchat.attach(engine.clone());
+    let fraud = crate::fraud::start(
+        cfg,
+        &store,
+        gate.clone(),
+        bank.clone(),
+        crate::messenger::outbox(&webchat, messenger.as_ref()),
+        engine.clone(),
+        clock,
+        shutdown.clone(),
+    )?;
+    // Channels talk to the handover, which passes to the bot whatever people do not own.
+    let handover = crate::agents::start(
+        engine.clone(),
+        gate,
+        crate::messenger::outbox(&webchat, messenger.as_ref()),
+        cfg.agents.to_config(&cfg.bank.name, &cfg.chat.timezone)?,
+    );
+    webchat.attach(crate::fraud::wrap(handover.clone(), &fraud));
+    if let Some(m) = &messenger {
+        m.attach(engine.clone());
+    }
     SyncWorker::spawn(
         bank,
         Duration::from_secs(cfg.sync_interval_secs.max(60)),
         shutdown.clone(),
     );
-    let router = okienko_server::router(engine, webchat);
+    // The agent console rides behind the same layers as the channels.
+    let routes = crate::messenger::routes(messenger)
+        .merge(crate::agents::routes(&handover))
+        .merge(crate::fraud::routes(cfg, &fraud));
+    let router = okienko_server::router_with(engine, webchat, routes);
     let url = format!("http://{local}");
     let mut stop = shutdown;
     let task = tokio::spawn(okienko_server::serve(listener, router, async move {
         let _ = stop.wait_for(|s| *s).await;
     }));
-    Ok(RunningGateway { url, task })
+    Ok(RunningGateway {
+        url,
+        task,
+        handover,
+    })
 }

@@ -1,8 +1,12 @@
 //! Wiring of the okienko gateway: configuration, and starting the parts in the right order.
 //! The `okienko` binary (main.rs) is a thin command line over this.
 
+pub mod agents;
 pub mod bench;
+pub mod bench_messenger;
 pub mod config;
+pub mod fraud;
 pub mod gateway;
 pub mod logging;
+pub mod messenger;
 pub mod sandbox_customer;

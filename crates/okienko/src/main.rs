@@ -79,6 +79,32 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Bank staff for the agent console.
+    Agents {
+        #[command(subcommand)]
+        command: AgentsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AgentsCommand {
+    /// Add a staff account; the password is read from the first line of stdin.
+    AddStaff {
+        #[arg(long)]
+        bank: String,
+        /// agent or supervisor
+        #[arg(long)]
+        role: String,
+        #[arg(long)]
+        username: String,
+        /// Shown to customers when this person joins a chat.
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long, default_value = "general")]
+        team: String,
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -101,6 +127,10 @@ enum NluCommand {
         /// Train on N examples per intent instead of all.
         #[arg(long)]
         shots: Option<usize>,
+        /// Add the sentence encoder from this model directory (scripts/fetch-encoder.sh;
+        /// needs a build with `--features encoder`).
+        #[arg(long)]
+        encoder: Option<PathBuf>,
     },
 }
 
@@ -123,6 +153,14 @@ enum BenchCommand {
         #[arg(long, default_value_t = 7)]
         seed: u64,
     },
+    /// Messenger webhook deliveries per second with signature checks, and p99, beside an
+    /// unsigned no-op handler on the same server.
+    Messenger {
+        #[arg(long, default_value_t = 20_000)]
+        events: usize,
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+    },
 }
 
 #[derive(Subcommand)]
@@ -132,6 +170,14 @@ enum GuardCommand {
         /// Known-bad domain lists (CERT Polska's one-domain-a-line format), re-read when they change.
         #[arg(long = "known-bad")]
         known_bad: Vec<PathBuf>,
+    },
+    /// Train the live risk model on a card-transaction file (Sparkov columns, gzip or plain) and
+    /// write it as JSON, for the gateway's `guard.model_file`. Deterministic.
+    Train {
+        #[arg(long)]
+        transactions: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
     },
     /// Benchmarks, one JSON object on stdout. With --transactions: train on a card-transaction
     /// stream (Sparkov columns) before a date and score the rest as a stream. With --links: the
@@ -164,7 +210,11 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let quiet = matches!(
         cli.command,
-        Command::Nlu { .. } | Command::Bench { .. } | Command::Audit { .. } | Command::Guard { .. }
+        Command::Nlu { .. }
+            | Command::Bench { .. }
+            | Command::Audit { .. }
+            | Command::Guard { .. }
+            | Command::Agents { .. }
     );
     logging::init(quiet);
     // One TLS provider for every HTTPS client: ring (no C toolchain needed beyond cc).
@@ -203,10 +253,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Nlu {
-            command: NluCommand::Bench { banking77, shots },
+            command:
+                NluCommand::Bench {
+                    banking77,
+                    shots,
+                    encoder,
+                },
         } => {
             let out = tokio::task::spawn_blocking(move || {
-                okienko_nlu::bench_banking77(&banking77, shots)
+                okienko_nlu::bench_banking77_with(&banking77, shots, encoder.as_deref())
             })
             .await??;
             println!("{out}");
@@ -226,12 +281,57 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     seed,
                 },
         } => okienko::bench::sync(customers, &postgres, seed).await,
+        Command::Bench {
+            command:
+                BenchCommand::Messenger {
+                    events,
+                    concurrency,
+                },
+        } => okienko::bench_messenger::run(events, concurrency).await,
         Command::Audit {
             command: AuditCommand::Verify { config },
         } => audit_verify(config).await,
+        Command::Agents {
+            command:
+                AgentsCommand::AddStaff {
+                    bank,
+                    role,
+                    username,
+                    name,
+                    team,
+                    config,
+                },
+        } => {
+            okienko::agents::add_staff_cli(
+                config.as_deref(),
+                &bank,
+                &role,
+                &username,
+                name.as_deref(),
+                &team,
+            )
+            .await
+        }
         Command::Guard {
             command: GuardCommand::Check { known_bad },
         } => guard_check(known_bad),
+        Command::Guard {
+            command: GuardCommand::Train { transactions, out },
+        } => {
+            let model = tokio::task::spawn_blocking(move || {
+                okienko_risk::train_sparkov_file(&transactions)
+            })
+            .await??;
+            std::fs::write(&out, model.to_json()?)
+                .map_err(|e| anyhow::anyhow!("writing {}: {e}", out.display()))?;
+            eprintln!(
+                "guard train: {} rows, {} trees, written to {}",
+                model.trained_rows,
+                model.gbdt.trees.len(),
+                out.display()
+            );
+            Ok(())
+        }
         Command::Guard {
             command:
                 GuardCommand::Bench {
@@ -296,6 +396,7 @@ async fn demo(port: u16, data_dir: PathBuf, customers: usize, seed: u64) -> anyh
     cfg.listen = addr.to_string();
     cfg.data_dir = data_dir;
     cfg.bank.base_url = bank_url.clone();
+    okienko::messenger::enable_for_demo(&mut cfg);
     let running = gateway::start(&cfg, listener, shutdown).await?;
 
     let mut out = std::io::stdout().lock();
@@ -312,6 +413,19 @@ async fn demo(port: u16, data_dir: PathBuf, customers: usize, seed: u64) -> anyh
             "Demo login:          {} / {}  ({}, {})",
             l.psu_id, l.password, l.name, l.currency
         )?;
+    }
+    okienko::agents::seed_demo_staff(&running.handover).await?;
+    for (username, _, role, _) in okienko::agents::DEMO_STAFF {
+        let password = okienko::agents::DEMO_STAFF_PASSWORD;
+        writeln!(
+            out,
+            "Staff login:         {username} / {password}  ({})",
+            role.as_str()
+        )?;
+    }
+    writeln!(out, "Agent console:       {}/agent", running.url)?;
+    for line in okienko::messenger::demo_lines(&cfg, &running.url) {
+        writeln!(out, "{line}")?;
     }
     writeln!(out, "Data directory:      {}", cfg.data_dir.display())?;
     writeln!(out, "Press Ctrl+C to stop.")?;

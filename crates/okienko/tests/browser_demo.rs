@@ -153,6 +153,24 @@ async fn demo_conversation_in_chromium_in_polish_and_english() {
     expected.sort();
     got.sort();
     assert_eq!(got, expected);
+
+    // A spending summary: its charts are real images the browser decoded, with their words.
+    type_and_send(&pl, "ile wydałem w zeszłym miesiącu?").await;
+    wait_for(&pl, "img.chart-image", WAIT).await.unwrap();
+    let loaded = pl
+        .execute(
+            "const imgs = [...document.querySelectorAll('img.chart-image')];\
+             return imgs.map(i => [i.complete, i.naturalWidth, i.naturalHeight, i.alt.length > 0]);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let loaded = loaded.as_array().unwrap();
+    assert_eq!(loaded.len(), 2, "{loaded:?}");
+    for img in loaded {
+        assert_eq!(img, &serde_json::json!([true, 640, 360, true]));
+    }
+    screenshot(&pl, "demo-pl-summary.png").await.unwrap();
     pl.close().await.unwrap();
 
     let en = driver.new_client().await.unwrap();

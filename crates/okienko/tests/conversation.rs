@@ -17,29 +17,6 @@ fn dec(v: &Value) -> Decimal {
     v.as_str().unwrap().parse().unwrap()
 }
 
-/// Links the bank for the chat's customer: asks, follows the link, approves, returns the consent id.
-async fn link(chat: &mut Chat, text: &str, psu: &str) -> String {
-    chat.say(text).await;
-    let reply = chat.expect("link", "", WAIT).await;
-    let url = part(&reply, "link")["url"].as_str().unwrap().to_owned();
-    let consent_id = url
-        .split("AIS%3A")
-        .nth(1)
-        .or_else(|| url.split("AIS:").nth(1))
-        .unwrap()
-        .split('&')
-        .next()
-        .unwrap()
-        .to_owned();
-    let callback = approve_at_bank(&url, psu, "demo", "approve").await;
-    let page = http().get(&callback).send().await.unwrap();
-    assert_eq!(page.status(), 200, "callback page");
-    let html = page.text().await.unwrap();
-    assert!(html.contains("callback-title"));
-    chat.expect("account_list", "", WAIT).await;
-    consent_id
-}
-
 /// The bank's transactions of one customer as (date, amount, currency, merchant text).
 struct TruthTx {
     date: NaiveDate,
@@ -231,6 +208,16 @@ async fn polish_conversation_link_balance_filter_revoke() {
             !gw_log.contains(&amount.to_string()),
             "the gateway log holds a balance"
         );
+    }
+    // Nor a transaction amount (the distinctive ones: short amounts like "5.00" match unrelated
+    // digits) in any of the forms the chat writes them.
+    for t in truth_transactions(&truth) {
+        let a = t.amount.abs().to_string();
+        if a.len() >= 6 {
+            for form in [a.clone(), a.replace('.', ",")] {
+                assert!(!gw_log.contains(&form), "the gateway log holds an amount");
+            }
+        }
     }
     for p in [&gw, &bank] {
         let log = p.log();

@@ -45,12 +45,23 @@ fn only_bank_and_privacy_reach_the_store() {
     for (krate, d) in &deps {
         if d.contains("okienko-store") {
             assert!(
-                ["okienko-bank", "okienko-privacy", "okienko"].contains(&krate.as_str()),
+                [
+                    "okienko-bank",
+                    "okienko-privacy",
+                    "okienko-payments",
+                    "okienko"
+                ]
+                .contains(&krate.as_str()),
                 "{krate} depends on okienko-store directly"
             );
         }
     }
-    for krate in ["okienko-dialog", "okienko-channels", "okienko-server"] {
+    for krate in [
+        "okienko-dialog",
+        "okienko-channels",
+        "okienko-server",
+        "okienko-agents",
+    ] {
         assert!(
             !deps[krate].contains("okienko-store"),
             "{krate} must not depend on the store"
@@ -77,9 +88,23 @@ fn dependencies_run_one_way() {
     only("okienko-sandbox-bank", &["okienko-core"]);
     only("okienko-privacy", &["okienko-core", "okienko-store"]);
     only("okienko-bank", &["okienko-core", "okienko-store"]);
+    only(
+        "okienko-payments",
+        &["okienko-core", "okienko-store", "okienko-bank"],
+    );
     only("okienko-channels", &["okienko-core", "okienko-dialog"]);
+    // Agents reach customers' data only through the privacy gate (support cases).
+    only(
+        "okienko-agents",
+        &["okienko-core", "okienko-dialog", "okienko-privacy"],
+    );
     only(
         "okienko-server",
-        &["okienko-core", "okienko-dialog", "okienko-channels"],
+        &[
+            "okienko-core",
+            "okienko-dialog",
+            "okienko-channels",
+            "okienko-agents",
+        ],
     );
 }

@@ -1,15 +1,14 @@
 //! Support cases: the only way a bank agent gets to see a customer's data.
 //!
 //! A case names one agent and one customer and is open until closed. The gate keeps the book of
-//! open cases in memory (the store has no case table yet) and hands the policy engine the agent's
-//! open cases and the subject of the case a request names; the Cedar policy decides.
+//! cases in the store (`support_cases`) and hands the policy engine the agent's open cases and the
+//! subject of the case a request names; the Cedar policy decides.
 
-use std::collections::HashMap;
 use std::fmt;
-use std::sync::RwLock;
 
 use chrono::{DateTime, Utc};
 use okienko_core::CustomerId;
+use okienko_store::{Store, StoreError, SupportCaseRecord};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -50,52 +49,67 @@ pub struct SupportCase {
     pub opened_at: DateTime<Utc>,
 }
 
-/// The open cases. Closing a case removes it, so a closed case grants nothing.
-#[derive(Debug, Default)]
+/// The book of support cases, kept in the store so that every gateway process sharing the
+/// database sees the same open cases and a restart closes none of them. Closing a case ends what
+/// it grants.
+#[derive(Clone)]
 pub(crate) struct CaseBook {
-    open: RwLock<HashMap<CaseId, SupportCase>>,
+    store: Store,
 }
 
 impl CaseBook {
-    pub(crate) fn open(&self, agent: &str, subject: CustomerId, at: DateTime<Utc>) -> CaseId {
-        let id = CaseId::new();
-        let case = SupportCase {
-            id,
-            agent: agent.to_owned(),
-            subject,
-            opened_at: at,
-        };
-        self.open
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .insert(id, case);
-        id
+    pub(crate) fn new(store: Store) -> Self {
+        CaseBook { store }
     }
 
-    pub(crate) fn close(&self, id: CaseId) -> bool {
-        self.open
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .remove(&id)
-            .is_some()
+    pub(crate) async fn open(
+        &self,
+        agent: &str,
+        subject: CustomerId,
+        at: DateTime<Utc>,
+    ) -> Result<CaseId, StoreError> {
+        let id = CaseId::new();
+        self.store
+            .insert_support_case(&SupportCaseRecord {
+                id: id.to_string(),
+                agent: agent.to_owned(),
+                customer: subject,
+                opened_at: at,
+                closed_at: None,
+            })
+            .await?;
+        Ok(id)
+    }
+
+    pub(crate) async fn close(&self, id: CaseId, at: DateTime<Utc>) -> Result<bool, StoreError> {
+        self.store.close_support_case(&id.to_string(), at).await
     }
 
     /// The open cases assigned to `agent`, and the subject of `case` if it is open.
-    pub(crate) fn facts(
+    pub(crate) async fn facts(
         &self,
         agent: &str,
         case: Option<CaseId>,
-    ) -> (Vec<CaseId>, Option<CustomerId>) {
-        let open = self
-            .open
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let mine = open
-            .values()
-            .filter(|c| c.agent == agent)
-            .map(|c| c.id)
-            .collect();
-        let subject = case.and_then(|id| open.get(&id)).map(|c| c.subject);
-        (mine, subject)
+    ) -> Result<(Vec<CaseId>, Option<CustomerId>), StoreError> {
+        let mine = self
+            .store
+            .open_support_cases_of(agent)
+            .await?
+            .iter()
+            .map(|id| {
+                id.parse::<Uuid>()
+                    .map(CaseId::from_uuid)
+                    .map_err(|_| StoreError::Corrupt("support_cases.id"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let subject = match case {
+            Some(id) => {
+                self.store
+                    .open_support_case_subject(&id.to_string())
+                    .await?
+            }
+            None => None,
+        };
+        Ok((mine, subject))
     }
 }

@@ -30,6 +30,15 @@ pub struct Gated<T> {
 }
 
 impl<T> Gated<T> {
+    /// Only the gate's own modules wrap data that passed it.
+    pub(crate) fn new(data: T, audit_seq: i64, purpose: Purpose) -> Self {
+        Gated {
+            data,
+            audit_seq,
+            purpose,
+        }
+    }
+
     pub fn data(&self) -> &T {
         &self.data
     }
@@ -98,10 +107,10 @@ impl PrivacyGate {
     pub fn with_engine(store: Store, clock: Arc<dyn Clock>, engine: Arc<PolicyEngine>) -> Self {
         PrivacyGate {
             audit: Arc::new(AuditLog::new(store.clone())),
+            cases: Arc::new(CaseBook::new(store.clone())),
             store,
             clock,
             engine,
-            cases: Arc::new(CaseBook::default()),
         }
     }
 
@@ -110,15 +119,24 @@ impl PrivacyGate {
         &self.engine
     }
 
-    /// Opens a support case: `agent` may now read `subject`'s data for `service.support` while
-    /// naming this case, until it is closed.
-    pub fn open_case(&self, agent: &str, subject: CustomerId) -> CaseId {
-        self.cases.open(agent, subject, self.clock.now())
+    /// Opens a support case (stored): `agent` may now read `subject`'s data for
+    /// `service.support` while naming this case, until it is closed.
+    pub async fn open_case(&self, agent: &str, subject: CustomerId) -> Result<CaseId, StoreError> {
+        self.cases.open(agent, subject, self.clock.now()).await
     }
 
     /// Closes a case; false if it was not open.
-    pub fn close_case(&self, case: CaseId) -> bool {
-        self.cases.close(case)
+    pub async fn close_case(&self, case: CaseId) -> Result<bool, StoreError> {
+        self.cases.close(case, self.clock.now()).await
+    }
+
+    /// The store, for the support desk (same crate: it decides who may see what too).
+    pub(crate) fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub(crate) fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
     }
 
     /// The consent scopes valid now for the subject, and the agent's case facts.
@@ -137,7 +155,7 @@ impl PrivacyGate {
             }
         }
         let (agent_cases, case_subject) = match &req.actor {
-            Actor::BankAgent(staff) => self.cases.facts(staff, req.case),
+            Actor::BankAgent(staff) => self.cases.facts(staff, req.case).await?,
             _ => (Vec::new(), None),
         };
         Ok(Facts {
@@ -148,7 +166,11 @@ impl PrivacyGate {
     }
 
     /// Decides and audits; returns the audit sequence number when allowed.
-    async fn authorize(&self, req: &AccessRequest, action: &str) -> Result<i64, AccessError> {
+    pub(crate) async fn authorize(
+        &self,
+        req: &AccessRequest,
+        action: &str,
+    ) -> Result<i64, AccessError> {
         let facts = self.facts(req).await?;
         let verdict = self.engine.decide(req, &facts);
         let decision = verdict.decision;
@@ -284,6 +306,11 @@ impl PrivacyGate {
             audit_seq: seq,
             purpose: req.purpose,
         })
+    }
+
+    /// Appends an audit row for a decision taken outside the policies (a spent view link).
+    pub(crate) async fn append_audit(&self, row: NewAudit<'_>) -> Result<i64, StoreError> {
+        self.audit.append(row).await
     }
 
     /// Recomputes the audit chain from the first row.

@@ -11,12 +11,20 @@ pub mod audit;
 pub mod bench;
 pub mod case;
 mod cedar;
+pub mod fraud_case;
 pub mod gate;
 pub mod policy;
 pub mod purpose;
+pub mod support;
+pub mod view;
 
 pub use audit::{AccessLogEntry, AuditVerification, parse_decision};
 pub use case::{CaseId, SupportCase};
+pub use fraud_case::{
+    AlertSeverity, EpisodeId, EpisodeStatus, FraudBook, FraudCase, FraudCaseId, FraudCaseStatus,
+    FraudEpisode, NoticeLedger,
+};
 pub use gate::{AccessError, AccountBalances, Gated, PrivacyGate, TxPage};
 pub use policy::{Decision, DenyReason, Facts, PolicyEngine, PolicyError, Verdict};
-pub use purpose::{AccessRequest, Actor, ChannelContext, Purpose, Room};
+pub use purpose::{AccessRequest, Actor, ChannelContext, ChannelInfo, Purpose, Room};
+pub use view::{DEFAULT_VIEW_TTL, ViewContent, ViewError, ViewToken};

@@ -115,6 +115,9 @@ pub enum ChannelContext {
     PlatformReadable,
     /// Inside the gateway, shown to nobody (scoring, payments).
     Internal,
+    /// The bank-owned page behind a masked reply's single-use link (`/view/{token}`): data read
+    /// for a chat that may not show it is shown here instead, to whoever holds the link.
+    BankPage,
 }
 
 impl ChannelContext {
@@ -124,6 +127,7 @@ impl ChannelContext {
             ChannelContext::EndToEndEncrypted => "e2ee",
             ChannelContext::PlatformReadable => "platform_readable",
             ChannelContext::Internal => "internal",
+            ChannelContext::BankPage => "bank_page",
         }
     }
 
@@ -134,14 +138,16 @@ impl ChannelContext {
             ChannelContext::EndToEndEncrypted => "e2ee",
             ChannelContext::PlatformReadable => "platform_readable",
             ChannelContext::Internal => "internal",
+            ChannelContext::BankPage => "bank_owned",
         }
     }
 
-    pub const ALL: [ChannelContext; 4] = [
+    pub const ALL: [ChannelContext; 5] = [
         ChannelContext::WebChat,
         ChannelContext::EndToEndEncrypted,
         ChannelContext::PlatformReadable,
         ChannelContext::Internal,
+        ChannelContext::BankPage,
     ];
 }
 
@@ -152,6 +158,48 @@ pub enum Room {
     HolderAlone,
     /// Anyone else can read it too (a group room, a shared screen).
     Shared,
+}
+
+/// Where a conversation takes place, as the channel that carries it knows it: which channel, who
+/// besides the customer and okienko can read its content, and who else is in the room. Channels
+/// hand it in with every event; the engine names it in every gate request and renders by it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChannelInfo {
+    /// The channel's name ("web_chat", "matrix", "messenger"), for logs and tests; never shown.
+    pub name: &'static str,
+    /// Whether the platform can read the content (bank-owned, end-to-end encrypted, readable).
+    pub context: ChannelContext,
+    /// Whether the room holds only the account holder.
+    pub room: Room,
+}
+
+impl ChannelInfo {
+    /// The bank's own web chat: bank-owned, one customer per session.
+    pub const WEB_CHAT: ChannelInfo = ChannelInfo {
+        name: "web_chat",
+        context: ChannelContext::WebChat,
+        room: Room::HolderAlone,
+    };
+
+    pub const fn new(name: &'static str, context: ChannelContext, room: Room) -> Self {
+        ChannelInfo {
+            name,
+            context,
+            room,
+        }
+    }
+
+    /// Whether financial data may be shown in this conversation itself: only with the account
+    /// holder alone, and only where the platform cannot read it. Elsewhere it is masked.
+    pub fn may_show_financial(&self) -> bool {
+        self.room == Room::HolderAlone
+            && matches!(
+                self.context,
+                ChannelContext::WebChat
+                    | ChannelContext::EndToEndEncrypted
+                    | ChannelContext::BankPage
+            )
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -176,6 +224,14 @@ impl AccessRequest {
             channel,
             room: Room::HolderAlone,
             case: None,
+        }
+    }
+
+    /// A customer asking about their own data in the conversation `via` describes.
+    pub fn customer_via(customer: CustomerId, purpose: Purpose, via: ChannelInfo) -> Self {
+        AccessRequest {
+            room: via.room,
+            ..Self::customer(customer, purpose, via.context)
         }
     }
 

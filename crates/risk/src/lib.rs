@@ -15,6 +15,7 @@ pub mod engine;
 pub mod error;
 pub mod features;
 pub mod gbdt;
+pub mod live;
 pub mod metrics;
 pub mod rules;
 pub mod sparkov;
@@ -28,5 +29,6 @@ pub use features::{
     CustomerState, FEATURE_NAMES, FeatureExtractor, Features, N_FEATURES, feature_index,
 };
 pub use gbdt::GbdtParams;
+pub use live::{HIGH_SEVERITY_SCORE, LiveScorer, Severity, train_sparkov_file};
 pub use rules::{RuleHit, RuleSet};
 pub use tx::{GeoPoint, Tx};

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs schemathesis against a running sandbox bank for the NextGenPSD2 consent and AIS paths:
+# Runs schemathesis against a running sandbox bank for the NextGenPSD2 consent, AIS and PIS paths:
 # no server errors, and every response conforms to the spec's schemas.
 #
 # Usage: crates/sandbox-bank/scripts/schemathesis.sh BASE_URL
@@ -46,6 +46,13 @@ OTHER_CONSENT=$(curl -sf -X POST "$BASE_URL/v1/consents" \
     -H "Content-Type: application/json" -H "X-Request-ID: $(RID)" -H "PSU-IP-Address: 127.0.0.1" \
     -d '{"access":{"balances":[],"transactions":[]},"recurringIndicator":true,"validUntil":"9999-12-31","frequencyPerDay":4,"combinedServiceIndicator":false}' \
     | python3 -c 'import json,sys; print(json.load(sys.stdin)["consentId"])')
+# A real payment for the PIS paths (anna pays 1.00 to an outside IBAN; it waits for SCA, and the
+# fuzzer may cancel it).
+ANNA_IBAN=$(curl -sf "$BASE_URL/sandbox/customers/anna" | python3 -c 'import json,sys; print(json.load(sys.stdin)["accounts"][0]["iban"])')
+PAYMENT_ID=$(curl -sf -X POST "$BASE_URL/v1/payments/instant-sepa-credit-transfers" \
+    -H "Content-Type: application/json" -H "X-Request-ID: $(RID)" -H "PSU-IP-Address: 127.0.0.1" \
+    -d "{\"instructedAmount\":{\"currency\":\"PLN\",\"amount\":\"1.00\"},\"debtorAccount\":{\"iban\":\"$ANNA_IBAN\"},\"creditorAccount\":{\"iban\":\"DE89370400440532013000\"},\"creditorName\":\"Conformance\"}" \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["paymentId"])')
 # Run from a scratch folder so schemathesis/hypothesis caches never land in the repo.
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
@@ -57,13 +64,16 @@ cat > "$CONFIG" <<TOML
 "path.consentId" = "$OTHER_CONSENT"
 "header.Consent-ID" = "$CONSENT_ID"
 "header.PSU-IP-Address" = "127.0.0.1"
+"path.payment-service" = "payments"
+"path.payment-product" = "instant-sepa-credit-transfers"
+"path.paymentId" = "$PAYMENT_ID"
 TOML
 
 cd "$WORK"
 # The examples phase is off: the spec's own Signature header example is not a valid header value.
 st --config-file "$CONFIG" run "$SPEC" \
     --url "$BASE_URL" \
-    --include-path-regex '^/v1/(consents|accounts)' \
+    --include-path-regex '^/v1/(consents|accounts|\{payment-service\})' \
     --checks not_a_server_error,response_schema_conformance \
     --max-examples "${ST_MAX_EXAMPLES:-30}" \
     --phases coverage,fuzzing

@@ -110,9 +110,10 @@ fn dashboard(
         }
     }
     drop(st);
+    let payments = crate::api::payments::app_section(inner, lang, session, psu);
     let none = format!("<p>{}</p>", t(lang, "none"));
     let body = format!(
-        "<h2>{}</h2><p>{}</p>{}{}<h3>{}</h3>{}<h3>{}</h3>{}",
+        "<h2>{}</h2><p>{}</p>{}{}{payments}<h3>{}</h3>{}<h3>{}</h3>{}",
         t(lang, "app_title"),
         esc(customer
             .as_ref()
@@ -169,6 +170,12 @@ async fn app_decide(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: B
     let decision = p.get("decision").map(String::as_str).unwrap_or("");
     let customer = inner.books.customer_by_psu(&psu);
     let mut notice: Option<&str> = None;
+    if let Some(pid) = p.get("payment_id") {
+        if crate::api::payments::app_decide(&inner, &psu, pid, decision) {
+            notice = Some(t(lang, "done"));
+        }
+        return dashboard(&inner, lang, &session, &psu, notice);
+    }
     {
         let mut st = inner.state();
         let today = st.today;

@@ -23,7 +23,20 @@ pub fn routes() -> Router<Arc<Inner>> {
         .route("/sandbox/clock", post(clock).get(get_clock))
         .route("/sandbox/faults", post(faults))
         .route("/sandbox/consents/{id}/expire", post(expire))
+        .route("/sandbox/ledger", get(crate::api::payments::control_ledger))
         .route("/sandbox/customers/{psu_id}", get(customer))
+        .route(
+            "/sandbox/customers/{psu_id}/cards",
+            get(crate::cards::control_list),
+        )
+        .route(
+            "/sandbox/customers/{psu_id}/transactions",
+            post(crate::cards::control_push),
+        )
+        .route(
+            "/sandbox/customers/{psu_id}/fraud-episode",
+            post(crate::cards::control_episode),
+        )
 }
 
 fn body_json(body: &[u8]) -> Result<Value, ApiError> {
@@ -106,12 +119,10 @@ async fn customer(
         .customer_by_psu(&psu_id)
         .ok_or(ApiError::ResourceUnknown("no such customer"))?;
     let today = inner.today();
-    let seed = inner.books.seed;
     let mut accounts = Vec::new();
     for (i, a) in c.profile.accounts.iter().enumerate() {
-        let b = c.balances(seed, i, today);
-        let txs: Vec<Value> = c
-            .views(seed, i, today)
+        let b = crate::api::payments::balances(&inner, &c, i, today);
+        let txs: Vec<Value> = crate::api::payments::views(&inner, &c, i, today)
             .iter()
             .map(|t| {
                 let mut v = json!({

@@ -32,6 +32,12 @@ pub enum ApiError {
     StatusInvalid(&'static str),
     #[error("{0}")]
     ServiceInvalid(&'static str),
+    #[error("{0}")]
+    PaymentFailed(&'static str),
+    #[error("payment product is not offered by this bank")]
+    ProductUnknown,
+    #[error("the payment can no longer be cancelled")]
+    CancellationInvalid,
 }
 
 impl ApiError {
@@ -49,6 +55,9 @@ impl ApiError {
             ApiError::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::StatusInvalid(_) => StatusCode::CONFLICT,
             ApiError::ServiceInvalid(_) => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::PaymentFailed(_) => StatusCode::BAD_REQUEST,
+            ApiError::ProductUnknown => StatusCode::NOT_FOUND,
+            ApiError::CancellationInvalid => StatusCode::METHOD_NOT_ALLOWED,
         }
     }
 
@@ -66,6 +75,9 @@ impl ApiError {
             ApiError::ServiceUnavailable => "SERVICE_UNAVAILABLE",
             ApiError::StatusInvalid(_) => "STATUS_INVALID",
             ApiError::ServiceInvalid(_) => "SERVICE_INVALID",
+            ApiError::PaymentFailed(_) => "PAYMENT_FAILED",
+            ApiError::ProductUnknown => "PRODUCT_UNKNOWN",
+            ApiError::CancellationInvalid => "CANCELLATION_INVALID",
         }
     }
 }

@@ -8,12 +8,14 @@
 
 mod api;
 mod app;
+mod cards;
 mod consent;
 mod control;
 mod data;
 mod error;
 mod html;
 mod http;
+mod ledger;
 mod oauth;
 mod state;
 

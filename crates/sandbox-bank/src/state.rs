@@ -52,6 +52,14 @@ pub struct State {
     pub fault: FaultMode,
     /// Remaining faulty responses; `None` = until told otherwise.
     pub fault_count: Option<u64>,
+    /// Card extension: ids of blocked cards (every other card is active).
+    pub blocked_cards: std::collections::HashSet<String>,
+    /// Card extension: X-Request-ID → (card, action) already done, for idempotent retries.
+    pub card_requests: HashMap<String, (String, &'static str)>,
+    /// Transactions pushed through the control API, counted for unique ids.
+    pub injected: u64,
+    /// Payment initiation: the double-entry ledger and the payments on it.
+    pub pis: crate::ledger::payments::Pis,
 }
 
 pub struct Inner {
@@ -74,6 +82,10 @@ impl Inner {
                 sessions: HashMap::new(),
                 fault: FaultMode::None,
                 fault_count: None,
+                blocked_cards: std::collections::HashSet::new(),
+                card_requests: HashMap::new(),
+                injected: 0,
+                pis: Default::default(),
             }),
         }
     }

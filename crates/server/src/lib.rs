@@ -4,8 +4,11 @@
 //! Routes stay thin: they translate HTTP into calls on the conversation engine and channels, and
 //! never read financial data themselves.
 
+pub mod admin;
 mod callback;
+pub mod messenger;
 mod metrics;
+mod view;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -32,6 +35,11 @@ pub struct AppState {
 
 /// Builds the gateway's router: the web chat at `/`, the consent callback, `/healthz`, `/metrics`.
 pub fn router(engine: Arc<Engine>, webchat: WebChat) -> Router {
+    router_with(engine, webchat, Router::new())
+}
+
+/// [`router`] plus more channels' routes (e.g. [`messenger::routes`]) behind the same layers.
+pub fn router_with(engine: Arc<Engine>, webchat: WebChat, channels: Router) -> Router {
     let state = AppState {
         engine,
         metrics: Arc::new(Metrics::default()),
@@ -39,6 +47,7 @@ pub fn router(engine: Arc<Engine>, webchat: WebChat) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
     let api = Router::new()
         .route("/consent/callback", get(callback::consent_callback))
+        .route("/view/{token}", get(view::confirm).post(view::open))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics::render))
         .with_state(state.clone())
@@ -47,6 +56,7 @@ pub fn router(engine: Arc<Engine>, webchat: WebChat) -> Router {
             Duration::from_secs(30),
         ));
     api.merge(webchat.router())
+        .merge(channels)
         .layer(axum::middleware::from_fn_with_state(
             state.metrics.clone(),
             metrics::count,
@@ -55,7 +65,7 @@ pub fn router(engine: Arc<Engine>, webchat: WebChat) -> Router {
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         // Spans carry method, path and status only: never query strings, which may hold codes.
         .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
-            tracing::info_span!("http", method = %req.method(), path = %req.uri().path())
+            tracing::info_span!("http", method = %req.method(), path = %view::log_path(req.uri().path()))
         }))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
 }

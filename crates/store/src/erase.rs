@@ -1,5 +1,6 @@
 //! Erasure of a customer's cached financial data (consent revoked, or the customer asked). It
-//! removes accounts, balances, transactions and sync state in one transaction, forgets the
+//! removes accounts, balances, transactions, sync state and support transcripts in one
+//! transaction, forgets the
 //! consents' access tokens and PKCE verifiers, and destroys the customer's data key
 //! (crypto-shredding: any copy of the encrypted rows, in a backup or a stale page, can no longer
 //! be decrypted). Consent records, the access budget and the audit log stay: they hold no
@@ -45,6 +46,17 @@ impl Store {
                     .await?
                     .rows_affected();
             }
+            // Support transcripts are sealed with the same key; delete them too (not counted:
+            // they are conversation, not financial rows).
+            sqlx::query("DELETE FROM support_messages WHERE customer_id = $1")
+                .bind(&customer)
+                .execute(&mut *tx)
+                .await?;
+            // Masked replies waiting for their view link are sealed with the same key.
+            sqlx::query("DELETE FROM view_links WHERE customer_id = $1")
+                .bind(&customer)
+                .execute(&mut *tx)
+                .await?;
             sqlx::query(
                 "UPDATE consents SET access_token = NULL, pkce_verifier = NULL, sealed = NULL \
                  WHERE customer_id = $1 AND (access_token IS NOT NULL \

@@ -21,19 +21,29 @@ mod crypto;
 mod customers;
 mod erase;
 mod error;
+mod fraud;
 mod keys;
+mod payments;
 mod pg_user;
 mod records;
 mod sealed;
 mod store;
+mod support;
 mod sync_state;
 mod transactions;
 mod vault;
+mod view_links;
 
 pub use error::{DbFailure, StoreError};
+pub use fraud::{FraudCaseRecord, FraudEpisodeRecord};
 pub use keys::{KeyError, KeyId, Keyring, MasterKey};
+pub use payments::{NewPayment, PaymentRecord};
 pub use records::{
     AccountRecord, AuditRow, ConsentRecord, CustomerRecord, NewTransaction, StoredTransaction,
     SyncState, TxBatch,
 };
 pub use store::{Backend, Store, pg_connect_options};
+pub use support::{
+    StaffRecord, SupportCaseRecord, SupportConversationRecord, SupportMessageRecord,
+};
+pub use view_links::{NewViewLink, ViewLinkFacts, ViewLinkTake};

@@ -50,7 +50,19 @@ impl Http {
         idem: Idempotency,
         build: impl Fn(&reqwest::Client) -> RequestBuilder,
     ) -> Result<Reply, ConnectorError> {
-        let request_id = Uuid::new_v4();
+        self.send_keyed(op, idem, Uuid::new_v4(), build).await
+    }
+
+    /// As [`Http::send`] with the caller's `X-Request-ID`: a caller that retries a whole
+    /// operation later (a card block after a restart) passes the same key, and the bank
+    /// answers it idempotently.
+    pub async fn send_keyed(
+        &self,
+        op: &'static str,
+        idem: Idempotency,
+        request_id: Uuid,
+        build: impl Fn(&reqwest::Client) -> RequestBuilder,
+    ) -> Result<Reply, ConnectorError> {
         let mut attempt = 1u32;
         loop {
             let result = self.attempt(op, request_id, &build).await;

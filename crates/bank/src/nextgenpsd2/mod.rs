@@ -6,6 +6,7 @@
 //! in [`wire`] and are converted in [`transformers`]; nothing outside this module sees them.
 
 pub mod http;
+pub mod payments;
 pub mod transformers;
 pub mod wire;
 
@@ -19,9 +20,9 @@ use url::Url;
 
 use self::http::{Http, Idempotency, parse};
 use crate::connector::{
-    AccessCtx, AccessToken, BankAccount, BankBalance, BankConnector, BankTransaction, BankTxPage,
-    Capabilities, ConsentCreated, ConsentRequest, PageCursor, Presence, ScaApproach, ScaStep,
-    TxQuery,
+    AccessCtx, AccessToken, BankAccount, BankBalance, BankCard, BankConnector, BankTransaction,
+    BankTxPage, Capabilities, CardStatus, ConsentCreated, ConsentRequest, PageCursor, Presence,
+    ScaApproach, ScaStep, TxQuery,
 };
 use crate::error::ConnectorError;
 use crate::retry::RetryPolicy;
@@ -149,6 +150,22 @@ impl NextGenPsd2Connector {
     }
 }
 
+fn card(c: wire::WireCard, status: u16) -> Result<BankCard, ConnectorError> {
+    let status_of = match c.status.as_str() {
+        "active" => CardStatus::Active,
+        "blocked" => CardStatus::Blocked,
+        _ => return Err(ConnectorError::Malformed { status }),
+    };
+    if c.card_id.is_empty() || c.card_id.len() > 128 {
+        return Err(ConnectorError::Malformed { status });
+    }
+    Ok(BankCard {
+        card_id: c.card_id,
+        masked_pan: c.masked_pan.filter(|m| m.len() <= 32),
+        status: status_of,
+    })
+}
+
 fn malformed(status: u16) -> impl Fn(transformers::TransformError) -> ConnectorError {
     move |e| {
         tracing::warn!(error = %e, "bank data failed validation");
@@ -158,6 +175,10 @@ fn malformed(status: u16) -> impl Fn(transformers::TransformError) -> ConnectorE
 
 #[async_trait]
 impl BankConnector for NextGenPsd2Connector {
+    fn payments(&self) -> Option<&dyn crate::pis::PaymentInitiation> {
+        Some(self)
+    }
+
     fn capabilities(&self) -> Capabilities {
         Capabilities {
             redirect_sca: true,
@@ -324,6 +345,42 @@ impl BankConnector for NextGenPsd2Connector {
             })
             .await?;
         Ok(())
+    }
+
+    async fn cards(&self, ctx: &AccessCtx, account: &str) -> Result<Vec<BankCard>, ConnectorError> {
+        let url = self.url(&["v1", "accounts", account, "cards"])?;
+        let reply = self
+            .http
+            .send("cards", Idempotency::Safe, |c| {
+                Self::with_ctx(c.get(url.clone()), ctx, true)
+            })
+            .await?;
+        let list: wire::CardList = parse("cards", &reply)?;
+        list.cards
+            .into_iter()
+            .map(|c| card(c, reply.status.as_u16()))
+            .collect()
+    }
+
+    async fn set_card_blocked(
+        &self,
+        ctx: &AccessCtx,
+        account: &str,
+        card_id: &str,
+        blocked: bool,
+        request_id: uuid::Uuid,
+    ) -> Result<BankCard, ConnectorError> {
+        let action = if blocked { "block" } else { "unblock" };
+        let url = self.url(&["v1", "accounts", account, "cards", card_id, action])?;
+        // Safe to retry: the bank deduplicates by X-Request-ID (the extension's contract).
+        let reply = self
+            .http
+            .send_keyed("card_block", Idempotency::Safe, request_id, |c| {
+                Self::with_ctx(c.post(url.clone()), ctx, true)
+            })
+            .await?;
+        let c: wire::WireCard = parse("card_block", &reply)?;
+        card(c, reply.status.as_u16())
     }
 
     async fn accounts(&self, ctx: &AccessCtx) -> Result<Vec<BankAccount>, ConnectorError> {

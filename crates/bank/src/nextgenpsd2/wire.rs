@@ -178,3 +178,17 @@ pub struct WireTransaction {
     pub remittance_information_unstructured_array: Option<Vec<String>>,
     pub additional_information: Option<String>,
 }
+
+/// A card (okienko's documented sandbox extension, see crates/sandbox-bank/README.md).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WireCard {
+    pub card_id: String,
+    pub masked_pan: Option<String>,
+    pub status: String,
+}
+
+#[derive(Deserialize)]
+pub struct CardList {
+    pub cards: Vec<WireCard>,
+}

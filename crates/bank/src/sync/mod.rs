@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use chrono::{Duration, Months, NaiveDate};
-use okienko_core::{Account, AccountId, Balance, BookingStatus, Clock, ConsentId};
+use okienko_core::{Account, AccountId, Balance, BookingStatus, Clock, ConsentId, TransactionId};
 use okienko_store::{AccountRecord, ConsentRecord, Store, StoreError, SyncState};
 
 use crate::connector::{
@@ -46,6 +46,13 @@ impl SyncReport {
         self.deleted += o.deleted;
         self.skipped_accounts += o.skipped_accounts;
     }
+}
+
+/// Which transactions one sync added or booked: ids only, never content.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TxChanges {
+    pub added: Vec<TransactionId>,
+    pub booked: Vec<TransactionId>,
 }
 
 pub struct SyncEngine {
@@ -135,6 +142,19 @@ impl SyncEngine {
         consent: &ConsentRecord,
         presence: Presence,
     ) -> Result<SyncReport, BankError> {
+        self.sync_consent_changes(consent, presence)
+            .await
+            .map(|(r, _)| r)
+    }
+
+    /// As [`SyncEngine::sync_consent`], also naming the transactions the sync added and booked
+    /// (ids only), for the link service's `NewTransactions` event.
+    pub async fn sync_consent_changes(
+        &self,
+        consent: &ConsentRecord,
+        presence: Presence,
+    ) -> Result<(SyncReport, TxChanges), BankError> {
+        let mut changes = TxChanges::default();
         let lock = self.lock_for(consent.id);
         let _guard = lock.lock().await;
         let bank_consent_id = consent
@@ -174,7 +194,10 @@ impl SyncEngine {
                     bank_resource_id: ba.resource_id.clone(),
                 })
                 .await?;
-            match self.sync_account(consent, &ctx, &ba, id).await {
+            match self
+                .sync_account(consent, &ctx, &ba, id, &mut changes)
+                .await
+            {
                 Ok(counts) => {
                     report.accounts += 1;
                     report.inserted += counts.inserted;
@@ -197,7 +220,7 @@ impl SyncEngine {
         if report.accounts == 0 && report.skipped_accounts > 0 {
             return Err(BankError::AccessExceeded);
         }
-        Ok(report)
+        Ok((report, changes))
     }
 
     async fn sync_account(
@@ -206,6 +229,7 @@ impl SyncEngine {
         ctx: &AccessCtx,
         ba: &BankAccount,
         id: AccountId,
+        changes: &mut TxChanges,
     ) -> Result<reconcile::BatchCounts, AccountFail> {
         let rid = ba.resource_id.as_str();
         let budget = |key: String| async move { self.budget(consent, &ctx.presence, &key).await };
@@ -296,6 +320,14 @@ impl SyncEngine {
 
         let r = reconcile::reconcile(id, &stored, booked, pending, today);
         self.store.apply_transactions(id, &r.batch).await?;
+        changes.added.extend(r.batch.insert.iter().map(|t| t.id));
+        changes.booked.extend(
+            r.batch
+                .update
+                .iter()
+                .filter(|t| t.status == BookingStatus::Booked)
+                .map(|t| t.id),
+        );
         let last_booked_date = match (prev_booked, r.last_booked_date) {
             (Some(a), Some(b)) => Some(a.max(b)),
             (a, b) => a.or(b),

@@ -107,4 +107,21 @@ impl Outbox for WebChat {
             }
         }
     }
+
+    /// A bank agent is typing: the open tabs show the typing indicator.
+    fn typing(&self, customer: CustomerId) {
+        if let Some(session) = self.inner.registry.by_customer(customer) {
+            session.broadcast(&protocol::typing_frame());
+        }
+    }
+}
+
+impl crate::adapter::ChannelAdapter for WebChat {
+    fn capabilities(&self) -> &'static crate::adapter::Capabilities {
+        &crate::adapter::Capabilities::WEB_CHAT
+    }
+
+    fn reaches(&self, customer: CustomerId) -> bool {
+        self.inner.registry.by_customer(customer).is_some()
+    }
 }

@@ -301,7 +301,13 @@ mod tests {
 
     #[async_trait]
     impl Conversation for Silent {
-        async fn handle(&self, _: CustomerId, _: Option<Lang>, _: InboundEvent) -> Vec<Reply> {
+        async fn handle(
+            &self,
+            _: CustomerId,
+            _: okienko_dialog::ChannelInfo,
+            _: Option<Lang>,
+            _: InboundEvent,
+        ) -> Vec<Reply> {
             Vec::new()
         }
     }

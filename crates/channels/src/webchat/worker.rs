@@ -8,7 +8,7 @@ use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Weak};
 
 use futures::FutureExt as _;
-use okienko_dialog::Conversation;
+use okienko_dialog::{ChannelInfo, Conversation};
 use tokio::sync::mpsc;
 
 use super::protocol::{ErrorCode, error_frame, typing_frame};
@@ -26,9 +26,14 @@ pub(crate) async fn run(
         };
         s.broadcast(&typing);
         let customer = s.customer();
-        let handled = AssertUnwindSafe(conversation.handle(customer, Some(job.lang), job.event))
-            .catch_unwind()
-            .await;
+        let handled = AssertUnwindSafe(conversation.handle(
+            customer,
+            ChannelInfo::WEB_CHAT,
+            Some(job.lang),
+            job.event,
+        ))
+        .catch_unwind()
+        .await;
         match handled {
             Ok(replies) => {
                 for reply in &replies {

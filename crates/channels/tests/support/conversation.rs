@@ -8,8 +8,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use okienko_core::{CustomerId, Lang, Money, format};
 use okienko_dialog::{
-    BalanceLine, Conversation, InboundEvent, QuickReply, Reply, ReplyPart, Sensitivity,
-    TransactionsTable, TxRow,
+    BalanceLine, ChannelInfo, Conversation, InboundEvent, QuickReply, Reply, ReplyPart,
+    Sensitivity, TransactionsTable, TxRow,
 };
 
 #[derive(Default)]
@@ -126,9 +126,14 @@ impl Conversation for TestConversation {
     async fn handle(
         &self,
         customer: CustomerId,
+        channel: ChannelInfo,
         lang_hint: Option<Lang>,
         event: InboundEvent,
     ) -> Vec<Reply> {
+        // The web chat is bank-owned and one customer per session.
+        if channel != ChannelInfo::WEB_CHAT {
+            return vec![Reply::text("wrong channel context")];
+        }
         self.seen
             .lock()
             .unwrap()

@@ -5,10 +5,13 @@ use super::{GROUPS, Model, TrainConfig};
 use crate::NluError;
 
 const MAGIC: &[u8; 8] = b"OKNLUM02";
+/// The same layout plus dense (embedding) input rows after the hashed ones: written only for
+/// models trained with [`Model::train_dense`], so n-gram-only files stay byte-identical.
+const MAGIC_DENSE: &[u8; 8] = b"OKNLUM03";
 
 pub(super) fn encode(m: &Model) -> Vec<u8> {
     let mut out = Vec::with_capacity(16 + 8 * m.weights.len() / 2 + 8 * m.buckets.len());
-    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(if m.dense_dim > 0 { MAGIC_DENSE } else { MAGIC });
     let c = &m.config;
     out.extend_from_slice(&c.hash_bits.to_le_bytes());
     out.extend_from_slice(&(c.char_max as u32).to_le_bytes());
@@ -31,6 +34,9 @@ pub(super) fn encode(m: &Model) -> Vec<u8> {
     out.extend_from_slice(&(m.buckets.len() as u32).to_le_bytes());
     for b in &m.buckets {
         out.extend_from_slice(&b.to_le_bytes());
+    }
+    if m.dense_dim > 0 {
+        out.extend_from_slice(&(m.dense_dim as u32).to_le_bytes());
     }
     for v in m.idf.iter().chain(&m.weights).chain(&m.bias) {
         out.extend_from_slice(&v.to_le_bytes());
@@ -74,7 +80,9 @@ impl<'a> Reader<'a> {
 
 pub(super) fn decode(bytes: &[u8]) -> Result<Model, NluError> {
     let mut r = Reader { bytes, at: 0 };
-    if r.take(8)? != MAGIC {
+    let magic = r.take(8)?;
+    let dense = magic == MAGIC_DENSE;
+    if magic != MAGIC && !dense {
         return Err(NluError::BadModel("not an okienko NLU model"));
     }
     let hash_bits = r.u32()?;
@@ -125,9 +133,13 @@ pub(super) fn decode(bytes: &[u8]) -> Result<Model, NluError> {
     if buckets.windows(2).any(|w| w[0] >= w[1]) {
         return Err(NluError::BadModel("buckets not sorted"));
     }
+    let dense_dim = if dense { r.u32()? as usize } else { 0 };
+    if dense_dim > 65_536 {
+        return Err(NluError::BadModel("dense size out of range"));
+    }
     let idf = r.f32s(n_rows)?;
     let weights = r.f32s(
-        n_rows
+        (n_rows + dense_dim)
             .checked_mul(n_labels)
             .ok_or(NluError::BadModel("too large"))?,
     )?;
@@ -154,5 +166,6 @@ pub(super) fn decode(bytes: &[u8]) -> Result<Model, NluError> {
         idf,
         weights,
         bias,
+        dense_dim,
     })
 }

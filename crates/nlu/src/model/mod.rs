@@ -14,6 +14,8 @@ use std::path::Path;
 
 pub(crate) use features::GROUPS;
 pub(crate) use train::SplitMix;
+#[cfg(feature = "encoder")]
+pub(crate) use train::softmax;
 
 use crate::NluError;
 
@@ -78,6 +80,9 @@ pub struct Model {
     /// `buckets.len() × labels.len()` weights, row-major.
     pub(crate) weights: Vec<f32>,
     pub(crate) bias: Vec<f32>,
+    /// Dense inputs after the hashed rows (0 for an n-gram-only model): row `buckets.len() + j`
+    /// weighs dense input `j`.
+    pub(crate) dense_dim: usize,
 }
 
 impl Model {
@@ -88,12 +93,44 @@ impl Model {
             .iter()
             .map(|(t, l)| (t.as_ref(), Vec::new(), l.as_ref()))
             .collect();
-        train::train(&rows, config)
+        train::train(&rows, None, config)
+    }
+
+    /// Trains on texts plus one dense vector per example (e.g. a scaled sentence embedding).
+    pub fn train_dense<S: AsRef<str>, L: AsRef<str>>(
+        data: &[(S, L)],
+        dense: &[Vec<f32>],
+        config: &TrainConfig,
+    ) -> Model {
+        let rows: Vec<Example<'_>> = data
+            .iter()
+            .map(|(t, l)| (t.as_ref(), Vec::new(), l.as_ref()))
+            .collect();
+        train::train(&rows, Some(dense), config)
+    }
+
+    /// Length of the dense input [`Model::predict_dense`] expects (0: none).
+    pub fn dense_dim(&self) -> usize {
+        self.dense_dim
+    }
+
+    /// Label indices with probabilities (most likely first) for a text and its dense input.
+    pub fn predict_dense(&self, text: &str, dense: &[f32]) -> Vec<(usize, f32)> {
+        let mut x = self.vectorise(text, &[]);
+        let base = self.buckets.len();
+        x.extend(
+            dense
+                .iter()
+                .take(self.dense_dim)
+                .enumerate()
+                .map(|(j, v)| (base + j, *v)),
+        );
+        self.ranked(self.logits(&x))
     }
 
     /// Trains with caller-computed extra features per example (e.g. rule scores).
     pub(crate) fn train_with_extras(data: &[Example<'_>], config: &TrainConfig) -> Model {
-        train::train(data, config)
+        train::train(data, None, config)
     }
 
     /// All labels with their probabilities, most likely first.
@@ -111,7 +148,11 @@ impl Model {
         extra: &[(&str, f32)],
     ) -> Vec<(usize, f32)> {
         let x = self.vectorise(text, extra);
-        let mut p = self.logits(&x);
+        self.ranked(self.logits(&x))
+    }
+
+    /// Temperature, softmax and ranking of logits.
+    fn ranked(&self, mut p: Vec<f32>) -> Vec<(usize, f32)> {
         let t = self.config.temperature;
         if t > 0.0 && t != 1.0 {
             p.iter_mut().for_each(|z| *z /= t);

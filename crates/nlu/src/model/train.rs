@@ -41,7 +41,13 @@ pub(crate) fn softmax(z: &mut [f32]) {
     }
 }
 
-pub(super) fn train(data: &[Example<'_>], config: &TrainConfig) -> Model {
+/// `dense`: optional dense inputs per example (all of one length), appended after the hashed
+/// rows, so one logistic regression weighs n-grams and e.g. sentence embeddings together.
+pub(super) fn train(
+    data: &[Example<'_>],
+    dense: Option<&[Vec<f32>]>,
+    config: &TrainConfig,
+) -> Model {
     let hash_bits = config.hash_bits.clamp(8, 28);
     let mask = (1u32 << hash_bits) - 1;
     let mut config = config.clone();
@@ -93,21 +99,33 @@ pub(super) fn train(data: &[Example<'_>], config: &TrainConfig) -> Model {
         .collect();
     let buckets = all;
     let row = |b: u32| buckets.binary_search(&b).ok();
+    let dense_dim = dense.and_then(|d| d.first()).map_or(0, Vec::len);
+    let n_hashed = buckets.len();
     let xs: Vec<Vec<(usize, f32)>> = raws
         .iter()
-        .map(|raw| {
-            features::weigh(
+        .enumerate()
+        .map(|(i, raw)| {
+            let mut x: Vec<(usize, f32)> = features::weigh(
                 raw,
                 |b| row(b).map_or(0.0, |r| idf[r]),
                 &config.group_weight,
             )
             .into_iter()
             .filter_map(|(b, v)| row(b).map(|r| (r, v)))
-            .collect()
+            .collect();
+            if let Some(d) = dense.and_then(|d| d.get(i)) {
+                x.extend(
+                    d.iter()
+                        .take(dense_dim)
+                        .enumerate()
+                        .map(|(j, v)| (n_hashed + j, *v)),
+                );
+            }
+            x
         })
         .collect();
 
-    let rows = buckets.len();
+    let rows = n_hashed + dense_dim;
     let mut theta = vec![0f32; rows * k + k];
     let mut rng = SplitMix(config.seed);
     adagrad(&mut theta, &xs, &y, k, &config, &mut rng);
@@ -122,6 +140,7 @@ pub(super) fn train(data: &[Example<'_>], config: &TrainConfig) -> Model {
         idf,
         weights: theta,
         bias,
+        dense_dim,
     }
 }
 

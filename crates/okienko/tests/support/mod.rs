@@ -295,3 +295,28 @@ pub fn file_contains(path: &Path, needle: &str) -> bool {
         Err(_) => false,
     }
 }
+
+const LINK_WAIT: Duration = Duration::from_secs(60);
+
+/// Links the bank for the chat's customer: asks, follows the link, approves, returns the consent id.
+pub async fn link(chat: &mut Chat, text: &str, psu: &str) -> String {
+    chat.say(text).await;
+    let reply = chat.expect("link", "", LINK_WAIT).await;
+    let url = part(&reply, "link")["url"].as_str().unwrap().to_owned();
+    let consent_id = url
+        .split("AIS%3A")
+        .nth(1)
+        .or_else(|| url.split("AIS:").nth(1))
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap()
+        .to_owned();
+    let callback = approve_at_bank(&url, psu, "demo", "approve").await;
+    let page = http().get(&callback).send().await.unwrap();
+    assert_eq!(page.status(), 200, "callback page");
+    let html = page.text().await.unwrap();
+    assert!(html.contains("callback-title"));
+    chat.expect("account_list", "", LINK_WAIT).await;
+    consent_id
+}

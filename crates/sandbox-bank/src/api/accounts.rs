@@ -134,7 +134,7 @@ pub async fn list(
         let (c, idx) = load(&inner, &g.resource_id)?;
         let a = &c.profile.accounts[idx];
         let b = if with_balance {
-            c.balances(inner.books.seed, idx, ais.today)
+            super::payments::balances(&inner, &c, idx, ais.today)
                 .map(|b| balances_json(&b, ais.today))
         } else {
             None
@@ -165,8 +165,7 @@ pub async fn details(
     ais.count(&inner, &account_id, "account")?;
     let (c, idx) = load(&inner, &account_id)?;
     let b = if with_balance {
-        c.balances(inner.books.seed, idx, ais.today)
-            .map(|b| balances_json(&b, ais.today))
+        super::payments::balances(&inner, &c, idx, ais.today).map(|b| balances_json(&b, ais.today))
     } else {
         None
     };
@@ -189,8 +188,7 @@ pub async fn balances(
     ais.count(&inner, &account_id, "balances")?;
     let (c, idx) = load(&inner, &account_id)?;
     let a = &c.profile.accounts[idx];
-    let b = c
-        .balances(inner.books.seed, idx, ais.today)
+    let b = super::payments::balances(&inner, &c, idx, ais.today)
         .ok_or(ApiError::ResourceUnknown("no such account"))?;
     Ok(json_response(
         StatusCode::OK,
@@ -278,7 +276,7 @@ pub async fn transactions(
         return Err(ApiError::PeriodInvalid);
     }
     let (c, idx) = load(&inner, &account_id)?;
-    let views = c.views(inner.books.seed, idx, ais.today);
+    let views = super::payments::views(&inner, &c, idx, ais.today);
     // Pending first (filtered on entry date), then booked (on booking date); newest first.
     let mut items: Vec<&TxView> = Vec::new();
     if want_pending {
@@ -348,7 +346,7 @@ pub async fn transactions(
         "account": { "iban": a.iban.expose(), "currency": a.currency.code() },
         "transactions": Value::Object(report),
     });
-    if with_balance && let Some(b) = c.balances(inner.books.seed, idx, ais.today) {
+    if with_balance && let Some(b) = super::payments::balances(&inner, &c, idx, ais.today) {
         body["balances"] = balances_json(&b, ais.today);
     }
     Ok(json_response(StatusCode::OK, &body))
@@ -361,7 +359,7 @@ pub async fn transaction(
 ) -> Result<Response, ApiError> {
     let ais = transactions_ais(&inner, &headers, &account_id)?;
     let (c, idx) = load(&inner, &account_id)?;
-    let views = c.views(inner.books.seed, idx, ais.today);
+    let views = super::payments::views(&inner, &c, idx, ais.today);
     let t = views
         .iter()
         .find(|v| v.id == transaction_id)

@@ -2,8 +2,9 @@
 //! information service. Handlers are thin; consent checks for AIS live in [`ais`].
 
 mod accounts;
-mod ais;
+pub(crate) mod ais;
 mod consents;
+pub(crate) mod payments;
 
 use std::sync::Arc;
 
@@ -28,6 +29,16 @@ pub fn routes(inner: Arc<Inner>) -> Router<Arc<Inner>> {
             "/v1/accounts/{account_id}/transactions/{transaction_id}",
             get(accounts::transaction),
         )
+        // Documented extension (crate README): cards, block and unblock.
+        .route("/v1/accounts/{account_id}/cards", get(crate::cards::list))
+        .route(
+            "/v1/accounts/{account_id}/cards/{card_id}/block",
+            axum::routing::post(crate::cards::block),
+        )
+        .route(
+            "/v1/accounts/{account_id}/cards/{card_id}/unblock",
+            axum::routing::post(crate::cards::unblock),
+        )
         .route_layer(axum::middleware::from_fn_with_state(inner, ais::faults));
     Router::new()
         .route("/v1/consents", axum::routing::post(consents::create))
@@ -45,4 +56,5 @@ pub fn routes(inner: Arc<Inner>) -> Router<Arc<Inner>> {
             get(consents::sca_status).put(consents::update_psu_data),
         )
         .merge(accounts)
+        .merge(payments::routes())
 }

@@ -192,6 +192,17 @@ impl Customer {
         out
     }
 
+    /// Adds a transaction (control API): history is generated up to its entry day first, so the
+    /// generator never runs over it later.
+    pub fn inject(&self, seed: u64, tx: GenTx) {
+        let _ = self.views(seed, tx.account, tx.entry_date);
+        let mut guard = match self.txs.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        guard.1.push(tx);
+    }
+
     pub fn balances(&self, seed: u64, account: usize, today: NaiveDate) -> Option<Balances> {
         let acc = self.profile.accounts.get(account)?;
         let views = self.views(seed, account, today);

@@ -4,7 +4,14 @@
 
 #![allow(dead_code)]
 
+pub mod fraud;
 pub mod harness;
+pub use fraud::*;
+pub mod view_links;
+pub use view_links::*;
+pub mod payments;
+pub mod support;
+pub use payments::*;
 
 use std::collections::HashSet;
 use std::str::FromStr;
@@ -23,6 +30,7 @@ use okienko_store::{
 use rust_decimal::Decimal;
 
 pub use harness::Ctx;
+pub use support::*;
 
 /// Generates one `#[tokio::test]` per conformance test, each on a fresh database from `$make`.
 #[macro_export]
@@ -52,6 +60,18 @@ macro_rules! conformance_tests {
             wrong_master_key_is_a_clear_error,
             rotation_while_reading,
             erase_leaves_no_financial_row_and_no_key,
+            view_link_opens_once_and_keeps_nothing,
+            view_link_expires_and_is_purged,
+            erase_deletes_pending_view_links,
+            view_link_race_opens_exactly_once,
+            support_staff_sessions_and_cases_round_trip,
+            support_claim_race,
+            support_conversation_lifecycle,
+            support_transcripts_are_sealed_and_erased,
+            payments_are_once_per_action_and_move_by_compare_and_set,
+            fraud_episodes_round_trip_and_count,
+            fraud_cases_are_one_per_episode,
+            notice_deliveries_are_once_per_customer,
         );
     };
     (@each $make:path; $($name:ident),* $(,)?) => {

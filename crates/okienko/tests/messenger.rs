@@ -1,0 +1,469 @@
+//! Messenger end to end over real processes: `okienko sandbox-bank` and `okienko serve` with
+//! Messenger on, a local fake Graph API (axum, in this test) that records every Send API call and
+//! enforces Meta's documented limits, and webhook deliveries shaped as Meta documents them,
+//! signed with the demo app secret. Nothing here mocks okienko itself.
+
+mod support;
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use okienko::messenger::{DEMO_APP_SECRET, DEMO_PAGE_TOKEN, DEMO_VERIFY_TOKEN};
+use okienko_channels::messenger::signature::sign;
+use serde_json::{Value, json};
+use support::*;
+
+const PAGE: &str = "1234567890";
+const HOOK: &str = "/channels/messenger/webhook";
+const WAIT: Duration = Duration::from_secs(60);
+
+/// Send API calls as the fake Graph API received them.
+#[derive(Clone, Default)]
+struct Graph {
+    calls: Arc<Mutex<Vec<Value>>>,
+    refused: Arc<Mutex<Vec<String>>>,
+}
+
+impl Graph {
+    fn calls(&self) -> Vec<Value> {
+        self.calls.lock().unwrap().clone()
+    }
+
+    fn count(&self) -> usize {
+        self.calls.lock().unwrap().len()
+    }
+
+    /// Waits for a call after the first `from` that matches `pred`.
+    async fn wait_for(&self, from: usize, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Some(c) = self.calls().into_iter().skip(from).find(|c| pred(c)) {
+                return c;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no Send API call {what}; got {:#?}; refused {:?}",
+                self.calls(),
+                self.refused.lock().unwrap()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// Meta's documented limits; a call that breaks one gets Graph's error 100 and is not recorded.
+fn contract_violation(body: &Value) -> Option<String> {
+    if body["recipient"]["id"].as_str().is_none() {
+        return Some("recipient.id".into());
+    }
+    match body["messaging_type"].as_str() {
+        Some("RESPONSE") | Some("UPDATE") => {
+            if !body["tag"].is_null() {
+                return Some("tag without MESSAGE_TAG".into());
+            }
+        }
+        Some("MESSAGE_TAG") => {
+            if body["tag"] != "ACCOUNT_UPDATE" {
+                return Some("unexpected tag".into());
+            }
+        }
+        _ => return Some("messaging_type".into()),
+    }
+    let m = &body["message"];
+    let has_text = m["text"].is_string();
+    let has_att = m["attachment"].is_object();
+    if has_text == has_att {
+        return Some("exactly one of text / attachment".into());
+    }
+    if let Some(t) = m["text"].as_str()
+        && (t.is_empty() || t.chars().count() > 2000)
+    {
+        return Some("text length".into());
+    }
+    if let Some(qr) = m["quick_replies"].as_array() {
+        if qr.len() > 13 {
+            return Some("more than 13 quick replies".into());
+        }
+        for q in qr {
+            if q["content_type"] != "text"
+                || q["title"].as_str().is_none_or(|t| t.chars().count() > 20)
+                || q["payload"].as_str().is_none_or(|p| p.len() > 1000)
+            {
+                return Some(format!("quick reply {q}"));
+            }
+        }
+    }
+    if has_att {
+        let p = &m["attachment"]["payload"];
+        if m["attachment"]["type"] != "template" {
+            return Some("attachment type".into());
+        }
+        match p["template_type"].as_str() {
+            Some("button") => {
+                let b = p["buttons"].as_array().map(Vec::len).unwrap_or(0);
+                if !(1..=3).contains(&b)
+                    || p["text"].as_str().is_none_or(|t| t.chars().count() > 640)
+                {
+                    return Some("button template".into());
+                }
+                for b in p["buttons"].as_array().unwrap() {
+                    if b["title"].as_str().is_none_or(|t| t.chars().count() > 20) {
+                        return Some("button title".into());
+                    }
+                }
+            }
+            Some("generic") => {
+                let e = p["elements"].as_array().map(Vec::len).unwrap_or(0);
+                if !(1..=10).contains(&e) {
+                    return Some("generic elements".into());
+                }
+            }
+            _ => return Some("template_type".into()),
+        }
+    }
+    None
+}
+
+async fn messages(
+    State(g): State<Graph>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> (StatusCode, Json<Value>) {
+    let auth = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if auth != format!("Bearer {DEMO_PAGE_TOKEN}") {
+        g.refused.lock().unwrap().push("token".into());
+        return (
+            StatusCode::UNAUTHORIZED,
+            Json(json!({"error": {"code": 190, "message": "Invalid OAuth access token"}})),
+        );
+    }
+    if let Some(why) = contract_violation(&body) {
+        g.refused.lock().unwrap().push(why.clone());
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"error": {"code": 100, "message": why}})),
+        );
+    }
+    let mut calls = g.calls.lock().unwrap();
+    calls.push(body.clone());
+    (
+        StatusCode::OK,
+        Json(
+            json!({"recipient_id": body["recipient"]["id"], "message_id": format!("m_{}", calls.len())}),
+        ),
+    )
+}
+
+async fn fake_graph() -> (Graph, String) {
+    let graph = Graph::default();
+    let app = axum::Router::new()
+        .route("/v25.0/me/messages", post(messages))
+        .with_state(graph.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/v25.0", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (graph, url)
+}
+
+fn spawn_messenger_gateway(dir: &std::path::Path, bank_url: &str, graph_url: &str) -> Proc {
+    let envs = vec![
+        ("OKIENKO_LISTEN", "127.0.0.1:0".to_owned()),
+        ("OKIENKO_DATA_DIR", dir.join("data").display().to_string()),
+        ("OKIENKO_BANK__BASE_URL", bank_url.to_owned()),
+        ("OKIENKO_BANK__RETRY_AFTER_SECS", "1".to_owned()),
+        ("OKIENKO_BANK__TIMEOUT_SECS", "3".to_owned()),
+        ("OKIENKO_MESSENGER__ENABLED", "true".to_owned()),
+        ("OKIENKO_MESSENGER__APP_SECRET", DEMO_APP_SECRET.to_owned()),
+        (
+            "OKIENKO_MESSENGER__VERIFY_TOKEN",
+            DEMO_VERIFY_TOKEN.to_owned(),
+        ),
+        (
+            "OKIENKO_MESSENGER__PAGE_ACCESS_TOKEN",
+            DEMO_PAGE_TOKEN.to_owned(),
+        ),
+        ("OKIENKO_MESSENGER__GRAPH_API_URL", graph_url.to_owned()),
+    ];
+    spawn(&["serve"], &envs, dir, "listening on")
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// A delivery as Meta sends it: one entry, one messaging item.
+fn delivery(psid: &str, ts: i64, item: Value) -> Vec<u8> {
+    let mut m = json!({"sender": {"id": psid}, "recipient": {"id": PAGE}, "timestamp": ts});
+    for (k, v) in item.as_object().unwrap() {
+        m[k] = v.clone();
+    }
+    serde_json::to_vec(
+        &json!({"object": "page", "entry": [{"id": PAGE, "time": ts, "messaging": [m]}]}),
+    )
+    .unwrap()
+}
+
+fn text_event(psid: &str, mid: &str, text: &str) -> Vec<u8> {
+    delivery(
+        psid,
+        now_ms(),
+        json!({"message": {"mid": mid, "text": text}}),
+    )
+}
+
+async fn post_hook(gw: &str, body: &[u8], signature: Option<String>) -> (u16, String) {
+    let mut req = http()
+        .post(format!("{gw}{HOOK}"))
+        .header("content-type", "application/json")
+        .body(body.to_vec());
+    if let Some(s) = signature {
+        req = req.header("x-hub-signature-256", s);
+    }
+    let resp = req.send().await.unwrap();
+    (resp.status().as_u16(), resp.text().await.unwrap())
+}
+
+async fn send_signed(gw: &str, body: &[u8]) -> (u16, String) {
+    post_hook(gw, body, Some(sign(DEMO_APP_SECRET, body))).await
+}
+
+fn to_psid(psid: &str) -> impl Fn(&Value) -> bool + '_ {
+    move |c: &Value| c["recipient"]["id"] == psid
+}
+
+/// Every way an amount could be written: 1234.56, 1234,56, 1 234,56, 1,234.56.
+fn amount_forms(decimal: &str) -> Vec<String> {
+    let abs = decimal.trim_start_matches('-');
+    let (int, frac) = abs.split_once('.').unwrap_or((abs, "00"));
+    let group = |sep: &str| {
+        let d: Vec<char> = int.chars().collect();
+        let mut out = String::new();
+        for (i, c) in d.iter().enumerate() {
+            if i > 0 && (d.len() - i).is_multiple_of(3) {
+                out.push_str(sep);
+            }
+            out.push(*c);
+        }
+        out
+    };
+    vec![
+        format!("{int}.{frac}"),
+        format!("{int},{frac}"),
+        format!("{},{frac}", group(" ")),
+        format!("{},{frac}", group("\u{a0}")),
+        format!("{}.{frac}", group(",")),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscription_check_echoes_the_challenge_only_with_the_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let bank = spawn_bank(dir.path(), 0);
+    let (_graph, graph_url) = fake_graph().await;
+    let gw = spawn_messenger_gateway(dir.path(), &bank.url, &graph_url);
+    let get = |q: String| {
+        let url = format!("{}{HOOK}?{q}", gw.url);
+        async move {
+            let r = http().get(url).send().await.unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+    let ok = get(format!(
+        "hub.mode=subscribe&hub.verify_token={DEMO_VERIFY_TOKEN}&hub.challenge=1158201444"
+    ))
+    .await;
+    assert_eq!(ok, (200, "1158201444".to_owned()));
+    let wrong =
+        get("hub.mode=subscribe&hub.verify_token=nope&hub.challenge=1158201444".into()).await;
+    assert_eq!(wrong.0, 403);
+    assert!(!wrong.1.contains("1158201444"));
+    let no_mode = get(format!(
+        "hub.verify_token={DEMO_VERIFY_TOKEN}&hub.challenge=1"
+    ))
+    .await;
+    assert_eq!(no_mode.0, 403);
+    let other_mode = get(format!(
+        "hub.mode=unsubscribe&hub.verify_token={DEMO_VERIFY_TOKEN}&hub.challenge=1"
+    ))
+    .await;
+    assert_eq!(other_mode.0, 403);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messenger_conversation_is_signed_deduplicated_and_never_shows_money() {
+    let dir = tempfile::tempdir().unwrap();
+    let bank = spawn_bank(dir.path(), 0);
+    let (graph, graph_url) = fake_graph().await;
+    let gw = spawn_messenger_gateway(dir.path(), &bank.url, &graph_url);
+    let psid = "6543210987654321";
+
+    // A greeting: answered with messaging_type RESPONSE to the sender's PSID.
+    let hello = text_event(psid, "m_hello", "cześć");
+    assert_eq!(send_signed(&gw.url, &hello).await.0, 200);
+    let first = graph
+        .wait_for(0, "answering the greeting", to_psid(psid))
+        .await;
+    assert_eq!(first["messaging_type"], "RESPONSE", "{first}");
+    assert!(first["tag"].is_null());
+    // Let the answer finish before counting calls.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    // Forged, missing, malformed signatures and a replay: refused, and no Send API call.
+    let before = graph.count();
+    let ask = text_event(psid, "m_forged", "ile mam na koncie?");
+    let forged = post_hook(&gw.url, &ask, Some(sign("not-the-app-secret", &ask))).await;
+    assert_eq!(forged.0, 403, "{forged:?}");
+    assert_eq!(post_hook(&gw.url, &ask, None).await.0, 401);
+    assert_eq!(
+        post_hook(&gw.url, &ask, Some("sha256=zz".into())).await.0,
+        403
+    );
+    assert_eq!(
+        post_hook(&gw.url, &ask, Some(sign(DEMO_APP_SECRET, b"{}")))
+            .await
+            .0,
+        403,
+        "a signature of another body"
+    );
+    // The same signed delivery again (Meta's retry, or an attacker's replay).
+    assert_eq!(send_signed(&gw.url, &hello).await.0, 409);
+    // A correctly signed event stamped two hours ago.
+    let stale = delivery(
+        psid,
+        now_ms() - 2 * 3_600_000,
+        json!({"message": {"mid": "m_stale", "text": "cześć"}}),
+    );
+    assert_eq!(send_signed(&gw.url, &stale).await.0, 409);
+    // Not a page webhook, and garbage, even when signed.
+    assert_eq!(send_signed(&gw.url, b"{\"object\":\"user\"}").await.0, 400);
+    assert_eq!(send_signed(&gw.url, b"\xff\x00garbage").await.0, 400);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(graph.count(), before, "{:#?}", graph.calls());
+
+    // A quick reply and a postback reach the conversation as button presses.
+    let from = graph.count();
+    let qr = delivery(
+        psid,
+        now_ms(),
+        json!({"message": {"mid": "m_qr", "text": "Pomoc", "quick_reply": {"payload": "intent:help"}}}),
+    );
+    assert_eq!(send_signed(&gw.url, &qr).await.0, 200);
+    let help = graph
+        .wait_for(from, "answering a quick reply", |c| {
+            to_psid(psid)(c) && c["message"]["quick_replies"].is_array()
+        })
+        .await;
+    let qrs = help["message"]["quick_replies"].as_array().unwrap();
+    assert!(!qrs.is_empty() && qrs.len() <= 13, "{help}");
+    let from = graph.count();
+    let pb = delivery(
+        psid,
+        now_ms(),
+        json!({"postback": {"mid": "m_pb", "title": "Pomoc", "payload": "intent:help"}}),
+    );
+    assert_eq!(send_signed(&gw.url, &pb).await.0, 200);
+    graph
+        .wait_for(from, "answering a postback", to_psid(psid))
+        .await;
+
+    // Linking: the consent link arrives as a button template with a URL button.
+    let from = graph.count();
+    assert_eq!(
+        send_signed(&gw.url, &text_event(psid, "m_link", "połącz bank"))
+            .await
+            .0,
+        200
+    );
+    let link = graph
+        .wait_for(from, "with the consent link", |c| {
+            c["message"]["attachment"]["payload"]["template_type"] == "button"
+        })
+        .await;
+    assert_eq!(link["messaging_type"], "RESPONSE");
+    let button = &link["message"]["attachment"]["payload"]["buttons"][0];
+    assert_eq!(button["type"], "web_url", "{link}");
+    let consent_url = button["url"].as_str().unwrap().to_owned();
+    assert!(consent_url.starts_with(&bank.url), "{consent_url}");
+    let callback = approve_at_bank(&consent_url, "anna", "demo", "approve").await;
+    let page = http().get(&callback).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    // The bank confirmed: okienko writes first, inside the window, so UPDATE.
+    let pushed = graph
+        .wait_for(from, "after the bank confirmed", |c| {
+            c["messaging_type"] == "UPDATE"
+        })
+        .await;
+    assert_eq!(pushed["recipient"]["id"], psid);
+
+    // A balance question: a masked answer with a link to the bank-owned view, no amounts.
+    let from = graph.count();
+    assert_eq!(
+        send_signed(&gw.url, &text_event(psid, "m_bal", "ile mam na koncie?"))
+            .await
+            .0,
+        200
+    );
+    let masked = graph
+        .wait_for(from, "with a view link", |c| {
+            c.to_string().contains("/view/")
+        })
+        .await;
+    assert_eq!(masked["messaging_type"], "RESPONSE");
+    let from = graph.count();
+    assert_eq!(
+        send_signed(
+            &gw.url,
+            &text_event(psid, "m_tx", "pokaż ostatnie transakcje")
+        )
+        .await
+        .0,
+        200
+    );
+    graph
+        .wait_for(from, "answering transactions", to_psid(psid))
+        .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    // Nothing that went to Meta holds a balance or a transaction amount.
+    let truth = bank_truth(&bank.url, "anna").await;
+    let mut amounts = Vec::new();
+    for acc in truth["accounts"].as_array().unwrap() {
+        amounts.push(
+            acc["balances"]["interimAvailable"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+        for t in acc["transactions"].as_array().unwrap() {
+            let a = t["amount"].as_str().unwrap();
+            // Small amounts ("5.00") could match unrelated digits; the rest are distinctive.
+            if a.trim_start_matches('-').len() >= 5 {
+                amounts.push(a.to_owned());
+            }
+        }
+    }
+    let sent = serde_json::to_string(&graph.calls()).unwrap();
+    for a in &amounts {
+        for form in amount_forms(a) {
+            assert!(!sent.contains(&form), "amount {form} was sent to Meta");
+        }
+    }
+    assert!(
+        graph.refused.lock().unwrap().is_empty(),
+        "{:?}",
+        graph.refused
+    );
+    // The gateway's log holds no message text.
+    let log = gw.log();
+    assert!(
+        !log.contains("ile mam na koncie"),
+        "message text in the log"
+    );
+}

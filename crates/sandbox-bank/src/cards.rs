@@ -1,0 +1,360 @@
+//! A documented extension beyond NextGenPSD2 AIS (see the crate README): payment cards per
+//! account, blocking and unblocking them, and the control routes that push new transactions
+//! (one, or a generated fraud episode) so tests can drive fraud warnings deterministically.
+//!
+//! Card routes sit under `/v1/accounts/{id}/cards` and pass the same consent and token checks as
+//! the AIS routes. Block and unblock are idempotent by `X-Request-ID`: a retry with the same id
+//! gets the same answer and changes nothing more; the same id reused for another card or action
+//! is a 409. Card operations are not account reads and do not count against `frequencyPerDay`.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use rust_decimal::prelude::ToPrimitive;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::api::ais;
+use crate::data::{AccountKind, Customer, GenTx};
+use crate::error::ApiError;
+use crate::http::{X_REQUEST_ID, header, json_response};
+use crate::state::Inner;
+
+/// A card as the bank shows it.
+struct Card {
+    id: String,
+    masked_pan: String,
+    account: String,
+}
+
+/// The cards of one account: one debit card on every current account, none on savings. Ids and
+/// numbers derive from the account's resource id, so they are stable for a seed.
+fn cards_of(customer: &Customer, account: usize) -> Vec<Card> {
+    let Some(a) = customer.profile.accounts.get(account) else {
+        return Vec::new();
+    };
+    if a.kind == AccountKind::Savings {
+        return Vec::new();
+    }
+    let h = Sha256::digest(format!("card:{}", a.resource_id).as_bytes());
+    let mut b = [0u8; 16];
+    b.copy_from_slice(&h[..16]);
+    let id = uuid::Builder::from_random_bytes(b).into_uuid().to_string();
+    let last4 = u16::from_be_bytes([h[16], h[17]]) % 10_000;
+    vec![Card {
+        id,
+        masked_pan: format!("************{last4:04}"),
+        account: a.resource_id.clone(),
+    }]
+}
+
+fn card_json(inner: &Inner, c: &Card) -> Value {
+    let blocked = inner.state().blocked_cards.contains(&c.id);
+    json!({
+        "cardId": c.id,
+        "maskedPan": c.masked_pan,
+        "cardType": "debit",
+        "accountId": c.account,
+        "status": if blocked { "blocked" } else { "active" },
+    })
+}
+
+fn account_of(inner: &Inner, account_id: &str) -> Result<(Arc<Customer>, usize), ApiError> {
+    inner
+        .books
+        .account(account_id)
+        .ok_or(ApiError::ResourceUnknown("no such account"))
+}
+
+/// `GET /v1/accounts/{account_id}/cards`
+pub async fn list(
+    State(inner): State<Arc<Inner>>,
+    headers: HeaderMap,
+    Path(account_id): Path<String>,
+) -> Result<Response, ApiError> {
+    ais::check(&inner, &headers, Some(&account_id))?;
+    let (c, idx) = account_of(&inner, &account_id)?;
+    let cards: Vec<Value> = cards_of(&c, idx)
+        .iter()
+        .map(|k| card_json(&inner, k))
+        .collect();
+    Ok(json_response(StatusCode::OK, &json!({ "cards": cards })))
+}
+
+/// `POST /v1/accounts/{account_id}/cards/{card_id}/block`
+pub async fn block(
+    State(inner): State<Arc<Inner>>,
+    headers: HeaderMap,
+    Path((account_id, card_id)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    set_blocked(&inner, &headers, &account_id, &card_id, "block").await
+}
+
+/// `POST /v1/accounts/{account_id}/cards/{card_id}/unblock`
+pub async fn unblock(
+    State(inner): State<Arc<Inner>>,
+    headers: HeaderMap,
+    Path((account_id, card_id)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    set_blocked(&inner, &headers, &account_id, &card_id, "unblock").await
+}
+
+async fn set_blocked(
+    inner: &Inner,
+    headers: &HeaderMap,
+    account_id: &str,
+    card_id: &str,
+    action: &'static str,
+) -> Result<Response, ApiError> {
+    ais::check(inner, headers, Some(account_id))?;
+    let (c, idx) = account_of(inner, account_id)?;
+    let card = cards_of(&c, idx)
+        .into_iter()
+        .find(|k| k.id == card_id)
+        .ok_or(ApiError::ResourceUnknown("no such card"))?;
+    // The request-id middleware already required a UUID here.
+    let rid = header(headers, X_REQUEST_ID)
+        .ok_or(ApiError::Format("X-Request-ID header must be a UUID"))?
+        .to_ascii_lowercase();
+    {
+        let mut st = inner.state();
+        match st.card_requests.get(&rid) {
+            Some((k, a)) if k == card_id && *a == action => {
+                tracing::info!(action, "card request repeated; answered idempotently");
+            }
+            Some(_) => {
+                return Err(ApiError::StatusInvalid(
+                    "X-Request-ID was already used for another card operation",
+                ));
+            }
+            None => {
+                st.card_requests.insert(rid, (card_id.to_owned(), action));
+                if action == "block" {
+                    st.blocked_cards.insert(card_id.to_owned());
+                } else {
+                    st.blocked_cards.remove(card_id);
+                }
+                tracing::info!(action, "card status changed");
+            }
+        }
+    }
+    Ok(json_response(StatusCode::OK, &card_json(inner, &card)))
+}
+
+/// `GET /sandbox/customers/{psu_id}/cards`: every card of the customer with its status.
+pub async fn control_list(
+    State(inner): State<Arc<Inner>>,
+    Path(psu_id): Path<String>,
+) -> Result<Response, ApiError> {
+    let c = inner
+        .books
+        .customer_by_psu(&psu_id)
+        .ok_or(ApiError::ResourceUnknown("no such customer"))?;
+    let cards: Vec<Value> = (0..c.profile.accounts.len())
+        .flat_map(|i| cards_of(&c, i))
+        .map(|k| card_json(&inner, &k))
+        .collect();
+    Ok(json_response(StatusCode::OK, &json!({ "cards": cards })))
+}
+
+/// Far-away online shops for generated fraud episodes: (descriptor, city, country).
+const FAR_SHOPS: [(&str, &str, &str); 6] = [
+    ("ELECTRO-MEGASTORE.COM", "LAGOS", "NG"),
+    ("LUXWATCH OUTLET", "BANGKOK", "TH"),
+    ("GIFTCARDS-24.SHOP", "MANILA", "PH"),
+    ("PHONEDEALS ONLINE", "SAO PAULO", "BR"),
+    ("CRYPTO-VOUCHERS.IO", "HANOI", "VN"),
+    ("SNEAKER DROP STORE", "LIMA", "PE"),
+];
+
+/// What one pushed purchase looks like.
+struct Push {
+    account: usize,
+    minor: i64,
+    counterparty: String,
+    description: String,
+}
+
+fn body_json(body: &[u8]) -> Result<Value, ApiError> {
+    if body.is_empty() {
+        return Ok(json!({}));
+    }
+    serde_json::from_slice(body).map_err(|_| ApiError::Format("body is not valid JSON"))
+}
+
+/// Parses "1249.00" into minor units: positive, at most two decimals, at most 10 million.
+fn parse_amount(v: Option<&Value>, default: i64) -> Result<i64, ApiError> {
+    let Some(v) = v else {
+        return Ok(default);
+    };
+    let d: Option<Decimal> = v.as_str().and_then(|s| s.trim().parse().ok());
+    d.filter(|d| *d > Decimal::ZERO && d.scale() <= 2 && *d <= Decimal::from(10_000_000))
+        .and_then(|d| (d * Decimal::ONE_HUNDRED).to_i64())
+        .ok_or(ApiError::Format(
+            "amount must be a positive decimal string like \"1249.00\"",
+        ))
+}
+
+fn card_account(inner: &Inner, c: &Customer, v: &Value) -> Result<usize, ApiError> {
+    let idx = match v.get("account").and_then(Value::as_str) {
+        Some(rid) => c
+            .profile
+            .accounts
+            .iter()
+            .position(|a| a.resource_id == rid)
+            .ok_or(ApiError::ResourceUnknown(
+                "no such account of this customer",
+            ))?,
+        None => (0..c.profile.accounts.len())
+            .find(|i| !cards_of(c, *i).is_empty())
+            .ok_or(ApiError::ResourceUnknown("the customer has no card"))?,
+    };
+    let cards = cards_of(c, idx);
+    if cards.is_empty() {
+        return Err(ApiError::ResourceUnknown("the account has no card"));
+    }
+    let st = inner.state();
+    if cards.iter().all(|k| st.blocked_cards.contains(&k.id)) {
+        return Err(ApiError::StatusInvalid(
+            "the card is blocked; the bank declines the payment",
+        ));
+    }
+    Ok(idx)
+}
+
+fn inject(inner: &Inner, c: &Customer, pushes: Vec<Push>) -> Vec<String> {
+    let today: NaiveDate = inner.today();
+    let cur = c.profile.currency.code();
+    let mut ids = Vec::new();
+    for p in pushes {
+        let n = {
+            let mut st = inner.state();
+            st.injected += 1;
+            st.injected
+        };
+        let id = format!("inj{n:013x}");
+        c.inject(
+            inner.books.seed,
+            GenTx {
+                account: p.account,
+                entry_date: today,
+                book_date: today + chrono::Days::new(2),
+                pending_id: id.clone(),
+                booked_id: id.clone(),
+                pending_amount: Decimal::new(-p.minor, 2),
+                booked_amount: Decimal::new(-p.minor, 2),
+                counterparty: p.counterparty,
+                counterparty_iban: None,
+                raw_template: p.description.replace("{CUR}", cur),
+                code: "CARD",
+            },
+        );
+        ids.push(id);
+    }
+    ids
+}
+
+/// `POST /sandbox/customers/{psu_id}/transactions`: one card purchase made today.
+/// Body (all optional): `{"amount": "49.99", "merchant": "SHOP", "city": "WARSZAWA",
+/// "country": "PL", "card_present": true, "account": "<resourceId>"}`.
+pub async fn control_push(
+    State(inner): State<Arc<Inner>>,
+    Path(psu_id): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let v = body_json(&body)?;
+    let c = inner
+        .books
+        .customer_by_psu(&psu_id)
+        .ok_or(ApiError::ResourceUnknown("no such customer"))?;
+    let text = |k: &str, d: &str| -> Result<String, ApiError> {
+        match v.get(k) {
+            None => Ok(d.to_owned()),
+            Some(s) => s
+                .as_str()
+                .map(|s| s.trim())
+                .filter(|s| !s.is_empty() && s.len() <= 60 && !s.chars().any(char::is_control))
+                .map(|s| s.to_ascii_uppercase())
+                .ok_or(ApiError::Format(
+                    "merchant, city and country must be short non-empty strings",
+                )),
+        }
+    };
+    let merchant = text("merchant", "ELECTRO-MEGASTORE.COM")?;
+    let city = text("city", "LAGOS")?;
+    let country = text("country", "NG")?;
+    let present = match v.get("card_present") {
+        None => false,
+        Some(b) => b
+            .as_bool()
+            .ok_or(ApiError::Format("card_present must be true or false"))?,
+    };
+    let minor = parse_amount(v.get("amount"), 124_900)?;
+    let account = card_account(&inner, &c, &v)?;
+    let description = if present {
+        format!("PLATNOSC KARTA {{AMT}} {{CUR}} {merchant} {city} {country}")
+    } else {
+        format!("PLATNOSC KARTA INTERNET {{AMT}} {{CUR}} {merchant} {city} {country}")
+    };
+    let ids = inject(
+        &inner,
+        &c,
+        vec![Push {
+            account,
+            minor,
+            counterparty: merchant,
+            description,
+        }],
+    );
+    Ok(json_response(
+        StatusCode::CREATED,
+        &json!({ "transactionIds": ids }),
+    ))
+}
+
+/// `POST /sandbox/customers/{psu_id}/fraud-episode`: several card-not-present purchases far from
+/// home within minutes. Body (optional): `{"count": 4, "amount": "1249.00"}`; the first purchase
+/// has exactly `amount`, the others vary around it deterministically.
+pub async fn control_episode(
+    State(inner): State<Arc<Inner>>,
+    Path(psu_id): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let v = body_json(&body)?;
+    let c = inner
+        .books
+        .customer_by_psu(&psu_id)
+        .ok_or(ApiError::ResourceUnknown("no such customer"))?;
+    let count = match v.get("count") {
+        None => 4,
+        Some(n) => n
+            .as_u64()
+            .filter(|n| (1..=20).contains(n))
+            .ok_or(ApiError::Format("count must be between 1 and 20"))? as usize,
+    };
+    let minor = parse_amount(v.get("amount"), 124_900)?;
+    let account = card_account(&inner, &c, &v)?;
+    let pushes = (0..count)
+        .map(|i| {
+            let (shop, city, country) = FAR_SHOPS[i % FAR_SHOPS.len()];
+            Push {
+                account,
+                minor: minor + (i as i64) * 37_311 % 90_000,
+                counterparty: shop.to_owned(),
+                description: format!(
+                    "PLATNOSC KARTA INTERNET {{AMT}} {{CUR}} {shop} {city} {country}"
+                ),
+            }
+        })
+        .collect();
+    let ids = inject(&inner, &c, pushes);
+    Ok(json_response(
+        StatusCode::CREATED,
+        &json!({ "transactionIds": ids }),
+    ))
+}
