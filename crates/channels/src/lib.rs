@@ -11,6 +11,7 @@
 //! financial replies in full; Messenger ([`Messenger`]) is platform-readable, so it never does.
 
 pub mod adapter;
+pub mod embedded;
 pub mod messenger;
 pub mod webchat;
 

@@ -7,86 +7,13 @@
 
 mod support;
 
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
-
-use axum::Json;
-use axum::extract::State;
-use axum::routing::post;
-use okienko::messenger::{DEMO_APP_SECRET, DEMO_PAGE_TOKEN, DEMO_VERIFY_TOKEN};
+use okienko::messenger::DEMO_APP_SECRET;
 use okienko_channels::messenger::signature::sign;
 use serde_json::{Value, json};
+use support::messenger::*;
 use support::*;
 
 const PAGE: &str = "1234567890";
-const WAIT: Duration = Duration::from_secs(60);
-
-#[derive(Clone, Default)]
-struct Graph(Arc<Mutex<Vec<Value>>>);
-
-impl Graph {
-    fn count(&self) -> usize {
-        self.0.lock().unwrap().len()
-    }
-
-    fn all(&self) -> String {
-        serde_json::to_string(&*self.0.lock().unwrap()).unwrap()
-    }
-
-    async fn wait_for(&self, from: usize, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let calls = self.0.lock().unwrap().clone();
-            if let Some(c) = calls.into_iter().skip(from).find(|c| pred(c)) {
-                return c;
-            }
-            assert!(Instant::now() < deadline, "no Send API call {what}");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-}
-
-async fn messages(State(g): State<Graph>, Json(body): Json<Value>) -> Json<Value> {
-    let mut calls = g.0.lock().unwrap();
-    calls.push(body.clone());
-    Json(
-        json!({"recipient_id": body["recipient"]["id"], "message_id": format!("m_{}", calls.len())}),
-    )
-}
-
-async fn fake_graph() -> (Graph, String) {
-    let graph = Graph::default();
-    let app = axum::Router::new()
-        .route("/v25.0/me/messages", post(messages))
-        .with_state(graph.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/v25.0", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (graph, url)
-}
-
-fn gateway(dir: &std::path::Path, bank_url: &str, graph_url: &str) -> Proc {
-    let envs = vec![
-        ("OKIENKO_LISTEN", "127.0.0.1:0".to_owned()),
-        ("OKIENKO_DATA_DIR", dir.join("data").display().to_string()),
-        ("OKIENKO_BANK__BASE_URL", bank_url.to_owned()),
-        ("OKIENKO_BANK__TIMEOUT_SECS", "3".to_owned()),
-        ("OKIENKO_MESSENGER__ENABLED", "true".to_owned()),
-        ("OKIENKO_MESSENGER__APP_SECRET", DEMO_APP_SECRET.to_owned()),
-        (
-            "OKIENKO_MESSENGER__VERIFY_TOKEN",
-            DEMO_VERIFY_TOKEN.to_owned(),
-        ),
-        (
-            "OKIENKO_MESSENGER__PAGE_ACCESS_TOKEN",
-            DEMO_PAGE_TOKEN.to_owned(),
-        ),
-        ("OKIENKO_MESSENGER__GRAPH_API_URL", graph_url.to_owned()),
-        // Everything the gateway logs, so the scan below sees every line.
-        ("OKIENKO_LOG", "debug,hyper=info,h2=info".to_owned()),
-    ];
-    spawn(&["serve"], &envs, dir, "listening on")
-}
 
 async fn say(gw: &str, psid: &str, mid: &str, text: &str) {
     let ts = chrono::Utc::now().timestamp_millis();
@@ -154,7 +81,13 @@ async fn masked_balance_opens_once_on_the_bank_page_and_never_reaches_meta_or_th
     let dir = tempfile::tempdir().unwrap();
     let bank = spawn_bank(dir.path(), 0);
     let (graph, graph_url) = fake_graph().await;
-    let gw = gateway(dir.path(), &bank.url, &graph_url);
+    let gw = spawn_messenger_gateway(
+        dir.path(),
+        &bank.url,
+        &graph_url,
+        // Everything the gateway logs, so the scan below sees every line.
+        &[("OKIENKO_LOG", "debug,hyper=info,h2=info".to_owned())],
+    );
     let psid = "7654321098765432";
 
     // Link the bank from Messenger (the consent page is the bank's own).

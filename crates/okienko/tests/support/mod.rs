@@ -5,6 +5,7 @@
 // One Chromium harness for the whole workspace: the web chat's own tests keep it.
 #[path = "../../../channels/tests/support/browser.rs"]
 pub mod browser;
+pub mod messenger;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
