@@ -161,6 +161,28 @@
     $("transcript").scrollTop = $("transcript").scrollHeight;
   }
 
+  var FIELDS = { amount: "kwota · amount", recipient: "odbiorca · recipient" };
+  function renderSummary(s) {
+    var box = $("summary"); clear(box);
+    if (!s) return;
+    var ul = el("ul");
+    var intents = el("li", "summary-intents", "Ostatnie intencje · Recent intents: " + (s.intents.length ? s.intents.join(", ") : "—"));
+    ul.appendChild(intents);
+    if (s.form) {
+      var txt = "Otwarty formularz · Open form: " + (s.form.kind === "transfer" ? "przelew · transfer" : s.form.kind) +
+        " — podane · filled: " + (s.form.filled.map(function (x) { return FIELDS[x] || x; }).join(", ") || "—") +
+        "; brak · missing: " + (s.form.missing.map(function (x) { return FIELDS[x] || x; }).join(", ") || "—") +
+        (s.form.awaiting_confirmation ? " (czeka na potwierdzenie · awaiting confirmation)" : "");
+      ul.appendChild(el("li", "summary-form", txt));
+    }
+    s.cases.forEach(function (c) {
+      ul.appendChild(el("li", "summary-case", "Sprawa oszustwa · Fraud case " + c.reference +
+        " · otwarta · opened " + new Date(c.opened_at).toLocaleString() +
+        " · zablokowane karty · cards blocked: " + c.cards_blocked));
+    });
+    box.appendChild(ul);
+  }
+
   function renderConversation(f) {
     var c = f.conversation;
     current = c.id; currentLang = c.lang;
@@ -168,6 +190,7 @@
     $("notice").hidden = true;
     $("conv-header").textContent = "Klient · Customer " + c.customer_ref + " · " + c.reason + " · " + c.lang +
       " · czekał · waited " + mins(c.waiting_secs);
+    renderSummary(f.summary);
     var d = $("customer-data"); clear(d);
     if (f.customer.accounts === null || f.customer.accounts.length === 0) {
       d.appendChild(el("p", null, "Brak połączonego banku lub zgody · No linked bank or consent"));

@@ -58,6 +58,8 @@ pub struct AgentsConfig {
     pub minutes_per_customer: u32,
     /// How often the SLA check runs.
     pub sla_check_every: Duration,
+    /// Mark the console's session cookie `Secure` (the gateway's public URL is https).
+    pub secure_cookie: bool,
 }
 
 impl Default for AgentsConfig {
@@ -69,6 +71,7 @@ impl Default for AgentsConfig {
             sla: Duration::from_secs(120),
             minutes_per_customer: 3,
             sla_check_every: Duration::from_secs(5),
+            secure_cookie: false,
         }
     }
 }

@@ -3,10 +3,13 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use okienko_core::{CustomerId, Lang};
+use okienko_dialog::fraud::CaseEscalation;
 use okienko_dialog::{ChannelInfo, Conversation, Engine, InboundEvent, Outbox, QuickReply, Reply};
+use okienko_privacy::FraudCaseId;
 use okienko_privacy::support::{
     ConversationStatus, Sender, Staff, SupportConversation, SupportDesk, SupportError,
     TranscriptLine, TransferTarget,
@@ -19,6 +22,8 @@ use crate::texts::{self, T};
 /// Lines of bot conversation kept per customer, copied into the transcript at handover so the
 /// agent sees what led to it.
 const RECENT_LINES: usize = 6;
+/// A typing customer is looked up (and shown to the agent) at most this often.
+const TYPING_EVERY: Duration = Duration::from_secs(1);
 
 /// Why a conversation went to people.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,6 +63,8 @@ pub struct Handover {
     leaving_message: Mutex<HashSet<CustomerId>>,
     /// The last few lines of each customer's bot conversation (in memory only).
     recent: Mutex<HashMap<CustomerId, VecDeque<(Sender, String)>>>,
+    /// When each customer's typing was last passed on.
+    typing: Mutex<HashMap<CustomerId, Instant>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -79,6 +86,7 @@ impl Handover {
             config,
             leaving_message: Mutex::new(HashSet::new()),
             recent: Mutex::new(HashMap::new()),
+            typing: Mutex::new(HashMap::new()),
         })
     }
 
@@ -92,6 +100,11 @@ impl Handover {
 
     pub fn config(&self) -> &AgentsConfig {
         &self.config
+    }
+
+    /// The bot, for the summary the agent gets.
+    pub(crate) fn engine(&self) -> &Engine {
+        &self.engine
     }
 
     fn changed(&self) {
@@ -504,5 +517,79 @@ impl Conversation for Handover {
             return out;
         }
         replies
+    }
+
+    async fn customer_typing(&self, customer: CustomerId) {
+        self.pass_typing(customer).await;
+    }
+
+    /// Pushes are masked by the engine for the channel delivering them.
+    async fn prepare_push(
+        &self,
+        customer: CustomerId,
+        channel: ChannelInfo,
+        reply: Reply,
+    ) -> Reply {
+        self.engine.prepare_push(customer, channel, reply).await
+    }
+}
+
+/// A fraud case ("Nie, zablokuj kartę") puts the customer in the queue for a person at once; the
+/// agent who claims it finds the case in the conversation's summary.
+#[async_trait]
+impl CaseEscalation for Handover {
+    async fn case_opened(&self, customer: CustomerId, case: FraudCaseId, lang: Lang) -> Vec<Reply> {
+        if let Ok(Some(conv)) = self.desk.live_conversation(customer).await
+            && conv.status == ConversationStatus::Active
+        {
+            // Already with a person: the case shows in their conversation at once.
+            let short: String = case.to_string().chars().take(8).collect();
+            let text = format!("Zgłoszenie oszustwa nr {short} · Fraud case {short}");
+            if let Ok(line) = self.desk.system_says(&conv, Sender::System, &text).await {
+                self.hub.publish(HubEvent::Line {
+                    bank: conv.bank.clone(),
+                    conversation: conv.id.clone(),
+                    owner: conv.owner.clone(),
+                    line,
+                });
+            }
+            tracing::info!(%customer, %case, "fraud case added to the agent's conversation");
+            return Vec::new();
+        }
+        tracing::info!(%customer, %case, "fraud case handed to the agents' queue");
+        self.request_handover(customer, HandoverReason::Fraud, lang)
+            .await
+    }
+}
+
+impl Handover {
+    /// The customer is typing: the agent holding the conversation sees it. Throttled per
+    /// customer; nothing happens while the bot or the queue owns the chat.
+    async fn pass_typing(&self, customer: CustomerId) {
+        {
+            let now = Instant::now();
+            let mut seen = lock(&self.typing);
+            if seen
+                .get(&customer)
+                .is_some_and(|t| now.duration_since(*t) < TYPING_EVERY)
+            {
+                return;
+            }
+            seen.insert(customer, now);
+            if seen.len() > 10_000 {
+                seen.retain(|_, t| now.duration_since(*t) < TYPING_EVERY);
+            }
+        }
+        match self.desk.live_conversation(customer).await {
+            Ok(Some(conv)) if conv.status == ConversationStatus::Active => {
+                self.hub.publish(HubEvent::CustomerTyping {
+                    bank: conv.bank.clone(),
+                    conversation: conv.id.clone(),
+                    owner: conv.owner.clone(),
+                });
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "typing: support desk lookup failed"),
+        }
     }
 }

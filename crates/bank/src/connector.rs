@@ -215,7 +215,30 @@ impl fmt::Debug for BankTransaction {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CardStatus {
     Active,
+    /// Frozen for now; the customer can unblock it.
     Blocked,
+    /// Reported lost: stopped for good.
+    Lost,
+    /// Reported stolen: stopped for good.
+    Stolen,
+    /// A replacement on its way, not active yet.
+    Ordered,
+}
+
+/// Why a card is reported (permanently stopped, a replacement ordered).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LostReason {
+    Lost,
+    Stolen,
+}
+
+impl LostReason {
+    pub fn wire_name(&self) -> &'static str {
+        match self {
+            LostReason::Lost => "lost",
+            LostReason::Stolen => "stolen",
+        }
+    }
 }
 
 /// A payment card on an account. The masked number shows the last four digits only.
@@ -225,7 +248,25 @@ pub struct BankCard {
     pub card_id: String,
     /// "************1234"; `None` when the bank did not send one.
     pub masked_pan: Option<String>,
+    /// "visa", "mastercard", … as the bank names it; `None` when not sent.
+    pub brand: Option<String>,
     pub status: CardStatus,
+}
+
+impl BankCard {
+    /// The last four digits of the masked number, if the bank sent them.
+    pub fn last4(&self) -> Option<&str> {
+        let m = self.masked_pan.as_deref()?;
+        let tail = m.get(m.len().checked_sub(4)?..)?;
+        tail.chars().all(|c| c.is_ascii_digit()).then_some(tail)
+    }
+}
+
+/// What the bank answered to a lost or stolen card: the card, now stopped, and its replacement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CardReport {
+    pub card: BankCard,
+    pub replacement: Option<BankCard>,
 }
 
 /// One bank-side standard. Implementations own transport, retries and the wire format.
@@ -284,6 +325,18 @@ pub trait BankConnector: Send + Sync + 'static {
         _blocked: bool,
         _request_id: uuid::Uuid,
     ) -> Result<BankCard, ConnectorError> {
+        Err(ConnectorError::NotSupported)
+    }
+    /// Reports a card lost or stolen: permanent, the bank orders a replacement. `request_id` is
+    /// the idempotency key, as for [`BankConnector::set_card_blocked`].
+    async fn report_card_lost(
+        &self,
+        _ctx: &AccessCtx,
+        _account: &str,
+        _card: &str,
+        _reason: LostReason,
+        _request_id: uuid::Uuid,
+    ) -> Result<CardReport, ConnectorError> {
         Err(ConnectorError::NotSupported)
     }
 }

@@ -18,8 +18,8 @@ pub mod worker;
 
 pub use connector::{
     AccessCtx, AccessToken, BankAccount, BankBalance, BankCard, BankConnector, BankTransaction,
-    BankTxPage, Capabilities, CardStatus, ConsentCreated, ConsentRequest, PageCursor, Presence,
-    ScaApproach, ScaStep, TxQuery, TxStatusQuery,
+    BankTxPage, Capabilities, CardReport, CardStatus, ConsentCreated, ConsentRequest, LostReason,
+    PageCursor, Presence, ScaApproach, ScaStep, TxQuery, TxStatusQuery,
 };
 pub use error::{BankError, ConnectorError};
 pub use link::{

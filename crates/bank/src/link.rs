@@ -642,6 +642,8 @@ impl BankLink {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LinkedCard {
     pub account: AccountId,
+    /// The account's name as the bank gave it ("Konto osobiste"), for showing the card.
+    pub account_name: String,
     pub card: BankCard,
 }
 
@@ -692,6 +694,7 @@ impl BankLink {
                 .await?;
             out.extend(cards.into_iter().map(|card| LinkedCard {
                 account: a.account.id,
+                account_name: a.account.name.clone(),
                 card,
             }));
         }
@@ -714,9 +717,14 @@ impl BankLink {
             let Some(a) = records.iter().find(|r| r.account.id == lc.account) else {
                 continue;
             };
-            if lc.card.status == CardStatus::Blocked {
-                blocked.push(lc);
-                continue;
+            match lc.card.status {
+                CardStatus::Blocked => {
+                    blocked.push(lc);
+                    continue;
+                }
+                // Reported cards are stopped for good; an ordered one cannot pay yet.
+                CardStatus::Lost | CardStatus::Stolen | CardStatus::Ordered => continue,
+                CardStatus::Active => {}
             }
             let ctx = self.ctx_for(a.consent).await?;
             let card = self
@@ -733,10 +741,79 @@ impl BankLink {
             tracing::info!(customer = %customer, account = %lc.account, "card blocked at the bank");
             blocked.push(LinkedCard {
                 account: lc.account,
+                account_name: lc.account_name,
                 card,
             });
         }
         Ok(blocked)
+    }
+
+    /// The customer's account that holds `card_id`, with the access context to act on it.
+    async fn card_home(
+        &self,
+        customer: CustomerId,
+        account: AccountId,
+    ) -> Result<(String, String, AccessCtx), BankError> {
+        let a = self
+            .inner
+            .store
+            .accounts_for_customer(customer)
+            .await?
+            .into_iter()
+            .find(|r| r.account.id == account)
+            .ok_or(BankError::NotLinked)?;
+        let ctx = self.ctx_for(a.consent).await?;
+        Ok((a.bank_resource_id, a.account.name, ctx))
+    }
+
+    /// Freezes (`blocked = true`) or unfreezes one card of the customer's. `key` is the
+    /// operation's idempotency key: the same key repeated (a double press, a retry after a
+    /// restart) never acts twice at the bank.
+    pub async fn set_card_blocked(
+        &self,
+        customer: CustomerId,
+        account: AccountId,
+        card_id: &str,
+        blocked: bool,
+        key: uuid::Uuid,
+    ) -> Result<LinkedCard, BankError> {
+        let (resource, account_name, ctx) = self.card_home(customer, account).await?;
+        let card = self
+            .inner
+            .connector
+            .set_card_blocked(&ctx, &resource, card_id, blocked, card_key(key, card_id))
+            .await?;
+        tracing::info!(customer = %customer, account = %account, blocked, "card status set at the bank");
+        Ok(LinkedCard {
+            account,
+            account_name,
+            card,
+        })
+    }
+
+    /// Reports one card lost or stolen: permanent; the bank orders a replacement. Idempotent by
+    /// `key` like [`BankLink::set_card_blocked`]. Returns the stopped card and its replacement.
+    pub async fn report_card_lost(
+        &self,
+        customer: CustomerId,
+        account: AccountId,
+        card_id: &str,
+        reason: crate::connector::LostReason,
+        key: uuid::Uuid,
+    ) -> Result<(LinkedCard, Option<LinkedCard>), BankError> {
+        let (resource, account_name, ctx) = self.card_home(customer, account).await?;
+        let report = self
+            .inner
+            .connector
+            .report_card_lost(&ctx, &resource, card_id, reason, card_key(key, card_id))
+            .await?;
+        tracing::info!(customer = %customer, account = %account, reason = reason.wire_name(), "card reported at the bank");
+        let linked = |card| LinkedCard {
+            account,
+            account_name: account_name.clone(),
+            card,
+        };
+        Ok((linked(report.card), report.replacement.map(linked)))
     }
 }
 

@@ -345,6 +345,17 @@
     }
   }
 
+  // The customer is typing: at most one typing frame every 2 s, and only while connected
+  // (a typing notice that waited for a reconnect would be stale).
+  var lastTypingSent = 0;
+  function sendTyping() {
+    var now = Date.now();
+    if (now - lastTypingSent < 2000) return;
+    if (!(ws && welcomed && ws.readyState === WebSocket.OPEN)) return;
+    lastTypingSent = now;
+    ws.send(JSON.stringify({ type: "typing" }));
+  }
+
   function sendText(text) {
     showMine(text);
     send({ type: "message", text: text });
@@ -425,6 +436,7 @@
     document.querySelectorAll(".lang-btn").forEach(function (b) {
       b.addEventListener("click", function () { setLang(b.getAttribute("data-lang")); });
     });
+    input.addEventListener("input", function () { if (input.value.trim()) sendTyping(); });
     form.addEventListener("submit", function (ev) {
       ev.preventDefault();
       var text = input.value.trim();

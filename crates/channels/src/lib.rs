@@ -12,6 +12,8 @@
 
 pub mod adapter;
 pub mod embedded;
+#[cfg(feature = "matrix")]
+pub mod matrix;
 pub mod messenger;
 pub mod webchat;
 

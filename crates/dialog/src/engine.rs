@@ -13,10 +13,13 @@ use okienko_nlu::{Intent, Nlu, Parse};
 use okienko_privacy::{AccessError, AccessRequest, ChannelInfo, PrivacyGate, Purpose};
 use tokio::sync::Mutex;
 
-use crate::forms::{self, TransferForm, YesNo};
+use crate::forms::{self, TransferForm};
 use crate::render;
 use crate::texts::{self, T};
 use crate::{Conversation, InboundEvent, Outbox, QuickReply, Reply};
+
+mod summary;
+pub use summary::{ConversationSummary, OpenForm};
 
 /// Rows shown per page of a transactions table.
 pub const PAGE_SIZE: usize = 10;
@@ -56,7 +59,7 @@ impl Default for EngineConfig {
 
 /// What the engine remembers about one customer's conversation.
 #[derive(Debug, Default)]
-struct DialogState {
+pub(crate) struct DialogState {
     lang: Option<Lang>,
     /// The last transactions question, so "a w zeszłym miesiącu?" can reuse its filter.
     last_filter: Option<TxFilter>,
@@ -68,19 +71,31 @@ struct DialogState {
     /// The customer asked for a person; taken by whoever wraps the engine (the agents crate).
     wants_human: bool,
     /// A transfer being put together; it waits while the customer asks other things.
-    form: Option<TransferForm>,
+    pub(crate) form: Option<TransferForm>,
+    /// The customer's last few messages, for scam patterns before a transfer (crate::transfer).
+    pub(crate) recent_texts: crate::transfer::RecentTexts,
+    /// The last few intents, for the summary a bank agent gets at handover.
+    recent_intents: std::collections::VecDeque<Intent>,
+    /// A card choice or read-back waiting for an answer (crate::cards).
+    pub(crate) cards: crate::cards::CardDialog,
+    /// The last summary's merchants, for category corrections (crate::categories).
+    pub(crate) categories: crate::categories::CategoryDialog,
 }
 
 pub struct Engine {
-    nlu: Nlu,
+    pub(crate) nlu: Nlu,
     pub(crate) gate: PrivacyGate,
     pub(crate) insights: crate::insights::Insights,
-    bank: BankLink,
-    guard: Arc<Guard>,
+    pub(crate) bank: BankLink,
+    pub(crate) guard: Arc<Guard>,
     outbox: Arc<dyn Outbox>,
-    clock: Arc<dyn Clock>,
-    config: EngineConfig,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) config: EngineConfig,
     states: Mutex<HashMap<CustomerId, Arc<Mutex<DialogState>>>>,
+    /// The payments side of transfers, when this gateway executes them (crate::transfer).
+    pub(crate) transfers: std::sync::OnceLock<Arc<dyn crate::transfer::Transfers>>,
+    /// Merchant checkout with saved cards, when a card vault is configured (crate::checkout).
+    pub(crate) checkout: std::sync::OnceLock<Arc<dyn crate::checkout::Checkout>>,
 }
 
 /// What the consent callback page tells the customer.
@@ -110,6 +125,8 @@ impl Engine {
             clock,
             config,
             states: Mutex::new(HashMap::new()),
+            transfers: std::sync::OnceLock::new(),
+            checkout: std::sync::OnceLock::new(),
         });
         // Tell customers about their links' lifecycle as it happens (needs a runtime; a
         // synchronous caller, e.g. a unit test, simply gets no notifications).
@@ -180,6 +197,20 @@ impl Engine {
         }
     }
 
+    /// Lets confirmed transfers execute through `service` (set once, at start-up).
+    pub fn set_transfers(&self, service: Arc<dyn crate::transfer::Transfers>) {
+        if self.transfers.set(service).is_err() {
+            tracing::warn!("the transfers service was already set");
+        }
+    }
+
+    /// Lets customers pay merchants' payment requests through `service` (set once, at start-up).
+    pub fn set_checkout(&self, service: Arc<dyn crate::checkout::Checkout>) {
+        if self.checkout.set(service).is_err() {
+            tracing::warn!("the checkout service was already set");
+        }
+    }
+
     /// The customer's conversation language (the configured default until they spoke).
     pub async fn customer_lang(&self, customer: CustomerId) -> Lang {
         self.lang_of(customer).await
@@ -191,6 +222,7 @@ impl Engine {
         let mut st = st.lock().await;
         st.last_rows.clear();
         st.last_filter = None;
+        st.categories.forget();
     }
 
     async fn state(&self, customer: CustomerId) -> Arc<Mutex<DialogState>> {
@@ -276,7 +308,8 @@ impl Engine {
     async fn linked_reply(&self, customer: CustomerId, lang: Lang) -> Reply {
         match self
             .gate
-            // Pushed replies go to the customer's web chat sessions (the only push channel).
+            // Read for the chat; a channel that may not show it masks the push when delivering
+            // it (`Conversation::prepare_push`), and its view link is decided again when opened.
             .accounts(&self.req(customer, ChannelInfo::WEB_CHAT, Purpose::ServiceBalance))
             .await
         {
@@ -304,6 +337,21 @@ impl Engine {
         parse: Parse,
     ) -> Vec<Reply> {
         let lang = st.lang.unwrap_or(self.config.default_lang);
+        summary::note(st, &parse);
+        let sure = parse.confidence >= Nlu::LOW_CONFIDENCE || parse.alternatives.len() <= 1;
+        if let Some(ask) = crate::cards::ask(&parse.text, sure.then_some(parse.intent)) {
+            st.misunderstandings = 0;
+            return self
+                .cards_ask(customer, via, &mut st.cards, lang, ask)
+                .await;
+        }
+        if let Some(replies) = self
+            .category_text(customer, via, &mut st.categories, lang, &parse)
+            .await
+        {
+            st.misunderstandings = 0;
+            return replies;
+        }
         if parse.intent == Intent::OutOfScope {
             st.misunderstandings += 1;
             if st.misunderstandings >= 2 {
@@ -340,17 +388,16 @@ impl Engine {
             }
             Intent::LinkBank => vec![self.link(customer, lang).await],
             Intent::Balance => self.balance(customer, via, lang).await,
-            Intent::SpendingSummary => self.spending_summary(customer, via, lang, &parse).await,
+            Intent::SpendingSummary => {
+                self.spending_summary(customer, via, lang, &parse, &mut st.categories)
+                    .await
+            }
             Intent::Transactions => self.transactions(customer, via, st, lang, &parse).await,
             Intent::RevokeConsent => vec![self.revoke(customer, st, lang).await],
             Intent::AccessLog => vec![self.access_log(customer, lang).await],
             Intent::ScamCheck => vec![self.scam_check(st, lang, &parse.text)],
-            Intent::Transfer => {
-                let form = TransferForm::start(&parse, okienko_core::Currency::PLN);
-                let reply = form.prompt(lang);
-                st.form = Some(form);
-                vec![reply]
-            }
+            Intent::Transfer => self.start_transfer(customer, via, st, &parse, lang).await,
+            Intent::AlertSettings => self.alert_settings(customer, lang, &parse).await,
             Intent::Agent => {
                 st.wants_human = true;
                 vec![crate::handover::to_human(lang)]
@@ -486,6 +533,7 @@ impl Engine {
             Ok(_) => {
                 st.last_rows.clear();
                 st.last_filter = None;
+                st.categories.forget();
                 Reply::text(texts::REVOKED.pick(lang)).with_quick_replies(vec![qr(
                     texts::QR_LINK,
                     lang,
@@ -515,7 +563,7 @@ impl Engine {
         }
     }
 
-    fn bank_error_reply(
+    pub(crate) fn bank_error_reply(
         &self,
         customer: CustomerId,
         e: BankError,
@@ -638,12 +686,17 @@ impl Conversation for Engine {
         let lang = self.lang_of(customer).await;
         crate::masking::apply(&self.gate, &self.config.view, customer, via, lang, replies).await
     }
+
+    async fn prepare_push(&self, customer: CustomerId, via: ChannelInfo, reply: Reply) -> Reply {
+        let lang = self.lang_of(customer).await;
+        crate::masking::apply_one(&self.gate, &self.config.view, customer, via, lang, reply).await
+    }
 }
 
 impl Engine {
     /// Opens a masked reply's view link (`/view/{token}`): once, through the gate, audited.
     pub async fn open_view(&self, token: &str) -> crate::masking::ViewPage {
-        crate::masking::open(&self.gate, token).await
+        crate::masking::open(&self.gate, &*self.outbox, self.config.timezone, token).await
     }
 
     /// The answer to one event, before masking for the channel.
@@ -660,7 +713,20 @@ impl Engine {
             st.lang = lang_hint;
         }
         let lang = st.lang.unwrap_or(self.config.default_lang);
-        match self.form_step(&mut st, lang, &event) {
+        if let InboundEvent::Text(t) = &event {
+            st.recent_texts.push(t);
+        }
+        if let Some(replies) = crate::checkout::handle(
+            self.checkout.get().map(|c| c.as_ref()),
+            customer,
+            lang,
+            &event,
+        )
+        .await
+        {
+            return replies;
+        }
+        match self.form_step(customer, via, &mut st, lang, &event).await {
             FormStep::Done(replies) => return replies,
             FormStep::Aside(parse) => {
                 let mut replies = self.dispatch(customer, via, &mut st, *parse).await;
@@ -670,6 +736,18 @@ impl Engine {
                 return replies;
             }
             FormStep::Pass => {}
+        }
+        if let Some(replies) = self
+            .card_event(customer, via, &mut st.cards, lang, &event)
+            .await
+        {
+            return replies;
+        }
+        if let Some(replies) = self
+            .category_button(customer, via, &mut st.categories, lang, &event)
+            .await
+        {
+            return replies;
         }
         let parse = match event {
             InboundEvent::Text(text) if st.awaiting_scam_check => {
@@ -694,6 +772,9 @@ impl Engine {
                 parse
             }
             InboundEvent::QuickReply(payload) => {
+                if payload.starts_with("transfer:") {
+                    return self.transfer_button(customer, lang, &payload).await;
+                }
                 if payload.starts_with("form:") {
                     // A button of a form that is no longer open: never act on it twice.
                     return vec![Reply::text(texts::FORM_STALE.pick(lang))];
@@ -722,92 +803,14 @@ impl Engine {
     }
 }
 
-/// What a waiting form made of an event.
-enum FormStep {
+/// What a waiting form made of an event (crate::transfer decides).
+pub(crate) enum FormStep {
     /// The form took the event and answered it.
     Done(Vec<Reply>),
     /// The customer asked something else; answer it and remind them of the form.
     Aside(Box<Parse>),
     /// No form is open, or the event is not about it.
     Pass,
-}
-
-impl Engine {
-    /// Gives an open form the first look at an event: its buttons, the answer to its question,
-    /// or the yes/no to its read-back.
-    fn form_step(&self, st: &mut DialogState, lang: Lang, event: &InboundEvent) -> FormStep {
-        let Some(form) = st.form.as_mut() else {
-            return FormStep::Pass;
-        };
-        let text = match event {
-            InboundEvent::QuickReply(p) if p == forms::CANCEL => {
-                st.form = None;
-                return FormStep::Done(vec![Reply::text(texts::FORM_CANCELLED.pick(lang))]);
-            }
-            InboundEvent::QuickReply(p) if p == forms::RESUME => {
-                return FormStep::Done(vec![form.prompt(lang)]);
-            }
-            InboundEvent::QuickReply(p) => {
-                return match p.strip_prefix(forms::CONFIRM) {
-                    Some(id) if id == form.id.to_string() && form.missing().is_none() => {
-                        FormStep::Done(self.execute_form(st, lang))
-                    }
-                    Some(_) => FormStep::Done(vec![Reply::text(texts::FORM_STALE.pick(lang))]),
-                    None => FormStep::Pass,
-                };
-            }
-            InboundEvent::Text(t) => t,
-        };
-        let parse = self.nlu.parse(text, self.today(), &[]);
-        let answer = forms::yes_no(text);
-        if form.missing().is_none() {
-            // "nie, 60 zł": a correction of the transfer gets a new read-back.
-            let names_slots = parse.slots.amount.is_some() || parse.slots.recipient.is_some();
-            if names_slots && form.fill(&parse, None, okienko_core::Currency::PLN) {
-                return FormStep::Done(vec![form.prompt(lang)]);
-            }
-            return match answer {
-                YesNo::Yes => FormStep::Done(self.execute_form(st, lang)),
-                YesNo::No => {
-                    st.form = None;
-                    FormStep::Done(vec![Reply::text(texts::FORM_CANCELLED.pick(lang))])
-                }
-                YesNo::Neither if forms::is_other_task(&parse, Nlu::LOW_CONFIDENCE) => {
-                    FormStep::Aside(Box::new(parse))
-                }
-                YesNo::Neither => {
-                    let mut again = form.prompt(lang);
-                    again.parts.insert(
-                        0,
-                        crate::ReplyPart::Text {
-                            text: texts::FORM_NOT_UNDERSTOOD.pick(lang).to_owned(),
-                        },
-                    );
-                    FormStep::Done(vec![again])
-                }
-            };
-        }
-        if answer == YesNo::No && parse.slots.amount.is_none() {
-            st.form = None;
-            return FormStep::Done(vec![Reply::text(texts::FORM_CANCELLED.pick(lang))]);
-        }
-        if parse.intent != Intent::Transfer && forms::is_other_task(&parse, Nlu::LOW_CONFIDENCE) {
-            return FormStep::Aside(Box::new(parse));
-        }
-        let asked = form.missing();
-        form.fill(&parse, asked, okienko_core::Currency::PLN);
-        FormStep::Done(vec![form.prompt(lang)])
-    }
-
-    /// Runs a confirmed form. Transfers need the payments service, which this gateway does not
-    /// have yet: the customer is told plainly that nothing was sent.
-    fn execute_form(&self, st: &mut DialogState, lang: Lang) -> Vec<Reply> {
-        let Some(form) = st.form.take() else {
-            return vec![Reply::text(texts::FORM_STALE.pick(lang))];
-        };
-        tracing::info!(form = %form.id, "transfer confirmed; payments are not configured");
-        vec![Reply::text(forms::NOT_ENABLED.pick(lang)).with_quick_replies(main_menu(lang))]
-    }
 }
 
 /// What a quick-reply button means, as the customer would have typed it (kept as the parse's

@@ -6,7 +6,7 @@
 //! is answered, the form stays where it was, and the bot says how to carry on. Confirmation is
 //! bound to the form's id, so a second press of an old "confirm" button does nothing twice.
 
-use okienko_core::{Currency, Lang, Money, format};
+use okienko_core::{Currency, Iban, IbanError, Lang, Money, format};
 use okienko_nlu::{Intent, Parse};
 use uuid::Uuid;
 
@@ -17,12 +17,42 @@ use crate::{QuickReply, Reply};
 pub const CONFIRM: &str = "form:confirm:";
 pub const CANCEL: &str = "form:cancel";
 pub const RESUME: &str = "form:resume";
+/// Payload prefix of the "yes, I'm sure" button after a warning; the form's id follows.
+pub const SURE: &str = "form:sure:";
+/// Payload prefix of a payee choice when a name matched several; the candidate's index follows.
+pub const PAYEE: &str = "form:payee:";
+/// "Another account": the customer will type the IBAN.
+pub const OTHER_ACCOUNT: &str = "form:other_account";
 
 /// What a form still needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Slot {
     Amount,
     Recipient,
+    /// The payee's account: a saved payee, someone paid before, or an IBAN typed in.
+    Account,
+    /// The customer's login at the bank, for approval in the bank app.
+    BankLogin,
+}
+
+/// The account a transfer goes to. `Debug` hides the name and the IBAN.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PayeeAccount {
+    /// The name as saved or as the bank showed it; `None` for an IBAN typed in (the name the
+    /// customer used goes to the bank then).
+    pub name: Option<String>,
+    pub iban: Iban,
+    pub saved: bool,
+    pub times_paid: u32,
+}
+
+impl std::fmt::Debug for PayeeAccount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PayeeAccount")
+            .field("saved", &self.saved)
+            .field("times_paid", &self.times_paid)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A transfer being put together in the chat. Nothing leaves the gateway until the customer
@@ -33,6 +63,25 @@ pub struct TransferForm {
     pub amount: Option<Money>,
     /// The recipient as the customer named them, reduced to the base form ("Annie" → "anna").
     pub recipient: Option<String>,
+    /// Set when this gateway executes transfers: the form then also needs the payee's account
+    /// (and, for approval in the bank app, the customer's bank login).
+    pub needs_account: bool,
+    pub account: Option<PayeeAccount>,
+    /// Payees the recipient's name matched, offered as quick replies.
+    pub candidates: Vec<PayeeAccount>,
+    /// Whether saved payees and past counterparties were already searched for the recipient.
+    pub looked_up: bool,
+    /// The customer must give their bank login before the read-back.
+    pub needs_login: bool,
+    pub bank_login: Option<String>,
+    /// The account paid from (masked form and IBAN), chosen before the read-back.
+    pub from: Option<(Iban, String)>,
+    /// Warnings shown for this amount and payee, and whether the customer said "I'm sure".
+    pub warnings: Vec<String>,
+    pub assessed_for: Option<(Money, Iban)>,
+    pub acknowledged: bool,
+    /// A hard limit refuses this amount: no confirm button until it changes.
+    pub refusal: Option<String>,
 }
 
 /// A transfer the customer confirmed, ready to hand to the payments service.
@@ -59,6 +108,17 @@ impl TransferForm {
             id: Uuid::new_v4(),
             amount: None,
             recipient: None,
+            needs_account: false,
+            account: None,
+            candidates: Vec::new(),
+            looked_up: false,
+            needs_login: false,
+            bank_login: None,
+            from: None,
+            warnings: Vec::new(),
+            assessed_for: None,
+            acknowledged: false,
+            refusal: None,
         };
         form.fill(parse, None, default_currency);
         form
@@ -70,6 +130,10 @@ impl TransferForm {
             Some(Slot::Amount)
         } else if self.recipient.is_none() {
             Some(Slot::Recipient)
+        } else if self.needs_account && self.account.is_none() {
+            Some(Slot::Account)
+        } else if self.needs_login && self.bank_login.is_none() {
+            Some(Slot::BankLogin)
         } else {
             None
         }
@@ -96,7 +160,16 @@ impl TransferForm {
                 .flatten()
         });
         if let Some(r) = recipient {
-            changed |= self.recipient.as_deref() != Some(r.as_str());
+            if self.recipient.as_deref() != Some(r.as_str()) {
+                changed = true;
+                // Another person: the account found for the old name is not theirs. An IBAN
+                // typed in stays (the customer is naming its owner).
+                if self.account.as_ref().is_some_and(|a| a.name.is_some()) {
+                    self.account = None;
+                }
+                self.candidates.clear();
+                self.looked_up = false;
+            }
             self.recipient = Some(r);
         }
         changed
@@ -107,8 +180,12 @@ impl TransferForm {
         match self.missing() {
             Some(Slot::Amount) => Reply::text(texts::FORM_ASK_AMOUNT.pick(lang))
                 .with_quick_replies(vec![cancel_button(lang)]),
-            Some(Slot::Recipient) => Reply::text(texts::FORM_ASK_RECIPIENT.pick(lang))
-                .with_quick_replies(vec![cancel_button(lang)]),
+            // The account and the bank login are asked by crate::transfer, which knows the
+            // customer's payees; without it they are never missing.
+            Some(Slot::Recipient | Slot::Account | Slot::BankLogin) => {
+                Reply::text(texts::FORM_ASK_RECIPIENT.pick(lang))
+                    .with_quick_replies(vec![cancel_button(lang)])
+            }
             None => {
                 let (Some(amount), Some(recipient)) = (&self.amount, &self.recipient) else {
                     return Reply::text(texts::FORM_ASK_AMOUNT.pick(lang));
@@ -126,6 +203,14 @@ impl TransferForm {
                 ])
             }
         }
+    }
+
+    /// The name the payee's bank gets: the saved or seen name, else the name the customer used.
+    pub fn payee_name(&self) -> Option<String> {
+        self.account
+            .as_ref()
+            .and_then(|a| a.name.clone())
+            .or_else(|| self.recipient.as_deref().map(title_case))
     }
 
     /// The confirmed transfer, if the form is complete.
@@ -202,6 +287,77 @@ pub fn is_other_task(parse: &Parse, low_confidence: f32) -> bool {
     ) && parse.confidence >= low_confidence
 }
 
+/// What an IBAN-like run of characters in a message turned out to be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IbanInText {
+    None,
+    Valid(Iban),
+    /// It looks like an account number but its check digits (or length) are wrong.
+    Invalid(IbanError),
+}
+
+/// Finds an account number typed in a message ("PL61 1090 1014 0000 0712 1981 2874", or 26
+/// digits of a Polish NRB, which gets "PL" in front), checked by its ISO 13616 mod-97 digits.
+pub fn find_iban(text: &str) -> (IbanInText, String) {
+    let chars: Vec<char> = text.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        let starts_iban = i + 1 < chars.len()
+            && chars[i].is_ascii_alphabetic()
+            && chars[i + 1].is_ascii_alphabetic()
+            && (i == 0 || !chars[i - 1].is_alphanumeric());
+        let starts_nrb = chars[i].is_ascii_digit() && (i == 0 || !chars[i - 1].is_alphanumeric());
+        if starts_iban || starts_nrb {
+            // Take alphanumerics and single spaces while they continue the number.
+            let mut j = i;
+            let mut compact = String::new();
+            while j < chars.len() {
+                let c = chars[j];
+                if c.is_ascii_alphanumeric() {
+                    compact.push(c);
+                } else if !(c == ' ' || c == '-')
+                    || compact.len() >= 34
+                    || !chars.get(j + 1).is_some_and(|n| n.is_ascii_digit())
+                {
+                    break;
+                }
+                j += 1;
+            }
+            let digits = compact.chars().filter(char::is_ascii_digit).count();
+            let candidate = if starts_nrb && compact.len() == 26 && digits == 26 {
+                Some(format!("PL{compact}"))
+            } else if starts_iban
+                && compact.len() >= 15
+                && compact[2..].chars().take(2).all(|c| c.is_ascii_digit())
+                && digits >= 10
+            {
+                Some(compact.clone())
+            } else if starts_nrb && digits >= 20 {
+                // Many digits typed as an account number, but not 26: a wrong number.
+                return (IbanInText::Invalid(IbanError::Format), rest(&chars, i, j));
+            } else {
+                None
+            };
+            if let Some(c) = candidate {
+                let rest = rest(&chars, i, j);
+                return match c.parse::<Iban>() {
+                    Ok(iban) => (IbanInText::Valid(iban), rest),
+                    Err(e) => (IbanInText::Invalid(e), rest),
+                };
+            }
+        }
+        i += 1;
+    }
+    (IbanInText::None, text.to_owned())
+}
+
+fn rest(chars: &[char], from: usize, to: usize) -> String {
+    chars[..from]
+        .iter()
+        .chain(chars[to..].iter())
+        .collect::<String>()
+}
+
 /// A reply to "to whom?" that is just a name: one to three words of letters.
 fn bare_name(text: &str) -> Option<String> {
     let folded = text.trim().to_lowercase();
@@ -221,7 +377,7 @@ fn bare_name(text: &str) -> Option<String> {
     is_name.then(|| words.join(" "))
 }
 
-fn title_case(name: &str) -> String {
+pub fn title_case(name: &str) -> String {
     name.split(' ')
         .map(|w| {
             let mut c = w.chars();
@@ -303,6 +459,36 @@ mod tests {
         }
         for x in ["ile mam na koncie", "", "🙂", "tak tak tak tak tak"] {
             assert_eq!(yes_no(x), YesNo::Neither, "{x}");
+        }
+    }
+
+    #[test]
+    fn ibans_are_found_checked_and_cut_out() {
+        let (found, rest) = find_iban("na konto PL61 1090 1014 0000 0712 1981 2874 dla Anny");
+        assert_eq!(
+            found,
+            IbanInText::Valid("PL61109010140000071219812874".parse().unwrap())
+        );
+        assert_eq!(
+            rest.split_whitespace().collect::<Vec<_>>(),
+            ["na", "konto", "dla", "Anny"]
+        );
+        // A Polish NRB without the country code.
+        let (found, _) = find_iban("61109010140000071219812874");
+        assert!(matches!(found, IbanInText::Valid(_)), "{found:?}");
+        // One digit wrong: the checksum says so.
+        let (found, _) = find_iban("PL61 1090 1014 0000 0712 1981 2875");
+        assert_eq!(found, IbanInText::Invalid(IbanError::Checksum));
+        let (found, _) = find_iban("1234567890123456789012");
+        assert!(matches!(found, IbanInText::Invalid(_)));
+        for none in [
+            "przelej 50 zł Annie",
+            "send $20 to John",
+            "",
+            "PLN 50",
+            "Tel 600 700 800",
+        ] {
+            assert_eq!(find_iban(none).0, IbanInText::None, "{none}");
         }
     }
 

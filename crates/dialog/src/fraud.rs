@@ -23,8 +23,8 @@ use chrono_tz::Tz;
 use okienko_bank::{BankLink, LinkEvent};
 use okienko_core::{Clock, CustomerId, Lang, Transaction, TransactionId, TxFilter, format};
 use okienko_privacy::{
-    AccessRequest, AlertSeverity, ChannelInfo, EpisodeId, EpisodeStatus, FraudBook, FraudEpisode,
-    NoticeLedger, PrivacyGate, Purpose,
+    AccessRequest, AlertSeverity, ChannelInfo, EpisodeId, EpisodeStatus, FraudBook, FraudCaseId,
+    FraudEpisode, NoticeLedger, PrivacyGate, Purpose,
 };
 use okienko_risk::{CustomerState, LiveScorer, Severity, Tx};
 use tokio::sync::Mutex;
@@ -333,6 +333,20 @@ impl FraudWatcher {
         })
     }
 
+    /// The configuration for one customer: quiet hours from their alert settings when set.
+    async fn config_for(&self, customer: CustomerId) -> FraudConfig {
+        let mut cfg = self.config.clone();
+        if let Ok(s) = self.gate.alert_book().get(customer).await
+            && let Some(q) = s.quiet
+        {
+            cfg.quiet_hours = Some(QuietHours {
+                start: q.start,
+                end: q.end,
+            });
+        }
+        cfg
+    }
+
     fn req(&self, customer: CustomerId) -> AccessRequest {
         AccessRequest::system(JOB, customer, Purpose::ServiceFraudAlert)
     }
@@ -487,7 +501,9 @@ impl FraudWatcher {
             .false_alarms_since(customer, month_start(now, self.config.timezone))
             .await
             .map_err(WatchError::store)?;
-        let decision = warn_decision(&self.config, self.clock.as_ref(), severity, false_alarms);
+        // The customer's own quiet hours (their alert settings) replace the gateway's default.
+        let cfg = self.config_for(customer).await;
+        let decision = warn_decision(&cfg, self.clock.as_ref(), severity, false_alarms);
         let mut e = FraudEpisode {
             id: EpisodeId::new(),
             customer,
@@ -608,6 +624,16 @@ impl FraudWatcher {
         episode: Option<EpisodeId>,
         yes: bool,
     ) -> Option<Reply> {
+        self.answer_with_case(customer, episode, yes).await.0
+    }
+
+    /// [`FraudWatcher::answer`], with the fraud case it opened (on "not me").
+    pub async fn answer_with_case(
+        &self,
+        customer: CustomerId,
+        episode: Option<EpisodeId>,
+        yes: bool,
+    ) -> (Option<Reply>, Option<FraudCaseId>) {
         let _one = self.serial.lock().await;
         let lang = self.langs.lang(customer).await;
         let e = match episode {
@@ -615,24 +641,27 @@ impl FraudWatcher {
             None => self.book.latest_episode(customer).await.ok().flatten(),
         };
         let Some(mut e) = e.filter(|e| e.customer == customer && e.warned_at.is_some()) else {
-            return episode.map(|_| Reply::text(texts::FRAUD_UNKNOWN.pick(lang)));
+            return (
+                episode.map(|_| Reply::text(texts::FRAUD_UNKNOWN.pick(lang))),
+                None,
+            );
         };
         if e.status != EpisodeStatus::Open {
-            return Some(Reply::text(texts::FRAUD_ALREADY.pick(lang)));
+            return (Some(Reply::text(texts::FRAUD_ALREADY.pick(lang))), None);
         }
         let now = self.clock.now();
         e.answered_at = Some(now);
         if yes {
             e.status = EpisodeStatus::Legit;
             if self.book.save_episode(&e).await.is_err() {
-                return Some(Reply::text(texts::INTERNAL_ERROR.pick(lang)));
+                return (Some(Reply::text(texts::INTERNAL_ERROR.pick(lang))), None);
             }
             tracing::info!(%customer, episode = %e.id, "customer confirmed the transactions");
-            return Some(Reply::text(texts::FRAUD_THANKS.pick(lang)));
+            return (Some(Reply::text(texts::FRAUD_THANKS.pick(lang))), None);
         }
         e.status = EpisodeStatus::Fraud;
         if self.book.save_episode(&e).await.is_err() {
-            return Some(Reply::text(texts::INTERNAL_ERROR.pick(lang)));
+            return (Some(Reply::text(texts::INTERNAL_ERROR.pick(lang))), None);
         }
         let accounts: Vec<_> = e.account.into_iter().collect();
         let blocked = self
@@ -644,7 +673,7 @@ impl FraudWatcher {
             Ok(c) => c,
             Err(err) => {
                 tracing::error!(%customer, error = %err, "opening the fraud case failed");
-                return Some(Reply::text(texts::INTERNAL_ERROR.pick(lang)));
+                return (Some(Reply::text(texts::INTERNAL_ERROR.pick(lang))), None);
             }
         };
         let text: T = match blocked {
@@ -656,7 +685,10 @@ impl FraudWatcher {
             }
         };
         let short: String = case.id.to_string().chars().take(8).collect();
-        Some(Reply::text(text.pick(lang).replace("{case}", &short)))
+        (
+            Some(Reply::text(text.pick(lang).replace("{case}", &short))),
+            Some(case.id),
+        )
     }
 }
 
@@ -707,16 +739,60 @@ impl WatchError {
     }
 }
 
+/// Where a fraud case goes once the customer said "not me": to bank staff. The agents crate's
+/// handover implements it (dialog does not know who picks the case up); without one, the case
+/// waits in the fraud book.
+#[async_trait]
+pub trait CaseEscalation: Send + Sync + 'static {
+    /// A case was opened for the customer; returns what to tell them besides (e.g. their place
+    /// in the queue for a person).
+    async fn case_opened(&self, customer: CustomerId, case: FraudCaseId, lang: Lang) -> Vec<Reply>;
+}
+
 /// Wraps the conversation: answers to fraud warnings (buttons or typed) go to the watcher,
 /// everything else to the conversation inside.
 pub struct FraudReplies {
     inner: Arc<dyn Conversation>,
     watcher: Arc<FraudWatcher>,
+    escalation: Option<Arc<dyn CaseEscalation>>,
 }
 
 impl FraudReplies {
     pub fn new(inner: Arc<dyn Conversation>, watcher: Arc<FraudWatcher>) -> Arc<Self> {
-        Arc::new(FraudReplies { inner, watcher })
+        Arc::new(FraudReplies {
+            inner,
+            watcher,
+            escalation: None,
+        })
+    }
+
+    /// Like [`FraudReplies::new`], and every fraud case opened here goes to `escalation`.
+    pub fn with_escalation(
+        inner: Arc<dyn Conversation>,
+        watcher: Arc<FraudWatcher>,
+        escalation: Arc<dyn CaseEscalation>,
+    ) -> Arc<Self> {
+        Arc::new(FraudReplies {
+            inner,
+            watcher,
+            escalation: Some(escalation),
+        })
+    }
+
+    /// The watcher's answer, then (for a new case) what the escalation adds.
+    async fn answered(
+        &self,
+        customer: CustomerId,
+        episode: Option<EpisodeId>,
+        yes: bool,
+    ) -> Option<Vec<Reply>> {
+        let (reply, case) = self.watcher.answer_with_case(customer, episode, yes).await;
+        let mut out = vec![reply?];
+        if let (Some(case), Some(esc)) = (case, &self.escalation) {
+            let lang = self.watcher.langs.lang(customer).await;
+            out.extend(esc.case_opened(customer, case, lang).await);
+        }
+        Some(out)
     }
 }
 
@@ -752,22 +828,35 @@ impl Conversation for FraudReplies {
                 let mut it = p.splitn(3, ':').skip(1);
                 let yes = it.next() == Some("yes");
                 let id = it.next().and_then(|s| s.parse::<EpisodeId>().ok());
-                if let Some(r) = self.watcher.answer(customer, id, yes).await {
-                    return vec![r];
+                if let Some(r) = self.answered(customer, id, yes).await {
+                    return r;
                 }
                 let lang = self.watcher.langs.lang(customer).await;
                 return vec![Reply::text(texts::FRAUD_UNKNOWN.pick(lang))];
             }
             InboundEvent::Text(t) => {
                 if let Some(yes) = typed_answer(t)
-                    && let Some(r) = self.watcher.answer(customer, None, yes).await
+                    && let Some(r) = self.answered(customer, None, yes).await
                 {
-                    return vec![r];
+                    return r;
                 }
             }
             _ => {}
         }
         self.inner.handle(customer, channel, lang_hint, event).await
+    }
+
+    async fn customer_typing(&self, customer: CustomerId) {
+        self.inner.customer_typing(customer).await;
+    }
+
+    async fn prepare_push(
+        &self,
+        customer: CustomerId,
+        channel: ChannelInfo,
+        reply: Reply,
+    ) -> Reply {
+        self.inner.prepare_push(customer, channel, reply).await
     }
 }
 

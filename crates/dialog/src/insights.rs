@@ -45,6 +45,10 @@ impl Insights {
             charts,
         }
     }
+
+    pub(crate) fn categoriser(&self) -> &Categoriser {
+        &self.categoriser
+    }
 }
 
 impl Engine {
@@ -55,6 +59,7 @@ impl Engine {
         via: ChannelInfo,
         lang: Lang,
         parse: &Parse,
+        corrections: &mut crate::categories::CategoryDialog,
     ) -> Vec<Reply> {
         let mut out = Vec::new();
         match self.refresh(customer, lang).await {
@@ -92,21 +97,32 @@ impl Engine {
             Err(e) => return vec![self.access_error_reply(e, lang)],
         };
         let insights = &self.insights;
+        // The customer's own corrections win over the table, for this customer only.
+        let overrides: HashMap<String, okienko_insights::Category> =
+            self.category_overrides(customer, via).await;
         let Some(s) = summarise(
             &page.transactions,
             from,
             to,
             &insights.categoriser,
-            &HashMap::new(),
+            &overrides,
         ) else {
             out.push(Reply::text(texts::SUMMARY_NONE.pick(lang)));
             return out;
         };
+        let merchants: Vec<_> = crate::categories::merchants_of(
+            &page.transactions,
+            from,
+            to,
+            &insights.categoriser,
+            &overrides,
+        );
+        let summary_id = corrections.remember(merchants);
         let mut reply = Reply {
             parts: vec![ReplyPart::Text {
                 text: summary_text(&s, lang),
             }],
-            quick_replies: Vec::new(),
+            quick_replies: vec![crate::categories::fix_button(lang, summary_id)],
             sensitivity: Sensitivity::Financial,
         };
         if let Some(charts) = &insights.charts {

@@ -4,15 +4,21 @@
 //! decides what to do; it reads financial data only through the privacy gate and reaches the bank
 //! only through the bank crate's link service. It never touches the store.
 
+pub mod alerts;
+pub mod cards;
+pub mod categories;
+pub mod checkout;
 pub mod engine;
 pub mod forms;
 pub mod fraud;
 pub mod handover;
 mod insights;
 pub mod masking;
+pub mod notices;
 mod render;
 pub mod reply;
 mod texts;
+pub mod transfer;
 
 use async_trait::async_trait;
 use okienko_core::{CustomerId, Lang};
@@ -59,11 +65,33 @@ pub trait Conversation: Send + Sync + 'static {
         lang_hint: Option<Lang>,
         event: InboundEvent,
     ) -> Vec<Reply>;
+
+    /// The customer is typing (on channels that tell). Whoever holds the conversation may show
+    /// it — a bank agent's console does; the bot ignores it.
+    async fn customer_typing(&self, _customer: CustomerId) {}
+
+    /// A reply pushed to the customer (not an answer to an event: the account list after linking,
+    /// a fraud warning, a notice) is about to be delivered in `channel`. The conversation masks
+    /// it for that channel exactly as it masks answers: a Financial reply where it may not be
+    /// shown (a platform-readable channel, a room with others) becomes a masked text with a
+    /// single-use view link. Every channel that may not show financial data calls this before
+    /// delivering a push; wrappers delegate it. The default changes nothing, so such a channel
+    /// must still refuse a reply that is left Financial.
+    async fn prepare_push(
+        &self,
+        _customer: CustomerId,
+        _channel: ChannelInfo,
+        reply: Reply,
+    ) -> Reply {
+        reply
+    }
 }
 
 /// Where replies that are not answers to an event go (the bank confirmed a consent, a sync
 /// finished): the channels deliver them to the customer's open chats, or keep them until the
-/// customer comes back.
+/// customer comes back. A push names no channel: each channel that delivers it masks it for
+/// itself through [`Conversation::prepare_push`] with its own [`ChannelInfo`], so the same
+/// Financial push arrives in full in the bank's web chat and masked on Messenger.
 pub trait Outbox: Send + Sync + 'static {
     fn push(&self, customer: CustomerId, reply: Reply);
 

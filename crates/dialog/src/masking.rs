@@ -11,12 +11,15 @@
 
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
 use okienko_core::{CustomerId, Lang};
 use okienko_privacy::{
     ChannelContext, ChannelInfo, DEFAULT_VIEW_TTL, PrivacyGate, Purpose, Room, ViewError,
 };
 
-use crate::reply::{Reply, ReplyPart, Sensitivity};
+use crate::Outbox;
+use crate::reply::{QuickReply, Reply, ReplyPart, Sensitivity};
 use crate::texts::T;
 
 /// Where view links point and how long they work.
@@ -118,6 +121,21 @@ pub(crate) async fn apply(
     out
 }
 
+/// [`apply`] for one pushed reply, in the channel that is about to deliver it.
+pub(crate) async fn apply_one(
+    gate: &PrivacyGate,
+    config: &ViewConfig,
+    customer: CustomerId,
+    via: ChannelInfo,
+    lang: Lang,
+    reply: Reply,
+) -> Reply {
+    if via.may_show_financial() || reply.sensitivity != Sensitivity::Financial {
+        return reply;
+    }
+    mask(gate, config, customer, lang, reply).await
+}
+
 async fn mask(
     gate: &PrivacyGate,
     config: &ViewConfig,
@@ -217,8 +235,29 @@ impl GoneReason {
     }
 }
 
+const OPENED_AGAIN: T = T(
+    "Ktoś ponownie otworzył link do Twoich danych. Ten link został już otwarty o {time} — jeśli to nie Ty, ktoś mógł go zobaczyć: odłącz bank albo porozmawiaj z konsultantem. Za drugim razem link nie pokazał niczego.",
+    "Someone opened the link to your data again. It had already been opened at {time} — if that wasn't you, someone may have seen it: disconnect your bank or talk to an agent. The second time the link showed nothing.",
+);
+const QR_DISCONNECT: T = T("Odłącz bank", "Disconnect bank");
+const QR_AGENT: T = T("Konsultant", "Talk to an agent");
+
+/// The chat message telling the customer their link was opened again (see [`open`]).
+pub(crate) fn opened_again(lang: Lang, opened_at: DateTime<Utc>, tz: Tz) -> Reply {
+    let time = opened_at.with_timezone(&tz).format("%H:%M").to_string();
+    Reply::text(OPENED_AGAIN.pick(lang).replace("{time}", &time)).with_quick_replies(vec![
+        QuickReply::new(QR_DISCONNECT.pick(lang), "intent:revoke_consent"),
+        QuickReply::new(QR_AGENT.pick(lang), crate::handover::ASK_FOR_HUMAN_PAYLOAD),
+    ])
+}
+
 /// Opens a view link through the gate (which audits it) and turns it into the page's content.
-pub(crate) async fn open(gate: &PrivacyGate, token: &str) -> ViewPage {
+///
+/// A view link is a bearer link: whoever holds it sees the data once. So that a leaked link
+/// does not go unnoticed, the first time an already-opened link is opened again the customer is
+/// told in the chat (through `outbox`, to every channel that reaches them) when it was first
+/// opened; the gate grants that notice once per link.
+pub(crate) async fn open(gate: &PrivacyGate, outbox: &dyn Outbox, tz: Tz, token: &str) -> ViewPage {
     match gate.open_view_link(token).await {
         Ok(view) => {
             let view = view.into_data();
@@ -233,10 +272,16 @@ pub(crate) async fn open(gate: &PrivacyGate, token: &str) -> ViewPage {
                 }
             }
         }
-        Err(ViewError::Used { lang }) => ViewPage::Gone {
-            lang: Some(lang),
-            reason: GoneReason::Used,
-        },
+        Err(ViewError::Used { lang, notice }) => {
+            if let Some(n) = notice {
+                tracing::info!(customer = %n.customer, "a spent view link was opened again; the customer is told");
+                outbox.push(n.customer, opened_again(lang, n.opened_at, tz));
+            }
+            ViewPage::Gone {
+                lang: Some(lang),
+                reason: GoneReason::Used,
+            }
+        }
         Err(ViewError::Expired { lang }) => ViewPage::Gone {
             lang: Some(lang),
             reason: GoneReason::Expired,
@@ -301,6 +346,26 @@ mod tests {
             assert_eq!(to.context, ChannelContext::BankPage);
             assert_eq!(to.room, Room::HolderAlone);
         }
+    }
+
+    #[test]
+    fn the_replay_notice_names_the_local_time_in_both_languages() {
+        let at: DateTime<Utc> = "2026-11-30T09:42:10Z".parse().unwrap();
+        let pl = opened_again(Lang::Pl, at, chrono_tz::Europe::Warsaw);
+        let text = pl.plain_text();
+        assert!(
+            text.contains("Ten link został już otwarty o 10:42 — jeśli to nie Ty"),
+            "{text}"
+        );
+        assert_eq!(pl.sensitivity, Sensitivity::Public);
+        let payloads: Vec<_> = pl
+            .quick_replies
+            .iter()
+            .map(|q| q.payload.as_str())
+            .collect();
+        assert_eq!(payloads, ["intent:revoke_consent", "intent:agent"]);
+        let en = opened_again(Lang::En, at, chrono_tz::America::New_York).plain_text();
+        assert!(en.contains("already been opened at 04:42"), "{en}");
     }
 
     #[test]

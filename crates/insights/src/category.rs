@@ -88,6 +88,136 @@ impl Category {
     }
 }
 
+/// How customers name each category, folded (lower case, no diacritics).
+const NAMES: [(Category, &[&str]); 12] = [
+    (
+        Category::Groceries,
+        &[
+            "zakupy spozywcze",
+            "spozywcze",
+            "spozywka",
+            "spozywczy",
+            "artykuly spozywcze",
+            "groceries",
+            "grocery",
+            "food shopping",
+        ],
+    ),
+    (
+        Category::Restaurants,
+        &[
+            "restauracja",
+            "restauracje",
+            "restauracji",
+            "restauracjach",
+            "jedzenie na miescie",
+            "gastronomia",
+            "knajpa",
+            "knajpy",
+            "restaurant",
+            "restaurants",
+            "eating out",
+            "dining",
+            "food and drink",
+        ],
+    ),
+    (
+        Category::Transport,
+        &["transport", "komunikacja", "przejazdy", "travel", "commute"],
+    ),
+    (
+        Category::Fuel,
+        &["paliwo", "paliwa", "tankowanie", "fuel", "gas", "petrol"],
+    ),
+    (
+        Category::Shopping,
+        &["zakupy", "shopping", "sklep", "shops"],
+    ),
+    (
+        Category::Health,
+        &[
+            "zdrowie",
+            "zdrowie i uroda",
+            "uroda",
+            "apteka",
+            "kosmetyki",
+            "health",
+            "health and beauty",
+            "beauty",
+            "pharmacy",
+        ],
+    ),
+    (
+        Category::Subscriptions,
+        &[
+            "subskrypcje",
+            "subskrypcja",
+            "abonament",
+            "abonamenty",
+            "subscription",
+            "subscriptions",
+        ],
+    ),
+    (
+        Category::Bills,
+        &[
+            "rachunki",
+            "rachunek",
+            "oplaty",
+            "media",
+            "bills",
+            "bill",
+            "utilities",
+        ],
+    ),
+    (Category::Cash, &["gotowka", "cash"]),
+    (
+        Category::Transfers,
+        &["przelewy", "przelew", "transfers", "transfer"],
+    ),
+    (Category::Income, &["wplywy", "wplyw", "przychod", "income"]),
+    (Category::Other, &["inne", "inna", "other", "misc"]),
+];
+
+impl Category {
+    /// The category a customer's phrase names ("zakupy spożywcze", "Groceries", "restauracja"),
+    /// when the whole phrase (punctuation and a leading "na"/"to"/"a"/"as" aside) is one of the
+    /// names above or a category's label. Diacritics and case do not matter.
+    pub fn named(phrase: &str) -> Option<Category> {
+        let norm = norm_words(phrase);
+        let words: Vec<&str> = norm.split(' ').filter(|w| !w.is_empty()).collect();
+        let words = match words.first() {
+            Some(&("na" | "to" | "a" | "an" | "as" | "jako" | "do" | "the")) => &words[1..],
+            _ => &words[..],
+        };
+        let phrase = words.join(" ");
+        if phrase.is_empty() {
+            return None;
+        }
+        NAMES
+            .iter()
+            .find(|(_, names)| names.contains(&phrase.as_str()))
+            .map(|(c, _)| *c)
+            .or_else(|| {
+                Category::ALL.into_iter().find(|c| {
+                    [Lang::Pl, Lang::En]
+                        .iter()
+                        .any(|l| norm_words(c.label(*l)) == phrase)
+                })
+            })
+    }
+}
+
+/// Folded words joined by single spaces, "&" read as "and".
+fn norm_words(s: &str) -> String {
+    fold(s)
+        .replace('&', " and ")
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// One row of the merchant table.
 #[derive(Debug, Clone)]
 struct Rule {
@@ -263,6 +393,32 @@ mod tests {
             c.categorise(None, "ORLEN STACJA", false, &HashMap::new()).1,
             Category::Fuel
         );
+    }
+
+    #[test]
+    fn customers_name_categories_in_both_languages() {
+        assert_eq!(
+            Category::named("zakupy spożywcze"),
+            Some(Category::Groceries)
+        );
+        assert_eq!(
+            Category::named("Zakupy spozywcze!"),
+            Some(Category::Groceries)
+        );
+        assert_eq!(Category::named("zakupy"), Some(Category::Shopping));
+        assert_eq!(Category::named("na zakupy"), Some(Category::Shopping));
+        assert_eq!(Category::named("restauracja"), Some(Category::Restaurants));
+        assert_eq!(Category::named("groceries"), Some(Category::Groceries));
+        assert_eq!(Category::named("Eating out"), Some(Category::Restaurants));
+        assert_eq!(Category::named("health & beauty"), Some(Category::Health));
+        assert_eq!(Category::named("ile mam na koncie"), None);
+        assert_eq!(Category::named(""), None);
+        assert_eq!(Category::named("biedronka"), None);
+        for c in Category::ALL {
+            for l in [Lang::Pl, Lang::En] {
+                assert_eq!(Category::named(c.label(l)), Some(c), "{c:?} {l:?}");
+            }
+        }
     }
 
     #[test]

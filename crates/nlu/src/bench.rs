@@ -168,27 +168,84 @@ pub fn bench_banking77(dir: &Path, shots: Option<usize>) -> Result<serde_json::V
         "p99_us": e.p99_us,
         "model_bytes": e.model_bytes,
         "model": "ngram",
+        "peak_rss_mb": peak_rss_mb(),
     }))
 }
 
-/// The bench with the sentence encoder in `encoder` (a model directory, feature `encoder`), or
-/// the n-gram model alone when `None`. A build without the feature refuses a model directory
-/// with a clear error rather than silently running the other model.
+/// Which sentence encoder `--encoder DIR` runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EncoderMode {
+    /// The distilled static token table (microseconds per query, but on BANKING77 it adds
+    /// only a fraction of a point to the n-grams: see `hybrid::bench_banking77_static`).
+    Static,
+    /// The full 6-layer all-MiniLM-L6-v2 transformer per query: the accurate mode.
+    Full,
+}
+
+impl EncoderMode {
+    /// The mode `--encoder` uses unless told otherwise: the static table did not reach the
+    /// accuracy bar (≥ 92.6 % full, ≥ 85.2 % 10-shot), so the full encoder stays the default.
+    pub const RECOMMENDED: EncoderMode = EncoderMode::Full;
+}
+
+impl std::str::FromStr for EncoderMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "static" => Ok(EncoderMode::Static),
+            "full" => Ok(EncoderMode::Full),
+            _ => Err("expected `static` or `full`".to_owned()),
+        }
+    }
+}
+
+/// The bench with the sentence encoder in `encoder` (a model directory, feature `encoder`) in
+/// the recommended mode, or the n-gram model alone when `None`.
 pub fn bench_banking77_with(
     dir: &Path,
     shots: Option<usize>,
     encoder: Option<&Path>,
 ) -> Result<serde_json::Value, NluError> {
-    match encoder {
-        None => bench_banking77(dir, shots),
+    bench_banking77_with_mode(dir, shots, encoder, EncoderMode::RECOMMENDED)
+}
+
+/// Like [`bench_banking77_with`] with an explicit encoder mode. A build without the feature
+/// refuses a model directory with a clear error rather than silently running the other model.
+pub fn bench_banking77_with_mode(
+    dir: &Path,
+    shots: Option<usize>,
+    encoder: Option<&Path>,
+    mode: EncoderMode,
+) -> Result<serde_json::Value, NluError> {
+    match (encoder, mode) {
+        (None, _) => bench_banking77(dir, shots),
         #[cfg(feature = "encoder")]
-        Some(model_dir) => crate::hybrid::bench_banking77_encoder(dir, shots, model_dir),
+        (Some(model_dir), EncoderMode::Full) => {
+            crate::hybrid::bench_banking77_encoder(dir, shots, model_dir)
+        }
+        #[cfg(feature = "encoder")]
+        (Some(model_dir), EncoderMode::Static) => {
+            crate::hybrid::bench_banking77_static(dir, shots, model_dir)
+        }
         #[cfg(not(feature = "encoder"))]
-        Some(_) => Err(NluError::Encoder {
+        (Some(_), _) => Err(NluError::Encoder {
             what: "--encoder",
             reason: "this build has no sentence encoder (build with --features encoder)".to_owned(),
         }),
     }
+}
+
+/// Peak resident memory of this process so far (Linux `VmHWM`), in MB; 0 elsewhere.
+pub fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
 }
 
 /// Seed of the k-shot sample (the Python baseline uses the same rows: it reads them by the same rule).

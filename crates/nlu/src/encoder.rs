@@ -119,6 +119,34 @@ impl Encoder {
                 mask[i * len + j] = m;
             }
         }
+        self.pooled(ids, mask, n, len)
+    }
+
+    /// Embeddings of single vocabulary tokens, each run alone as `[CLS] token [SEP]` (for the
+    /// distilled static encoder, [`crate::static_encoder`]). Unit length, like [`Encoder::embed`].
+    pub fn embed_token_ids(&self, tokens: &[u32]) -> Result<Vec<Vec<f32>>, NluError> {
+        if tokens.is_empty() {
+            return Ok(Vec::new());
+        }
+        let id = |t: &str| {
+            self.tokenizer
+                .token_to_id(t)
+                .ok_or_else(|| enc_err("tokenizer.json")(format!("no {t} token")))
+        };
+        let (cls, sep) = (id("[CLS]")?, id("[SEP]")?);
+        let n = tokens.len();
+        let ids: Vec<u32> = tokens.iter().flat_map(|t| [cls, *t, sep]).collect();
+        self.pooled(ids, vec![1u32; n * 3], n, 3)
+    }
+
+    /// Mean pooling over the mask of the model's output for `n` rows of `len` ids, L2-normalised.
+    fn pooled(
+        &self,
+        ids: Vec<u32>,
+        mask: Vec<u32>,
+        n: usize,
+        len: usize,
+    ) -> Result<Vec<Vec<f32>>, NluError> {
         let run = || -> candle_core::Result<Vec<Vec<f32>>> {
             let ids = Tensor::from_vec(ids, (n, len), &self.device)?;
             let mask = Tensor::from_vec(mask, (n, len), &self.device)?;

@@ -28,6 +28,8 @@ mod merchant;
 pub mod model;
 mod product;
 mod recipient;
+#[cfg(feature = "encoder")]
+pub mod static_encoder;
 mod text;
 
 use std::path::Path;
@@ -38,7 +40,7 @@ use okienko_core::{Currency, Lang};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-pub use bench::{bench_banking77, bench_banking77_with};
+pub use bench::{EncoderMode, bench_banking77, bench_banking77_with, bench_banking77_with_mode};
 pub use error::NluError;
 pub use intent::Intent;
 pub use model::{Model, TrainConfig};

@@ -7,7 +7,8 @@ use std::time::Duration;
 use anyhow::Context;
 use chrono::NaiveTime;
 use okienko_agents::{AgentsConfig, BusinessHours, Handover};
-use okienko_dialog::{Engine, Outbox};
+use okienko_dialog::fraud::{FraudReplies, FraudWatcher};
+use okienko_dialog::{Conversation, Engine, Outbox};
 use okienko_privacy::PrivacyGate;
 use okienko_privacy::support::{StaffRole, SupportDesk, SupportError};
 use serde::{Deserialize, Serialize};
@@ -83,6 +84,21 @@ impl AgentsSettings {
             ..AgentsConfig::default()
         })
     }
+}
+
+/// The handover's settings for the gateway: `[agents]` for the bank in `[bank]`, and a `Secure`
+/// console cookie when the gateway's public URL is https.
+pub fn config(cfg: &crate::config::Config, public_url: &str) -> anyhow::Result<AgentsConfig> {
+    let mut c = cfg.agents.to_config(&cfg.bank.name, &cfg.chat.timezone)?;
+    c.secure_cookie = public_url.starts_with("https://");
+    Ok(c)
+}
+
+/// What the channels (web chat, Messenger) attach: fraud answers first, and a fraud case goes
+/// to the agents' queue; everything else to the handover, which passes to the bot whatever
+/// people do not own.
+pub fn conversation(handover: &Arc<Handover>, fraud: &Arc<FraudWatcher>) -> Arc<dyn Conversation> {
+    FraudReplies::with_escalation(handover.clone(), fraud.clone(), handover.clone())
 }
 
 /// Wraps the engine in the handover and starts the SLA worker; the channels attach what this

@@ -30,8 +30,20 @@ pub struct Config {
     pub master_key_file: Option<PathBuf>,
     pub guard: GuardSettings,
     pub messenger: MessengerSettings,
+    /// The Matrix channel (`[matrix]`; needs the `matrix` feature).
+    #[serde(default)]
+    pub matrix: crate::matrix::MatrixSettings,
     /// Human handover and the agent console (`[agents]`).
     pub agents: crate::agents::AgentsSettings,
+    /// Proactive notices (`[notices]`): the daily digest hour.
+    #[serde(default)]
+    pub notices: crate::notices::NoticeSettings,
+    /// Transfers from the chat (`[payments]`): SCA approach, product, limits.
+    #[serde(default)]
+    pub payments: crate::payments::PaymentSettings,
+    /// Merchant checkout with cards saved in the card vault (`[checkout]`).
+    #[serde(default)]
+    pub checkout: crate::checkout::CheckoutSettings,
 }
 
 #[derive(Clone, Serialize, Deserialize)]
@@ -200,6 +212,19 @@ pub struct ChatConfig {
     /// A TrueType font for the spending charts; without it, summaries come as text only.
     #[serde(default = "default_chart_font")]
     pub chart_font: Option<PathBuf>,
+    /// Frames per second one web chat session may send in the long run, and at once.
+    #[serde(default = "default_rate_per_second")]
+    pub rate_per_second: u32,
+    #[serde(default = "default_rate_burst")]
+    pub rate_burst: u32,
+}
+
+fn default_rate_per_second() -> u32 {
+    okienko_channels::WebChatConfig::default().rate_per_second
+}
+
+fn default_rate_burst() -> u32 {
+    okienko_channels::WebChatConfig::default().rate_burst
 }
 
 fn default_chart_font() -> Option<PathBuf> {
@@ -210,7 +235,11 @@ fn default_view_link_ttl_secs() -> u64 {
     300
 }
 
-const TOP_LEVEL_KEYS: [&str; 11] = [
+const TOP_LEVEL_KEYS: [&str; 15] = [
+    "checkout",
+    "payments",
+    "notices",
+    "matrix",
     "agents",
     "messenger",
     "master_key_file",
@@ -246,12 +275,18 @@ impl Default for Config {
                 psu_ip: "127.0.0.1".into(),
                 view_link_ttl_secs: default_view_link_ttl_secs(),
                 chart_font: default_chart_font(),
+                rate_per_second: default_rate_per_second(),
+                rate_burst: default_rate_burst(),
             },
             sync_interval_secs: 6 * 3600,
             master_key_file: None,
             guard: GuardSettings::default(),
             messenger: MessengerSettings::default(),
+            matrix: crate::matrix::MatrixSettings::default(),
             agents: crate::agents::AgentsSettings::default(),
+            notices: crate::notices::NoticeSettings::default(),
+            payments: crate::payments::PaymentSettings::default(),
+            checkout: crate::checkout::CheckoutSettings::default(),
         }
     }
 }
@@ -310,6 +345,13 @@ impl Config {
         );
         url::Url::parse(&self.bank.base_url).context("bank.base_url is not a URL")?;
         self.messenger.validate()?;
+        anyhow::ensure!(
+            self.chat.rate_per_second >= 1 && self.chat.rate_burst >= 1,
+            "chat.rate_per_second and chat.rate_burst must be at least 1"
+        );
+        self.notices.validate()?;
+        self.payments.validate()?;
+        self.matrix.validate()?;
         Ok(())
     }
 

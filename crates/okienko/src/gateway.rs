@@ -75,6 +75,8 @@ pub async fn start(
         .map_err(|_| anyhow::anyhow!("chat.timezone is not an IANA time zone"))?;
     let webchat = WebChat::new(WebChatConfig {
         default_lang,
+        rate_per_second: cfg.chat.rate_per_second,
+        rate_burst: cfg.chat.rate_burst,
         ..WebChatConfig::default()
     });
     let guard = okienko_guard::Guard::new(okienko_guard::GuardConfig {
@@ -83,11 +85,12 @@ pub async fn start(
     })
     .context("loading the guard's lists")?;
     let messenger = crate::messenger::build(&cfg.messenger, clock.clone())?;
+    let matrix = crate::matrix::build(cfg)?;
     let engine = Engine::new(
         gate.clone(),
         bank.clone(),
         Arc::new(guard),
-        crate::messenger::outbox(&webchat, messenger.as_ref()),
+        crate::matrix::outbox(&webchat, messenger.as_ref(), matrix.as_ref()),
         clock.clone(),
         EngineConfig {
             timezone,
@@ -101,12 +104,44 @@ pub async fn start(
             chart_font: cfg.chat.chart_font.clone(),
         },
     );
+    crate::notices::start(
+        cfg,
+        &store,
+        gate.clone(),
+        &bank,
+        crate::matrix::outbox(&webchat, messenger.as_ref(), matrix.as_ref()),
+        &webchat,
+        messenger.as_ref(),
+        engine.clone(),
+        clock.clone(),
+        shutdown.clone(),
+    )?;
+    crate::payments::start(
+        &cfg.payments,
+        &store,
+        gate.clone(),
+        Arc::new(
+            NextGenPsd2Connector::new(
+                &cfg.bank.base_url,
+                &cfg.bank.client_id,
+                Duration::from_secs(cfg.bank.timeout_secs),
+            )
+            .context("building the bank's payment client")?,
+        ),
+        engine.clone(),
+        crate::matrix::outbox(&webchat, messenger.as_ref(), matrix.as_ref()),
+        clock.clone(),
+        timezone,
+        &cfg.chat.psu_ip,
+        &public_url,
+        shutdown.clone(),
+    )?;
     let fraud = crate::fraud::start(
         cfg,
         &store,
         gate.clone(),
         bank.clone(),
-        crate::messenger::outbox(&webchat, messenger.as_ref()),
+        crate::matrix::outbox(&webchat, messenger.as_ref(), matrix.as_ref()),
         engine.clone(),
         clock,
         shutdown.clone(),
@@ -115,13 +150,14 @@ pub async fn start(
     let handover = crate::agents::start(
         engine.clone(),
         gate,
-        crate::messenger::outbox(&webchat, messenger.as_ref()),
-        cfg.agents.to_config(&cfg.bank.name, &cfg.chat.timezone)?,
+        crate::matrix::outbox(&webchat, messenger.as_ref(), matrix.as_ref()),
+        crate::agents::config(cfg, &public_url)?,
     );
-    webchat.attach(crate::fraud::wrap(handover.clone(), &fraud));
+    webchat.attach(crate::agents::conversation(&handover, &fraud));
     if let Some(m) = &messenger {
-        m.attach(engine.clone());
+        m.attach(crate::agents::conversation(&handover, &fraud));
     }
+    crate::matrix::start(matrix.as_ref(), engine.clone(), shutdown.clone());
     SyncWorker::spawn(
         bank,
         Duration::from_secs(cfg.sync_interval_secs.max(60)),
@@ -130,7 +166,9 @@ pub async fn start(
     // The agent console rides behind the same layers as the channels.
     let routes = crate::messenger::routes(messenger)
         .merge(crate::agents::routes(&handover))
-        .merge(crate::fraud::routes(cfg, &fraud));
+        .merge(crate::fraud::routes(cfg, &fraud))
+        .merge(crate::payments::routes())
+        .merge(crate::checkout::start(&cfg.checkout, &engine)?);
     let router = okienko_server::router_with(engine, webchat, routes);
     let url = format!("http://{local}");
     let mut stop = shutdown;

@@ -3,10 +3,17 @@
 
 pub mod agents;
 pub mod bench;
+pub mod bench_agents;
 pub mod bench_messenger;
+pub mod bench_payments;
+pub mod checkout;
 pub mod config;
 pub mod fraud;
 pub mod gateway;
 pub mod logging;
+pub mod matrix;
 pub mod messenger;
+pub mod notices;
+pub mod payments;
 pub mod sandbox_customer;
+pub mod vault;

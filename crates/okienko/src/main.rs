@@ -59,6 +59,25 @@ enum Command {
         #[arg(long)]
         no_control_api: bool,
     },
+    /// Run the card vault alone: its own port, SQLite file and key hierarchy (cards live only
+    /// there; the gateway holds tokens).
+    Vault {
+        #[arg(long, default_value_t = 8090)]
+        port: u16,
+        #[arg(long, default_value = "okienko-vault-data")]
+        data_dir: PathBuf,
+        /// The card issuer's base URL (the sandbox bank's acquiring endpoint).
+        #[arg(long, default_value = "http://127.0.0.1:8081")]
+        issuer_url: String,
+        /// Default: DATA_DIR/vault-master.key, created (0600) if missing.
+        #[arg(long)]
+        master_key_file: Option<PathBuf>,
+        /// The secret the gateway signs requests with. Default: DATA_DIR/vault-api.secret.
+        #[arg(long)]
+        api_secret_file: Option<PathBuf>,
+        #[arg(long, default_value_t = 10)]
+        issuer_timeout_secs: u64,
+    },
     /// Understanding customers' messages.
     Nlu {
         #[command(subcommand)]
@@ -131,11 +150,36 @@ enum NluCommand {
         /// needs a build with `--features encoder`).
         #[arg(long)]
         encoder: Option<PathBuf>,
+        /// With --encoder: `full` (the 6-layer transformer per query) or `static` (the
+        /// distilled token table: microseconds per query, less accurate).
+        #[arg(long, default_value = "full", requires = "encoder")]
+        encoder_mode: okienko_nlu::EncoderMode,
     },
 }
 
 #[derive(Subcommand)]
 enum BenchCommand {
+    /// Tokenized card payments end to end (vault → sandbox bank, real HTTP) per second and p99,
+    /// beside the same charges straight at the bank; and the ledger's transfers per second beside
+    /// a plain insert of the same rows.
+    Payments {
+        #[arg(long, default_value_t = 2000)]
+        payments: usize,
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
+        /// Sandbox customers whose cards pay (PLN ones).
+        #[arg(long, default_value_t = 20)]
+        customers: usize,
+        #[arg(long, default_value_t = 200_000)]
+        ledger_transfers: usize,
+    },
+    /// The sandbox ledger alone: two-phase transfers per second beside a plain insert.
+    Ledger {
+        #[arg(long, default_value_t = 200_000)]
+        transfers: usize,
+        #[arg(long, default_value_t = 1000)]
+        accounts: usize,
+    },
     /// The privacy gate's added cost per read (policy decision + audit), beside a direct read of
     /// the same data in the same run.
     Gate {
@@ -161,6 +205,18 @@ enum BenchCommand {
         #[arg(long, default_value_t = 16)]
         concurrency: usize,
     },
+    /// Messages relayed customer ↔ agent per second and latency percentiles, over real web chat
+    /// and agent console WebSockets of a gateway in this process, beside the bot-only path.
+    Agents {
+        #[arg(long, default_value_t = 200)]
+        conversations: usize,
+        /// Messages each way per conversation.
+        #[arg(long, default_value_t = 20)]
+        messages: usize,
+        /// Agents sharing the conversations (round robin).
+        #[arg(long, default_value_t = 20)]
+        agents: usize,
+    },
 }
 
 #[derive(Subcommand)]
@@ -183,8 +239,12 @@ enum GuardCommand {
     /// stream (Sparkov columns) before a date and score the rest as a stream. With --links: the
     /// share of a scam-domain list flagged, and of a legitimate-domain list wrongly flagged.
     Bench {
-        #[arg(long, conflicts_with = "links", required_unless_present = "links")]
+        #[arg(long, conflicts_with_all = ["links", "handbook"], required_unless_present_any = ["links", "handbook"])]
         transactions: Option<PathBuf>,
+        /// The Fraud Detection Handbook's simulated data set (folder or transactions.csv.gz),
+        /// scored with the book's protocol beside its baselines.
+        #[arg(long, conflicts_with = "links")]
+        handbook: Option<PathBuf>,
         /// First day of the test period (default: 1 October of the data's year).
         #[arg(long)]
         test_from: Option<NaiveDate>,
@@ -242,6 +302,30 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             today,
             no_control_api,
         } => sandbox_bank(port, customers, seed, today, !no_control_api).await,
+        Command::Vault {
+            port,
+            data_dir,
+            issuer_url,
+            master_key_file,
+            api_secret_file,
+            issuer_timeout_secs,
+        } => {
+            let mut stop = shutdown_channel();
+            okienko::vault::run(
+                okienko::vault::VaultArgs {
+                    port,
+                    data_dir,
+                    issuer_url,
+                    master_key_file,
+                    api_secret_file,
+                    issuer_timeout_secs,
+                },
+                async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                },
+            )
+            .await
+        }
         Command::Nlu {
             command: NluCommand::Parse { today },
         } => nlu_parse(today),
@@ -258,13 +342,51 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     banking77,
                     shots,
                     encoder,
+                    encoder_mode,
                 },
         } => {
             let out = tokio::task::spawn_blocking(move || {
-                okienko_nlu::bench_banking77_with(&banking77, shots, encoder.as_deref())
+                okienko_nlu::bench_banking77_with_mode(
+                    &banking77,
+                    shots,
+                    encoder.as_deref(),
+                    encoder_mode,
+                )
             })
             .await??;
             println!("{out}");
+            Ok(())
+        }
+        Command::Bench {
+            command:
+                BenchCommand::Payments {
+                    payments,
+                    concurrency,
+                    customers,
+                    ledger_transfers,
+                },
+        } => {
+            let v = okienko::bench_payments::run(okienko::bench_payments::PaymentsBench {
+                payments,
+                concurrency,
+                customers,
+                ledger_transfers,
+            })
+            .await?;
+            println!("{v}");
+            Ok(())
+        }
+        Command::Bench {
+            command:
+                BenchCommand::Ledger {
+                    transfers,
+                    accounts,
+                },
+        } => {
+            println!(
+                "{}",
+                okienko_sandbox_bank::ledger_bench(transfers, accounts, 7)
+            );
             Ok(())
         }
         Command::Bench {
@@ -288,6 +410,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     concurrency,
                 },
         } => okienko::bench_messenger::run(events, concurrency).await,
+        Command::Bench {
+            command:
+                BenchCommand::Agents {
+                    conversations,
+                    messages,
+                    agents,
+                },
+        } => okienko::bench_agents::run(conversations, messages, agents).await,
         Command::Audit {
             command: AuditCommand::Verify { config },
         } => audit_verify(config).await,
@@ -339,14 +469,20 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     test_from,
                     links,
                     legit,
+                    handbook,
                 },
         } => {
             // CPU-bound and single-threaded by design: keep it off the async workers.
             let out = tokio::task::spawn_blocking(move || match (transactions, links, legit) {
+                _ if handbook.is_some() => Ok(handbook
+                    .as_deref()
+                    .map(|d| okienko_risk::bench_handbook(d, &Default::default()))
+                    .transpose()?
+                    .unwrap_or_default()),
                 (Some(tx), _, _) => Ok(okienko_risk::bench_sparkov(&tx, test_from)?),
                 (None, Some(bad), Some(good)) => Ok(okienko_guard::bench_links(&bad, &good)),
                 _ => Err(anyhow::anyhow!(
-                    "give --transactions FILE, or --links FILE --legit FILE"
+                    "give --transactions FILE, --handbook DIR, or --links FILE --legit FILE"
                 )),
             })
             .await??;

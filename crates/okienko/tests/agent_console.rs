@@ -1,7 +1,8 @@
 //! Human handover end to end: `okienko demo` with two real headless Chromium sessions at once, a
 //! customer in the web chat and an agent in the console at `/agent`. The customer asks for a
-//! person and sees their place in the queue; the agent signs in, claims, replies; the customer
-//! sees the reply and answers; the agent closes; the customer rates the conversation and the bot
+//! person and sees their place in the queue; the agent signs in, claims, sees the summary (the
+//! intents before the handover), replies; the customer sees the reply, types (the console shows
+//! "Klient pisze…") and answers; the agent closes; the customer rates the conversation and the bot
 //! answers again. Screenshots of both sides go to `$CARGO_TARGET_DIR/screenshots/`.
 
 mod support;
@@ -104,6 +105,8 @@ async fn customer_and_agent_in_two_chromium_sessions() {
     wait_for(&customer, "body[data-ready=\"1\"]", WAIT)
         .await
         .unwrap();
+    say(&customer, "ile mam na koncie?").await;
+    wait_text(&customer, ".msg.bot", "połączonego banku").await;
     say(&customer, "chcę rozmawiać z konsultantem").await;
     let queued = wait_text(&customer, ".msg.bot", "w kolejce").await;
     assert!(queued.contains("1."), "{queued}");
@@ -171,6 +174,8 @@ async fn customer_and_agent_in_two_chromium_sessions() {
         .await
         .unwrap();
     wait_text(&agent, "#transcript .line.customer", "konsultantem").await;
+    // The summary: what the bot understood before the handover.
+    wait_text(&agent, "#summary .summary-intents", "balance, agent").await;
     wait_text(&customer, ".msg.bot", "dołącza do rozmowy").await;
 
     // The agent replies; the customer sees it and answers; the agent sees the answer.
@@ -187,7 +192,20 @@ async fn customer_and_agent_in_two_chromium_sessions() {
         .await
         .unwrap();
     wait_text(&customer, ".msg.bot", "tu Ola. W czym mogę pomóc?").await;
-    say(&customer, "Zgubiłem kartę").await;
+    // The customer types: the console says so before the message arrives.
+    let input = wait_for(&customer, "#chat-input", WAIT).await.unwrap();
+    input.send_keys("Zgubiłem kartę").await.unwrap();
+    let typing = wait_for(&agent, "#customer-typing:not([hidden])", WAIT)
+        .await
+        .unwrap();
+    assert!(
+        typing.text().await.unwrap().contains("Klient pisze"),
+        "typing notice"
+    );
+    screenshot(&agent, "agents-3a-console-customer-typing.png")
+        .await
+        .unwrap();
+    input.send_keys("\n").await.unwrap();
     wait_text(&agent, "#transcript .line.customer", "Zgubiłem kartę").await;
     screenshot(&agent, "agents-3-console-conversation.png")
         .await

@@ -1,20 +1,17 @@
 //! The support desk's rules through the real binary, over real WebSockets: outside business hours
 //! the customer leaves a message instead of queueing (and supervisors see it); a customer waiting
-//! past the SLA is escalated; the console's cookie is HttpOnly and SameSite=Strict and its socket
-//! refuses strangers and other origins.
+//! past the SLA is escalated; the console's cookie is HttpOnly and SameSite=Strict (and Secure
+//! when the gateway's public URL is https) and its socket refuses strangers and other origins.
 
 mod support;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use futures::{SinkExt, StreamExt};
-use serde_json::{Value, json};
+use futures::SinkExt;
+use serde_json::json;
+use support::console::*;
 use support::*;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-
-type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 fn demo(dir: &std::path::Path, envs: &[(&str, String)]) -> Proc {
     let data = dir.join("data");
@@ -32,65 +29,6 @@ fn demo(dir: &std::path::Path, envs: &[(&str, String)]) -> Proc {
         dir,
         "Agent console:",
     )
-}
-
-/// Signs in over HTTP and returns the session cookie (`name=value`).
-async fn sign_in(console: &str, user: &str) -> String {
-    let r = http()
-        .post(format!("{console}/login"))
-        .json(&json!({"username": user, "password": "demo"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    let cookie = r
-        .headers()
-        .get("set-cookie")
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .to_owned();
-    assert!(cookie.contains("HttpOnly"), "{cookie}");
-    assert!(cookie.contains("SameSite=Strict"), "{cookie}");
-    assert!(cookie.contains("Path=/agent"), "{cookie}");
-    cookie.split(';').next().unwrap().to_owned()
-}
-
-async fn console_ws(console: &str, cookie: Option<&str>, origin: Option<&str>) -> Result<Ws, u16> {
-    let mut req = format!("{}/ws", console.replace("http://", "ws://"))
-        .into_client_request()
-        .unwrap();
-    if let Some(c) = cookie {
-        req.headers_mut().insert("cookie", c.parse().unwrap());
-    }
-    if let Some(o) = origin {
-        req.headers_mut().insert("origin", o.parse().unwrap());
-    }
-    match tokio_tungstenite::connect_async(req).await {
-        Ok((ws, _)) => Ok(ws),
-        Err(tokio_tungstenite::tungstenite::Error::Http(r)) => Err(r.status().as_u16()),
-        Err(e) => panic!("{e}"),
-    }
-}
-
-/// Reads console frames until `pred` holds for one; panics with what it saw after `wait`.
-async fn until(ws: &mut Ws, wait: Duration, pred: impl Fn(&Value) -> bool) -> Value {
-    let deadline = Instant::now() + wait;
-    let mut seen = Vec::new();
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let msg = match tokio::time::timeout(left, ws.next()).await {
-            Ok(Some(Ok(m))) => m,
-            _ => panic!("no matching console frame; saw {seen:#?}"),
-        };
-        if let Message::Text(t) = msg {
-            let v: Value = serde_json::from_str(t.as_str()).unwrap();
-            if pred(&v) {
-                return v;
-            }
-            seen.push(v);
-        }
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -193,4 +131,54 @@ async fn a_customer_waiting_past_the_sla_is_escalated() {
     .unwrap();
     let err = until(&mut ws, Duration::from_secs(10), |v| v["type"] == "error").await;
     assert_eq!(err["code"], "not_found");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_session_cookie_is_secure_only_behind_https() {
+    // The http demo: a Secure cookie would never come back, so it is not set.
+    let dir = tempfile::tempdir().unwrap();
+    let gw = demo(dir.path(), &[]);
+    let plain = sign_in_cookie(&gw.url, "agent").await;
+    assert!(!plain.contains("Secure"), "{plain}");
+    let cookie = plain.split(';').next().unwrap().to_owned();
+    let out = http()
+        .post(format!("{}/logout", gw.url))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), 204);
+    let cleared = out.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(
+        cleared.contains("Max-Age=0") && !cleared.contains("Secure"),
+        "{cleared}"
+    );
+    drop(gw);
+
+    // Behind https (the public URL the bank and customers use): Secure, on sign-in and sign-out.
+    let dir = tempfile::tempdir().unwrap();
+    let gw = demo(
+        dir.path(),
+        &[("OKIENKO_PUBLIC_URL", "https://chat.bank.example".into())],
+    );
+    let secure = sign_in_cookie(&gw.url, "agent").await;
+    assert!(secure.contains("; Secure"), "{secure}");
+    assert!(secure.contains("HttpOnly") && secure.contains("SameSite=Strict"));
+    let cookie = secure.split(';').next().unwrap().to_owned();
+    // The session itself works the same.
+    let me = http()
+        .get(format!("{}/me", gw.url))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), 200);
+    let out = http()
+        .post(format!("{}/logout", gw.url))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    let cleared = out.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(cleared.contains("Max-Age=0; Secure"), "{cleared}");
 }

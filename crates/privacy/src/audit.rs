@@ -1,21 +1,21 @@
-//! The audit trail: one append-only, hash-chained row per access decision.
+//! The audit trail: one append-only row per access decision, in a keyed hash chain with a keyed
+//! checkpoint (kept by the store, see `okienko_store::AuditCheck`).
 //!
 //! Rows hold no personal data: actors and subjects are opaque ids, purposes and decisions are
-//! taxonomy names. Each row's hash covers its own fields and the previous row's hash, so a row
-//! changed, deleted or reordered by hand breaks the chain, and [`AuditLog::verify`] says where.
+//! taxonomy names. Each row's link is an HMAC over its own fields and the previous row's link,
+//! under an audit key only the store's key handling holds, and a MACed checkpoint records the
+//! last row. So a row changed, deleted, reordered or forged, the last rows deleted, or the whole
+//! chain rehashed without the key is detected, and [`AuditLog::verify`] says where and what.
 
-use chrono::{DateTime, SecondsFormat, Utc};
-use okienko_store::{AuditRow, Store, StoreError};
+use chrono::{DateTime, Utc};
+use okienko_store::{AuditEntry, AuditProblem, Store, StoreError};
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 use tokio::sync::Mutex;
-
-/// The hash the first row points back to.
-pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 pub(crate) struct AuditLog {
     store: Store,
-    /// Appends are serialised so the chain has one head.
+    /// Appends in this process queue here rather than on the database's write lock (the store
+    /// serialises appenders across processes too).
     append_lock: Mutex<()>,
 }
 
@@ -56,9 +56,15 @@ pub fn parse_decision(column: &str) -> (String, Vec<String>) {
 pub struct AuditVerification {
     pub rows: u64,
     pub intact: bool,
-    /// The first row where the chain breaks, and why.
+    /// The first row where the chain breaks (for a truncated log: the first missing row), and why.
     pub first_broken_seq: Option<i64>,
     pub problem: Option<String>,
+    /// The kind of the problem, for programs.
+    pub kind: Option<AuditProblem>,
+    /// The checkpoint (last row's seq and keyed hash): keep it elsewhere to detect a rollback of
+    /// the whole database to an older copy.
+    pub head_seq: Option<i64>,
+    pub head_hash: Option<String>,
 }
 
 pub(crate) struct NewAudit<'a> {
@@ -71,25 +77,6 @@ pub(crate) struct NewAudit<'a> {
     pub channel: &'a str,
 }
 
-fn row_hash(row: &AuditRow) -> String {
-    let mut h = Sha256::new();
-    for field in [
-        row.prev_hash.as_str(),
-        &row.seq.to_string(),
-        &row.at.to_rfc3339_opts(SecondsFormat::Micros, true),
-        &row.actor,
-        &row.subject,
-        &row.purpose,
-        &row.action,
-        &row.decision,
-        &row.channel,
-    ] {
-        h.update((field.len() as u64).to_be_bytes());
-        h.update(field.as_bytes());
-    }
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
-}
-
 impl AuditLog {
     pub(crate) fn new(store: Store) -> Self {
         AuditLog {
@@ -100,26 +87,19 @@ impl AuditLog {
 
     pub(crate) async fn append(&self, e: NewAudit<'_>) -> Result<i64, StoreError> {
         let _guard = self.append_lock.lock().await;
-        let (seq, prev_hash) = match self.store.last_audit().await? {
-            Some(last) => (last.seq + 1, last.hash),
-            None => (1, GENESIS.to_owned()),
-        };
-        // Micro-second precision, so the hash survives a round trip through either database.
-        let at = DateTime::from_timestamp_micros(e.at.timestamp_micros()).unwrap_or(e.at);
-        let mut row = AuditRow {
-            seq,
-            at,
-            actor: e.actor,
-            subject: e.subject,
-            purpose: e.purpose.to_owned(),
-            action: e.action.to_owned(),
-            decision: e.decision.to_owned(),
-            channel: e.channel.to_owned(),
-            prev_hash,
-            hash: String::new(),
-        };
-        row.hash = row_hash(&row);
-        self.store.append_audit(&row).await
+        let row = self
+            .store
+            .append_audit(&AuditEntry {
+                at: e.at,
+                actor: e.actor,
+                subject: e.subject,
+                purpose: e.purpose.to_owned(),
+                action: e.action.to_owned(),
+                decision: e.decision.to_owned(),
+                channel: e.channel.to_owned(),
+            })
+            .await?;
+        Ok(row.seq)
     }
 
     pub(crate) async fn for_subject(
@@ -145,47 +125,15 @@ impl AuditLog {
     }
 
     pub(crate) async fn verify(&self) -> Result<AuditVerification, StoreError> {
-        let mut prev = GENESIS.to_owned();
-        let mut expected_seq = 1i64;
-        let mut rows = 0u64;
-        let mut after = 0i64;
-        loop {
-            let page = self.store.audit_rows(after, 1000).await?;
-            if page.is_empty() {
-                break;
-            }
-            for row in page {
-                after = row.seq;
-                rows += 1;
-                let problem = if row.seq != expected_seq {
-                    Some(format!(
-                        "expected row {expected_seq}, found row {}",
-                        row.seq
-                    ))
-                } else if row.prev_hash != prev {
-                    Some("row does not point to the previous row's hash".to_owned())
-                } else if row_hash(&row) != row.hash {
-                    Some("row content does not match its hash".to_owned())
-                } else {
-                    None
-                };
-                if let Some(problem) = problem {
-                    return Ok(AuditVerification {
-                        rows,
-                        intact: false,
-                        first_broken_seq: Some(row.seq),
-                        problem: Some(problem),
-                    });
-                }
-                prev = row.hash.clone();
-                expected_seq += 1;
-            }
-        }
+        let check = self.store.verify_audit().await?;
         Ok(AuditVerification {
-            rows,
-            intact: true,
-            first_broken_seq: None,
-            problem: None,
+            rows: check.rows,
+            intact: check.problem.is_none(),
+            first_broken_seq: check.first_broken_seq,
+            problem: check.problem.as_ref().map(ToString::to_string),
+            kind: check.problem,
+            head_seq: check.head_seq,
+            head_hash: check.head_hash,
         })
     }
 }

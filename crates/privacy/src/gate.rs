@@ -119,6 +119,12 @@ impl PrivacyGate {
         &self.engine
     }
 
+    /// The customers' alert settings (issue 10), kept in the gate's store: the dialog, which has
+    /// no store of its own, changes them through here.
+    pub fn alert_book(&self) -> crate::alerts::AlertBook {
+        crate::alerts::AlertBook::new(self.store.clone())
+    }
+
     /// Opens a support case (stored): `agent` may now read `subject`'s data for
     /// `service.support` while naming this case, until it is closed.
     pub async fn open_case(&self, agent: &str, subject: CustomerId) -> Result<CaseId, StoreError> {
@@ -258,6 +264,11 @@ impl PrivacyGate {
                 | Purpose::ServiceSpendingSummary
                 | Purpose::ServiceFraudAlert
                 | Purpose::ServiceSupport
+                | Purpose::ServiceNoticeLargePayment
+                | Purpose::ServiceNoticeSalary
+                | Purpose::ServiceNoticeRecurringUp
+                | Purpose::ServiceNoticeDuplicate
+                | Purpose::ServiceNoticeSubscription
         ) && req.purpose.is_service()
         {
             return Err(AccessError::WrongPurpose);

@@ -7,24 +7,36 @@
 //! in [`Gated`], which nothing outside this crate can construct. Conversation, channel and
 //! server code never depend on the store, so this is the one road to the financial tables.
 
+pub mod alerts;
 pub mod audit;
 pub mod bench;
+pub mod cards;
 pub mod case;
+pub mod categories;
 mod cedar;
+mod decision_cache;
 pub mod fraud_case;
 pub mod gate;
+pub mod payees;
 pub mod policy;
 pub mod purpose;
 pub mod support;
 pub mod view;
 
+pub use alerts::{
+    AlertBook, AlertSettings, LedgerNotice, NoticeBook, NoticeKind, Quiet, SettingsError, Threshold,
+};
 pub use audit::{AccessLogEntry, AuditVerification, parse_decision};
+pub use cards::{CardAccess, CardAccessError};
 pub use case::{CaseId, SupportCase};
+pub use categories::{Correction, CorrectionError};
+pub use decision_cache::CacheStats;
 pub use fraud_case::{
     AlertSeverity, EpisodeId, EpisodeStatus, FraudBook, FraudCase, FraudCaseId, FraudCaseStatus,
     FraudEpisode, NoticeLedger,
 };
 pub use gate::{AccessError, AccountBalances, Gated, PrivacyGate, TxPage};
+pub use payees::Payee;
 pub use policy::{Decision, DenyReason, Facts, PolicyEngine, PolicyError, Verdict};
 pub use purpose::{AccessRequest, Actor, ChannelContext, ChannelInfo, Purpose, Room};
-pub use view::{DEFAULT_VIEW_TTL, ViewContent, ViewError, ViewToken};
+pub use view::{DEFAULT_VIEW_TTL, ReplayNotice, ViewContent, ViewError, ViewToken};

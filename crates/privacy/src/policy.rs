@@ -10,9 +10,14 @@
 //! valid in a private one-to-one place (if not, the actor may not act for this subject), and with
 //! every scope valid in the actual place (if not, the place is not private; else the consent is
 //! missing). The explanation never changes the decision.
+//!
+//! Decisions are cached by the request's shape (module `decision_cache`): Cedar decides each
+//! shape once per engine (allow, or deny with its explanation) and later requests of the same
+//! shape get that verdict in well under a microsecond. The cache is on only when no policy names
+//! a particular entity, and a property test holds it equal to Cedar.
 
 use std::collections::HashSet;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use cedar_policy::{
     Authorizer, Decision as CedarDecision, PolicyId, PolicySet, Schema, ValidationMode, Validator,
@@ -22,6 +27,7 @@ use serde::Serialize;
 
 use crate::case::CaseId;
 use crate::cedar::{ALL_SCOPES, Place, Vocabulary};
+use crate::decision_cache::{CacheStats, DecisionCache, Shape, cacheable};
 use crate::purpose::{AccessRequest, ChannelContext, Room};
 
 /// The Cedar schema the policies are validated against.
@@ -124,6 +130,8 @@ pub enum PolicyError {
     Invalid(String),
     #[error("the policy vocabulary does not build: {0}")]
     Vocabulary(String),
+    #[error("the embedded policies failed to load: {0}")]
+    Embedded(String),
 }
 
 /// The validated policies, the schema and the authorizer. Build once, share behind an `Arc`.
@@ -134,6 +142,8 @@ pub struct PolicyEngine {
     authorizer: Authorizer,
     /// Check every request and entity store against the schema too (tests; costs a few µs).
     check_requests: bool,
+    /// Cedar's verdicts by request shape, for this policy set only.
+    cache: DecisionCache,
 }
 
 impl std::fmt::Debug for PolicyEngine {
@@ -150,9 +160,14 @@ impl PolicyEngine {
         Self::from_sources(SCHEMA, &POLICY_FILES)
     }
 
-    /// Shared, for gates built in many places.
+    /// The embedded policies, parsed and validated once per process and shared by every gate
+    /// (and so is their decision cache).
     pub fn embedded_shared() -> Result<Arc<Self>, PolicyError> {
-        Self::embedded().map(Arc::new)
+        static SHARED: OnceLock<Result<Arc<PolicyEngine>, String>> = OnceLock::new();
+        SHARED
+            .get_or_init(|| Self::embedded().map(Arc::new).map_err(|e| e.to_string()))
+            .clone()
+            .map_err(PolicyError::Embedded)
     }
 
     /// Parses the schema and the policy files, names each policy by its `@id`, and validates the
@@ -187,6 +202,7 @@ impl PolicyEngine {
             return Err(PolicyError::Invalid(errors.join("; ")));
         }
         Ok(PolicyEngine {
+            cache: DecisionCache::new(cacheable(&policies)),
             policies,
             schema,
             vocabulary: Vocabulary::new().map_err(|e| PolicyError::Vocabulary(e.to_string()))?,
@@ -201,6 +217,17 @@ impl PolicyEngine {
         self
     }
 
+    /// Asks Cedar every time (the reference the cache is tested and benchmarked against).
+    pub fn without_cache(mut self) -> Self {
+        self.cache = DecisionCache::new(false);
+        self
+    }
+
+    /// How the decision cache has done so far.
+    pub fn cache_stats(&self) -> CacheStats {
+        self.cache.stats()
+    }
+
     /// The ids of the loaded policies, sorted.
     pub fn policy_ids(&self) -> Vec<String> {
         let mut ids: Vec<String> = self
@@ -212,13 +239,14 @@ impl PolicyEngine {
         ids
     }
 
-    /// Cedar's answer for `req` under `facts`, evaluated as if in `place`.
+    /// Cedar's answer for `req` under `facts`, evaluated as if in `place`, and whether it was
+    /// clean (no policy failed to evaluate).
     fn evaluate(
         &self,
         req: &AccessRequest,
         facts: &Facts,
         place: Place<'_>,
-    ) -> Option<(CedarDecision, Vec<String>)> {
+    ) -> Option<(CedarDecision, Vec<String>, bool)> {
         let schema = self.check_requests.then_some(&self.schema);
         match self.vocabulary.build(req, facts, place, schema) {
             Ok((request, entities)) => {
@@ -226,7 +254,8 @@ impl PolicyEngine {
                     .authorizer
                     .is_authorized(&request, &self.policies, &entities);
                 let diagnostics = response.diagnostics();
-                if diagnostics.errors().next().is_some() {
+                let clean = diagnostics.errors().next().is_none();
+                if !clean {
                     tracing::warn!(
                         purpose = req.purpose.as_str(),
                         "a Cedar policy failed to evaluate; it was skipped"
@@ -234,7 +263,7 @@ impl PolicyEngine {
                 }
                 let mut ids: Vec<String> = diagnostics.reason().map(|id| id.to_string()).collect();
                 ids.sort();
-                Some((response.decision(), ids))
+                Some((response.decision(), ids, clean))
             }
             Err(e) => {
                 tracing::error!(purpose = req.purpose.as_str(), error = %e, "policy request not built");
@@ -243,18 +272,37 @@ impl PolicyEngine {
         }
     }
 
-    /// The decision for one request.
+    /// The decision for one request: Cedar's, from the cache when Cedar already decided a
+    /// request of the same shape.
     pub fn decide(&self, req: &AccessRequest, facts: &Facts) -> Verdict {
+        if !self.cache.enabled() {
+            return self.decide_with_cedar(req, facts).0;
+        }
+        let shape = Shape::of(req, facts);
+        if let Some(verdict) = self.cache.get(&shape) {
+            return verdict;
+        }
+        let (verdict, clean) = self.decide_with_cedar(req, facts);
+        if clean {
+            self.cache.put(shape, &verdict);
+        }
+        verdict
+    }
+
+    /// Asks Cedar (and, for a denial no forbid explains, asks it why); the flag is false when
+    /// the request could not be built or a policy failed to evaluate (not cached).
+    fn decide_with_cedar(&self, req: &AccessRequest, facts: &Facts) -> (Verdict, bool) {
         let actual = Place {
             scopes: &facts.valid_scopes,
             channel: req.channel,
             holder_alone: req.room == Room::HolderAlone,
         };
-        let Some((decision, policies)) = self.evaluate(req, facts, actual) else {
-            return Verdict {
+        let Some((decision, policies, clean)) = self.evaluate(req, facts, actual) else {
+            let verdict = Verdict {
                 decision: Decision::Deny(DenyReason::PolicyEngine),
                 policies: Vec::new(),
             };
+            return (verdict, false);
         };
         let decision = match decision {
             CedarDecision::Allow => Decision::Allow,
@@ -264,7 +312,7 @@ impl PolicyEngine {
             }
             CedarDecision::Deny => Decision::Deny(self.explain(req, facts)),
         };
-        Verdict { decision, policies }
+        (Verdict { decision, policies }, clean)
     }
 
     /// Why the policies denied a request no forbid matched (see the module doc).
@@ -272,7 +320,7 @@ impl PolicyEngine {
         let allowed = |place: Place<'_>| {
             matches!(
                 self.evaluate(req, facts, place),
-                Some((CedarDecision::Allow, _))
+                Some((CedarDecision::Allow, _, _))
             )
         };
         let private = Place {
@@ -328,6 +376,8 @@ mod tests {
                 "customer_own_service",
                 "customer_transactions",
                 "forbidden_purpose",
+                "system_job_notices_balance",
+                "system_job_notices_transactions",
                 "system_job_protects_customer",
             ]
         );

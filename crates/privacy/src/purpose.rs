@@ -23,6 +23,22 @@ pub enum Purpose {
     ServicePayment,
     /// Telling the customer who accessed their data.
     ServiceAccessLog,
+    /// Showing and managing the customer's payment cards (list, freeze, report lost) because
+    /// they asked.
+    ServiceCards,
+    /// Notices the customer opted in to (issue 10), one purpose per kind: each is read only
+    /// when its notice is on. The balance fell below the customer's threshold.
+    ServiceNoticeLowBalance,
+    /// A payment above the customer's threshold.
+    ServiceNoticeLargePayment,
+    /// The salary arrived.
+    ServiceNoticeSalary,
+    /// A recurring charge went up.
+    ServiceNoticeRecurringUp,
+    /// A possible duplicate charge.
+    ServiceNoticeDuplicate,
+    /// A subscription renewed.
+    ServiceNoticeSubscription,
     Advertising,
     Marketing,
     Profiling,
@@ -32,7 +48,7 @@ pub enum Purpose {
 }
 
 impl Purpose {
-    pub const ALL: [Purpose; 12] = [
+    pub const ALL: [Purpose; 19] = [
         Purpose::ServiceBalance,
         Purpose::ServiceTransactions,
         Purpose::ServiceSpendingSummary,
@@ -40,6 +56,13 @@ impl Purpose {
         Purpose::ServiceSupport,
         Purpose::ServicePayment,
         Purpose::ServiceAccessLog,
+        Purpose::ServiceCards,
+        Purpose::ServiceNoticeLowBalance,
+        Purpose::ServiceNoticeLargePayment,
+        Purpose::ServiceNoticeSalary,
+        Purpose::ServiceNoticeRecurringUp,
+        Purpose::ServiceNoticeDuplicate,
+        Purpose::ServiceNoticeSubscription,
         Purpose::Advertising,
         Purpose::Marketing,
         Purpose::Profiling,
@@ -57,6 +80,13 @@ impl Purpose {
             Purpose::ServiceSupport => "service.support",
             Purpose::ServicePayment => "service.payment",
             Purpose::ServiceAccessLog => "service.access_log",
+            Purpose::ServiceCards => "service.cards",
+            Purpose::ServiceNoticeLowBalance => "service.notice.low_balance",
+            Purpose::ServiceNoticeLargePayment => "service.notice.large_payment",
+            Purpose::ServiceNoticeSalary => "service.notice.salary",
+            Purpose::ServiceNoticeRecurringUp => "service.notice.recurring_up",
+            Purpose::ServiceNoticeDuplicate => "service.notice.duplicate",
+            Purpose::ServiceNoticeSubscription => "service.notice.subscription",
             Purpose::Advertising => "advertising",
             Purpose::Marketing => "marketing",
             Purpose::Profiling => "profiling",
@@ -73,10 +103,16 @@ impl Purpose {
     /// The consent scope a purpose needs, if any.
     pub fn required_scope(&self) -> Option<ConsentScope> {
         match self {
-            Purpose::ServiceBalance => Some(ConsentScope::Balances),
-            Purpose::ServiceTransactions | Purpose::ServiceSpendingSummary => {
-                Some(ConsentScope::Transactions)
+            Purpose::ServiceBalance | Purpose::ServiceNoticeLowBalance => {
+                Some(ConsentScope::Balances)
             }
+            Purpose::ServiceTransactions
+            | Purpose::ServiceSpendingSummary
+            | Purpose::ServiceNoticeLargePayment
+            | Purpose::ServiceNoticeSalary
+            | Purpose::ServiceNoticeRecurringUp
+            | Purpose::ServiceNoticeDuplicate
+            | Purpose::ServiceNoticeSubscription => Some(ConsentScope::Transactions),
             _ => None,
         }
     }

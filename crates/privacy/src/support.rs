@@ -24,6 +24,7 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::case::CaseId;
+use crate::fraud_case::{FraudBook, FraudCase, FraudCaseStatus};
 use crate::gate::{AccessError, AccountBalances, Gated, PrivacyGate, TxPage};
 use crate::purpose::{AccessRequest, ChannelContext};
 
@@ -740,6 +741,18 @@ impl SupportDesk {
             .gate
             .transactions(&req, &TxFilter::default(), 0, limit)
             .await?)
+    }
+
+    /// The customer's open fraud cases, for the agent holding the conversation (the summary
+    /// names them). A case holds ids, times and a count of blocked cards, no amounts.
+    pub async fn fraud_cases(&self, me: &Staff, id: &str) -> Result<Vec<FraudCase>, SupportError> {
+        let conv = self.held(me, id).await?;
+        Ok(FraudBook::new(self.store.clone())
+            .cases_for_customer(conv.customer)
+            .await?
+            .into_iter()
+            .filter(|c| c.status == FraudCaseStatus::Open)
+            .collect())
     }
 
     /// Gives the conversation to another agent of the bank, or back to a team's queue. The

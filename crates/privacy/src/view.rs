@@ -13,10 +13,12 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
 use okienko_core::{CustomerId, Lang};
 use okienko_store::{NewViewLink, ViewLinkTake};
 use rand::RngCore as _;
 use sha2::{Digest, Sha256};
+use zeroize::Zeroize as _;
 
 use crate::audit::NewAudit;
 use crate::gate::{AccessError, Gated, PrivacyGate};
@@ -52,11 +54,18 @@ impl fmt::Debug for ViewToken {
     }
 }
 
-/// What a view link's page shows: the content and the language it was written in.
+/// What a view link's page shows: the content and the language it was written in. The content
+/// is decrypted financial text, so its bytes are zeroed when the value is dropped.
 pub struct ViewContent {
     pub lang: Lang,
     /// The masked reply as the conversation kept it (its JSON form).
     pub content: String,
+}
+
+impl Drop for ViewContent {
+    fn drop(&mut self) {
+        self.content.zeroize();
+    }
 }
 
 impl fmt::Debug for ViewContent {
@@ -67,15 +76,28 @@ impl fmt::Debug for ViewContent {
     }
 }
 
+/// A link that was already opened was opened again: a leak, or the customer twice. Whose link it
+/// was and when it was first opened, so the customer can be told ("Ten link został już otwarty o
+/// 10:42 — jeśli to nie Ty, …") and a leaked link does not go unnoticed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReplayNotice {
+    pub customer: CustomerId,
+    pub opened_at: DateTime<Utc>,
+}
+
 /// Why a view link shows nothing. The page says the same for all of them except `Store`.
 #[derive(Debug, thiserror::Error)]
 pub enum ViewError {
     /// No such link (never made, or forgotten after it was spent or its data erased).
     #[error("unknown view link")]
     Unknown,
-    /// It was opened before.
+    /// It was opened before. `notice` is set on the first such replay of the link (once,
+    /// across processes): the customer should be told in the chat that it was opened again.
     #[error("view link already used")]
-    Used { lang: Lang },
+    Used {
+        lang: Lang,
+        notice: Option<ReplayNotice>,
+    },
     /// Its time ran out.
     #[error("view link expired")]
     Expired { lang: Lang },
@@ -189,7 +211,14 @@ impl PrivacyGate {
                 "a spent view link was refused"
             );
             return Err(if spent == "link_used" {
-                ViewError::Used { lang }
+                let notice = match (facts.replay_notice_due, facts.viewed_at) {
+                    (true, Some(opened_at)) => Some(ReplayNotice {
+                        customer: facts.customer,
+                        opened_at,
+                    }),
+                    _ => None,
+                };
+                ViewError::Used { lang, notice }
             } else {
                 ViewError::Expired { lang }
             });

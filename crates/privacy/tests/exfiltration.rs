@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use chrono::{Duration, Utc};
 use okienko_core::{
-    Account, AccountId, Balance, BalanceKind, BookingStatus, ConsentId, ConsentScope,
+    Account, AccountId, Balance, BalanceKind, BookingStatus, Clock, ConsentId, ConsentScope,
     ConsentStatus, Currency, CustomerId, FixedClock, Lang, Money, TransactionId, TxFilter,
 };
 use okienko_privacy::{
@@ -26,7 +26,9 @@ const VICTIM_IBAN: &str = "PL61109010140000071219812874";
 const VICTIM_BALANCE: &str = "98765.43";
 
 struct World {
-    _dir: Option<tempfile::TempDir>,
+    /// Declared first, so it runs before the store's pool closes (a pool that is still open
+    /// holds no locks, so the drop does not wait on it).
+    _db: Db,
     store: Store,
     gate: PrivacyGate,
     clock: Arc<FixedClock>,
@@ -35,7 +37,71 @@ struct World {
     victim_consent: ConsentId,
 }
 
-async fn open_store(backend: &str, test: &str) -> (Store, Option<tempfile::TempDir>) {
+/// What a test's database leaves behind, removed when the test ends, passed or failed: the
+/// SQLite file's directory, or the PostgreSQL schema (dropped on a thread of its own, since
+/// `Drop` may run inside the test's runtime or while a failed assertion unwinds).
+enum Db {
+    Sqlite(#[allow(dead_code)] tempfile::TempDir),
+    Postgres { url: String, schema: String },
+}
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        let Db::Postgres { url, schema } = self else {
+            return;
+        };
+        let (url, schema) = (url.clone(), schema.clone());
+        let dropped = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime to drop the test schema");
+            rt.block_on(async move {
+                let opts =
+                    okienko_store::pg_connect_options(&url).expect("the test PostgreSQL URL");
+                let pool = sqlx::postgres::PgPoolOptions::new()
+                    .max_connections(1)
+                    .acquire_timeout(std::time::Duration::from_secs(10))
+                    .connect_with(opts)
+                    .await
+                    .expect("PostgreSQL to drop the test schema");
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"
+                )))
+                .execute(&pool)
+                .await
+                .expect("the test schema dropped");
+                pool.close().await;
+            })
+        })
+        .join();
+        if dropped.is_err() && !std::thread::panicking() {
+            panic!("the PostgreSQL test schema was not dropped");
+        }
+    }
+}
+
+/// The schemas the PostgreSQL runs made that still exist (for the clean-up test).
+async fn leftover_schemas(url: &str, prefix: &str) -> Vec<String> {
+    let pool = sqlx::PgPool::connect_with(okienko_store::pg_connect_options(url).unwrap())
+        .await
+        .unwrap();
+    let names: Vec<(String,)> = sqlx::query_as(
+        "SELECT schema_name::text FROM information_schema.schemata WHERE schema_name LIKE $1",
+    )
+    .bind(format!("{prefix}%"))
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+    names.into_iter().map(|(n,)| n).collect()
+}
+
+fn pg_url() -> String {
+    std::env::var("OKIENKO_TEST_PG_URL").unwrap_or_else(|_| "postgres://127.0.0.1:5432/test".into())
+}
+
+async fn open_store(backend: &str, test: &str) -> (Store, Db) {
     static N: AtomicU32 = AtomicU32::new(0);
     match backend {
         "sqlite" => {
@@ -46,12 +112,11 @@ async fn open_store(backend: &str, test: &str) -> (Store, Option<tempfile::TempD
             );
             (
                 Store::connect(&url, Keyring::generate()).await.unwrap(),
-                Some(dir),
+                Db::Sqlite(dir),
             )
         }
         _ => {
-            let url = std::env::var("OKIENKO_TEST_PG_URL")
-                .unwrap_or_else(|_| "postgres://127.0.0.1:5432/test".into());
+            let url = pg_url();
             let schema = format!(
                 "exfil_{}_{}_{}",
                 std::process::id(),
@@ -61,7 +126,7 @@ async fn open_store(backend: &str, test: &str) -> (Store, Option<tempfile::TempD
             let store = Store::connect_isolated(&url, &schema, Keyring::generate())
                 .await
                 .unwrap_or_else(|e| panic!("PostgreSQL at {url} is required ({e})"));
-            (store, None)
+            (store, Db::Postgres { url, schema })
         }
     }
 }
@@ -163,7 +228,7 @@ async fn customer_with_data(
 }
 
 async fn world(backend: &str, test: &str) -> World {
-    let (store, dir) = open_store(backend, test).await;
+    let (store, db) = open_store(backend, test).await;
     let (attacker, _) =
         customer_with_data(&store, "Biedronka", "PL27114020040000300201355387", "10.00").await;
     let (victim, victim_consent) =
@@ -171,7 +236,7 @@ async fn world(backend: &str, test: &str) -> World {
     let clock = Arc::new(FixedClock::new(Utc::now()));
     World {
         gate: PrivacyGate::new(store.clone(), clock.clone()),
-        _dir: dir,
+        _db: db,
         store,
         clock,
         attacker,
@@ -418,9 +483,21 @@ async fn replayed_expired_and_guessed_view_links_show_nothing(backend: &str) {
         (verdict.as_str(), channel.as_str(), action.as_str()),
         ("allow", "bank_page", "view.masked_reply")
     );
-    // Replay.
+    let opened_at = w.clock.now();
+    // Replay: nothing shown, and the first replay names the link's owner and when it was opened,
+    // so the owner can be told (once: later replays add no second notice).
+    w.clock.advance(Duration::seconds(30));
     match w.gate.open_view_link(token.expose()).await {
-        Err(ViewError::Used { lang }) => assert_eq!(lang, Lang::En),
+        Err(ViewError::Used { lang, notice }) => {
+            assert_eq!(lang, Lang::En);
+            let notice = notice.expect("the first replay is noticed");
+            assert_eq!(notice.customer, w.victim);
+            assert_eq!(notice.opened_at, opened_at);
+        }
+        other => panic!("{:?}", other.map(|g| g.into_data())),
+    }
+    match w.gate.open_view_link(token.expose()).await {
+        Err(ViewError::Used { notice: None, .. }) => {}
         other => panic!("{:?}", other.map(|g| g.into_data())),
     }
     let (_, verdict, _, _) = last_audit(&w, w.victim).await;
@@ -524,3 +601,28 @@ on_both_backends!(
     agent_outside_a_case_sees_nothing,
     replayed_expired_and_guessed_view_links_show_nothing,
 );
+
+/// A test's PostgreSQL schema is dropped when its world goes, and also when the test fails
+/// half-way (the world is dropped while a panic unwinds).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_schemas_are_dropped_after_each_test_even_a_failed_one() {
+    let url = pg_url();
+    let prefix = format!("exfil_{}_", std::process::id());
+    let w = world("postgres", "cleanup_ok").await;
+    let mine = |names: Vec<String>| -> Vec<String> {
+        names
+            .into_iter()
+            .filter(|n| n.ends_with("_cleanup_ok") || n.ends_with("_cleanup_panic"))
+            .collect()
+    };
+    assert_eq!(mine(leftover_schemas(&url, &prefix).await).len(), 1);
+    drop(w);
+    assert!(mine(leftover_schemas(&url, &prefix).await).is_empty());
+    let failed = tokio::spawn(async {
+        let _w = world("postgres", "cleanup_panic").await;
+        panic!("a failing test");
+    })
+    .await;
+    assert!(failed.is_err());
+    assert!(mine(leftover_schemas(&url, &prefix).await).is_empty());
+}

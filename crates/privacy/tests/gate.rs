@@ -265,14 +265,25 @@ async fn raw(path: &std::path::Path) -> sqlx::SqlitePool {
 
 #[tokio::test]
 async fn audit_tampering_is_detected() {
-    for attack in ["change", "delete", "reorder"] {
+    use okienko_store::AuditProblem;
+    for attack in [
+        "change",
+        "delete",
+        "reorder",
+        "truncate",
+        "append_forged",
+        "rewrite_every_link",
+    ] {
         let f = fixture(ConsentStatus::Valid).await;
         let req =
             AccessRequest::customer(f.customer, Purpose::ServiceBalance, ChannelContext::WebChat);
         for _ in 0..5 {
             f.gate.balances(&req).await.unwrap();
         }
-        assert!(f.gate.verify_audit().await.unwrap().intact);
+        let before = f.gate.verify_audit().await.unwrap();
+        assert!(before.intact, "{before:?}");
+        let rows = before.rows as i64;
+        assert!(rows >= 5);
         let pool = raw(&f.path).await;
         // The triggers refuse changes; an attacker with file access drops them first.
         assert!(
@@ -289,37 +300,63 @@ async fn audit_tampering_is_detected() {
             .execute(&pool)
             .await
             .unwrap();
-        match attack {
+        let exec = |sql: &'static str| {
+            let pool = pool.clone();
+            async move { sqlx::query(sql).execute(&pool).await.unwrap() }
+        };
+        let (seq, problem) = match attack {
             "change" => {
-                sqlx::query("UPDATE audit_log SET decision = 'allow', purpose = 'advertising' WHERE seq = 3")
-                    .execute(&pool)
-                    .await
-                    .unwrap();
+                exec("UPDATE audit_log SET decision = 'allow', purpose = 'advertising' WHERE seq = 3")
+                    .await;
+                (3, AuditProblem::BadMac)
             }
             "delete" => {
-                sqlx::query("DELETE FROM audit_log WHERE seq = 2")
-                    .execute(&pool)
-                    .await
-                    .unwrap();
+                exec("DELETE FROM audit_log WHERE seq = 2").await;
+                (
+                    2,
+                    AuditProblem::Gap {
+                        expected: 2,
+                        found: 3,
+                    },
+                )
+            }
+            "reorder" => {
+                exec("UPDATE audit_log SET seq = 100 WHERE seq = 2").await;
+                exec("UPDATE audit_log SET seq = 2 WHERE seq = 4").await;
+                exec("UPDATE audit_log SET seq = 4 WHERE seq = 100").await;
+                (2, AuditProblem::BrokenLink)
+            }
+            "truncate" => {
+                exec("DELETE FROM audit_log WHERE seq = (SELECT MAX(seq) FROM audit_log)").await;
+                let problem = AuditProblem::Truncated {
+                    head_seq: rows,
+                    last_seq: rows - 1,
+                };
+                (rows, problem)
+            }
+            "append_forged" => {
+                // A copy of the last row, relinked and rehashed as the unkeyed chain was.
+                exec(
+                    "INSERT INTO audit_log (seq, at, actor, subject, purpose, action, decision, \
+                     channel, prev_hash, hash) SELECT seq + 1, at, actor, subject, 'advertising', \
+                     action, decision, channel, hash, hash FROM audit_log \
+                     WHERE seq = (SELECT MAX(seq) FROM audit_log)",
+                )
+                .await;
+                (rows + 1, AuditProblem::PastHead { head_seq: rows })
             }
             _ => {
-                sqlx::query("UPDATE audit_log SET seq = 100 WHERE seq = 2")
-                    .execute(&pool)
-                    .await
-                    .unwrap();
-                sqlx::query("UPDATE audit_log SET seq = 2 WHERE seq = 4")
-                    .execute(&pool)
-                    .await
-                    .unwrap();
-                sqlx::query("UPDATE audit_log SET seq = 4 WHERE seq = 100")
-                    .execute(&pool)
-                    .await
-                    .unwrap();
+                // Without the key a forger can only write other hashes into every row (a full
+                // rehash with the old unkeyed SHA-256 is in the store conformance suite).
+                exec("UPDATE audit_log SET hash = 'x' || hash, prev_hash = 'x' || prev_hash").await;
+                (1, AuditProblem::BrokenLink)
             }
-        }
+        };
         pool.close().await;
         let v = f.gate.verify_audit().await.unwrap();
         assert!(!v.intact, "{attack} not detected");
-        assert!(v.first_broken_seq.unwrap() <= 3, "{attack}: {v:?}");
+        assert_eq!(v.kind, Some(problem), "{attack}: {v:?}");
+        assert_eq!(v.first_broken_seq, Some(seq), "{attack}: {v:?}");
+        assert!(v.problem.is_some());
     }
 }

@@ -80,20 +80,45 @@ const MAY_USE: [(ActorKind, &[Purpose]); 3] = [
             Purpose::ServiceSupport,
             Purpose::ServicePayment,
             Purpose::ServiceAccessLog,
+            Purpose::ServiceCards,
         ],
     ),
     (ActorKind::AgentInCase, &[Purpose::ServiceSupport]),
     (
         ActorKind::SystemJob,
-        &[Purpose::ServiceFraudAlert, Purpose::ServicePayment],
+        &[
+            Purpose::ServiceFraudAlert,
+            Purpose::ServicePayment,
+            Purpose::ServiceNoticeLowBalance,
+            Purpose::ServiceNoticeLargePayment,
+            Purpose::ServiceNoticeSalary,
+            Purpose::ServiceNoticeRecurringUp,
+            Purpose::ServiceNoticeDuplicate,
+            Purpose::ServiceNoticeSubscription,
+        ],
     ),
 ];
 
 /// The consent scope each purpose needs (the rest need none).
-const NEEDS_SCOPE: [(Purpose, ConsentScope); 3] = [
+const NEEDS_SCOPE: [(Purpose, ConsentScope); 9] = [
     (Purpose::ServiceBalance, ConsentScope::Balances),
     (Purpose::ServiceTransactions, ConsentScope::Transactions),
     (Purpose::ServiceSpendingSummary, ConsentScope::Transactions),
+    (Purpose::ServiceNoticeLowBalance, ConsentScope::Balances),
+    (
+        Purpose::ServiceNoticeLargePayment,
+        ConsentScope::Transactions,
+    ),
+    (Purpose::ServiceNoticeSalary, ConsentScope::Transactions),
+    (
+        Purpose::ServiceNoticeRecurringUp,
+        ConsentScope::Transactions,
+    ),
+    (Purpose::ServiceNoticeDuplicate, ConsentScope::Transactions),
+    (
+        Purpose::ServiceNoticeSubscription,
+        ConsentScope::Transactions,
+    ),
 ];
 
 fn valid_scopes(c: Consent) -> &'static [ConsentScope] {
@@ -332,6 +357,9 @@ async fn every_purpose_consent_actor_channel_and_room_decides_as_the_table_says(
         assert!(v.intact);
         assert_eq!(v.rows, calls, "one audit row per request");
     }
-    assert_eq!(checked, 4 * 8 * 12 * ChannelContext::ALL.len() * 2);
+    assert_eq!(
+        checked,
+        4 * 8 * Purpose::ALL.len() * ChannelContext::ALL.len() * 2
+    );
     assert!(allowed > 0);
 }

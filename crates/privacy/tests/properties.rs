@@ -128,7 +128,14 @@ proptest! {
                 }
                 Actor::System(_) => matches!(
                     req.purpose,
-                    Purpose::ServiceFraudAlert | Purpose::ServicePayment
+                    Purpose::ServiceFraudAlert
+                        | Purpose::ServicePayment
+                        | Purpose::ServiceNoticeLowBalance
+                        | Purpose::ServiceNoticeLargePayment
+                        | Purpose::ServiceNoticeSalary
+                        | Purpose::ServiceNoticeRecurringUp
+                        | Purpose::ServiceNoticeDuplicate
+                        | Purpose::ServiceNoticeSubscription
                 ),
             };
             prop_assert!(legitimate, "{:?} {:?}", req, facts);
@@ -138,7 +145,8 @@ proptest! {
                 "{:?}", req
             );
             if let Some(scope) = req.purpose.required_scope()
-                && matches!(req.actor, Actor::Customer(_))
+                && (matches!(req.actor, Actor::Customer(_))
+                    || req.purpose.as_str().starts_with("service.notice."))
             {
                 prop_assert!(facts.valid_scopes.contains(&scope), "{:?} {:?}", req, facts);
             }

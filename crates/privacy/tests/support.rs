@@ -10,7 +10,7 @@ use okienko_core::{Clock, CustomerId, Lang, SystemClock};
 use okienko_privacy::support::{
     ConversationStatus, Sender, Staff, StaffRole, SupportDesk, SupportError, TransferTarget,
 };
-use okienko_privacy::{PrivacyGate, parse_decision};
+use okienko_privacy::{EpisodeId, FraudBook, PrivacyGate, parse_decision};
 use okienko_store::{Keyring, Store};
 
 const PG_URL: &str = "postgres://127.0.0.1:5432/test";
@@ -300,6 +300,35 @@ async fn lifecycle(pg: bool) {
         desk.transfer(&jan, &conv.id, &TransferTarget::Agent("eve".into()))
             .await,
         Err(SupportError::Invalid(_))
+    ));
+
+    // The customer's open fraud cases: for the agent holding the conversation only.
+    let book = FraudBook::new(store.clone());
+    let case = book
+        .open_case(customer, EpisodeId::new(), 1, SystemClock.now())
+        .await
+        .unwrap();
+    let done = book
+        .open_case(customer, EpisodeId::new(), 0, SystemClock.now())
+        .await
+        .unwrap();
+    book.close_case(&done, SystemClock.now()).await.unwrap();
+    book.open_case(CustomerId::new(), EpisodeId::new(), 1, SystemClock.now())
+        .await
+        .unwrap();
+    let cases = desk.fraud_cases(&jan, &conv.id).await.unwrap();
+    assert_eq!(
+        cases.iter().map(|c| c.id).collect::<Vec<_>>(),
+        vec![case.id],
+        "open cases of this customer only"
+    );
+    assert!(matches!(
+        desk.fraud_cases(&ola, &conv.id).await,
+        Err(SupportError::Forbidden)
+    ));
+    assert!(matches!(
+        desk.fraud_cases(&other, &conv.id).await,
+        Err(SupportError::NotFound)
     ));
 
     let closed = desk.close(&jan, &conv.id, "card_blocked").await.unwrap();

@@ -15,10 +15,12 @@ pub mod engine;
 pub mod error;
 pub mod features;
 pub mod gbdt;
+pub mod handbook;
 pub mod live;
 pub mod metrics;
 pub mod rules;
 pub mod sparkov;
+pub mod terminal;
 pub mod tx;
 pub mod window;
 
@@ -29,6 +31,7 @@ pub use features::{
     CustomerState, FEATURE_NAMES, FeatureExtractor, Features, N_FEATURES, feature_index,
 };
 pub use gbdt::GbdtParams;
+pub use handbook::{HandbookOptions, Protocol, bench_handbook};
 pub use live::{HIGH_SEVERITY_SCORE, LiveScorer, Severity, train_sparkov_file};
 pub use rules::{RuleHit, RuleSet};
 pub use tx::{GeoPoint, Tx};

@@ -3,7 +3,7 @@
 //! (one, or a generated fraud episode) so tests can drive fraud warnings deterministically.
 //!
 //! Card routes sit under `/v1/accounts/{id}/cards` and pass the same consent and token checks as
-//! the AIS routes. Block and unblock are idempotent by `X-Request-ID`: a retry with the same id
+//! the AIS routes. Block, unblock and report-lost are idempotent by `X-Request-ID`: a retry with the same id
 //! gets the same answer and changes nothing more; the same id reused for another card or action
 //! is a 409. Card operations are not account reads and do not count against `frequencyPerDay`.
 
@@ -26,41 +26,79 @@ use crate::http::{X_REQUEST_ID, header, json_response};
 use crate::state::Inner;
 
 /// A card as the bank shows it.
-struct Card {
-    id: String,
-    masked_pan: String,
-    account: String,
+pub(crate) struct Card {
+    pub(crate) id: String,
+    pub(crate) masked_pan: String,
+    brand: &'static str,
+    pub(crate) account: String,
 }
 
-/// The cards of one account: one debit card on every current account, none on savings. Ids and
-/// numbers derive from the account's resource id, so they are stable for a seed.
-fn cards_of(customer: &Customer, account: usize) -> Vec<Card> {
+/// Why a card was reported, as the wire names it.
+pub(crate) const REASONS: [&str; 2] = ["lost", "stolen"];
+
+/// A card's id, last four digits and brand, derived from `seed` (stable for a bank seed).
+fn derive(seed: &str, account: &str) -> Card {
+    let h = Sha256::digest(seed.as_bytes());
+    let mut b = [0u8; 16];
+    b.copy_from_slice(&h[..16]);
+    let id = uuid::Builder::from_random_bytes(b).into_uuid().to_string();
+    let last4 = u16::from_be_bytes([h[16], h[17]]) % 10_000;
+    Card {
+        id,
+        masked_pan: format!("************{last4:04}"),
+        brand: if h[18] % 2 == 0 { "visa" } else { "mastercard" },
+        account: account.to_owned(),
+    }
+}
+
+/// The cards of one account: one debit card on every current account, none on savings, plus a
+/// replacement for every card reported lost or stolen (each replacement derives from the card it
+/// replaces). Ids and numbers derive from the account's resource id, so they are stable for a seed.
+pub(crate) fn cards_of(inner: &Inner, customer: &Customer, account: usize) -> Vec<Card> {
     let Some(a) = customer.profile.accounts.get(account) else {
         return Vec::new();
     };
     if a.kind == AccountKind::Savings {
         return Vec::new();
     }
-    let h = Sha256::digest(format!("card:{}", a.resource_id).as_bytes());
-    let mut b = [0u8; 16];
-    b.copy_from_slice(&h[..16]);
-    let id = uuid::Builder::from_random_bytes(b).into_uuid().to_string();
-    let last4 = u16::from_be_bytes([h[16], h[17]]) % 10_000;
-    vec![Card {
-        id,
-        masked_pan: format!("************{last4:04}"),
-        account: a.resource_id.clone(),
-    }]
+    let mut out = vec![derive(&format!("card:{}", a.resource_id), &a.resource_id)];
+    let st = inner.state();
+    // A chain: a replacement can itself be reported once it is active. Bounded by the reports.
+    while let Some(last) = out.last() {
+        if !st.reported_cards.contains_key(&last.id) || out.len() > st.reported_cards.len() + 1 {
+            break;
+        }
+        let next = derive(&format!("replacement:{}", last.id), &a.resource_id);
+        out.push(next);
+    }
+    out
+}
+
+/// A card's status: reported cards are `lost`/`stolen` for good; a replacement is `ordered` until
+/// the control API activates it (the customer got it in the post); otherwise `blocked` or `active`.
+pub(crate) fn status_of(st: &crate::state::State, id: &str) -> &'static str {
+    if let Some((reason, _)) = st.reported_cards.get(id) {
+        return reason;
+    }
+    if st.ordered_cards.contains(id) {
+        return "ordered";
+    }
+    if st.blocked_cards.contains(id) {
+        "blocked"
+    } else {
+        "active"
+    }
 }
 
 fn card_json(inner: &Inner, c: &Card) -> Value {
-    let blocked = inner.state().blocked_cards.contains(&c.id);
+    let status = status_of(&inner.state(), &c.id);
     json!({
         "cardId": c.id,
         "maskedPan": c.masked_pan,
+        "brand": c.brand,
         "cardType": "debit",
         "accountId": c.account,
-        "status": if blocked { "blocked" } else { "active" },
+        "status": status,
     })
 }
 
@@ -79,7 +117,7 @@ pub async fn list(
 ) -> Result<Response, ApiError> {
     ais::check(&inner, &headers, Some(&account_id))?;
     let (c, idx) = account_of(&inner, &account_id)?;
-    let cards: Vec<Value> = cards_of(&c, idx)
+    let cards: Vec<Value> = cards_of(&inner, &c, idx)
         .iter()
         .map(|k| card_json(&inner, k))
         .collect();
@@ -104,6 +142,13 @@ pub async fn unblock(
     set_blocked(&inner, &headers, &account_id, &card_id, "unblock").await
 }
 
+/// The request's idempotency key (the request-id middleware already required a UUID).
+fn request_id(headers: &HeaderMap) -> Result<String, ApiError> {
+    Ok(header(headers, X_REQUEST_ID)
+        .ok_or(ApiError::Format("X-Request-ID header must be a UUID"))?
+        .to_ascii_lowercase())
+}
+
 async fn set_blocked(
     inner: &Inner,
     headers: &HeaderMap,
@@ -113,14 +158,11 @@ async fn set_blocked(
 ) -> Result<Response, ApiError> {
     ais::check(inner, headers, Some(account_id))?;
     let (c, idx) = account_of(inner, account_id)?;
-    let card = cards_of(&c, idx)
+    let card = cards_of(inner, &c, idx)
         .into_iter()
         .find(|k| k.id == card_id)
         .ok_or(ApiError::ResourceUnknown("no such card"))?;
-    // The request-id middleware already required a UUID here.
-    let rid = header(headers, X_REQUEST_ID)
-        .ok_or(ApiError::Format("X-Request-ID header must be a UUID"))?
-        .to_ascii_lowercase();
+    let rid = request_id(headers)?;
     {
         let mut st = inner.state();
         match st.card_requests.get(&rid) {
@@ -133,6 +175,19 @@ async fn set_blocked(
                 ));
             }
             None => {
+                match status_of(&st, card_id) {
+                    "lost" | "stolen" => {
+                        return Err(ApiError::StatusInvalid(
+                            "the card was reported lost or stolen and cannot be used again",
+                        ));
+                    }
+                    "ordered" => {
+                        return Err(ApiError::StatusInvalid(
+                            "the card is ordered and not active yet",
+                        ));
+                    }
+                    _ => {}
+                }
                 st.card_requests.insert(rid, (card_id.to_owned(), action));
                 if action == "block" {
                     st.blocked_cards.insert(card_id.to_owned());
@@ -146,6 +201,73 @@ async fn set_blocked(
     Ok(json_response(StatusCode::OK, &card_json(inner, &card)))
 }
 
+/// `POST /v1/accounts/{account_id}/cards/{card_id}/report-lost` with `{"reason": "lost"|"stolen"}`:
+/// the card is stopped for good and a replacement is ordered. Idempotent by `X-Request-ID`.
+pub async fn report_lost(
+    State(inner): State<Arc<Inner>>,
+    headers: HeaderMap,
+    Path((account_id, card_id)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    ais::check(&inner, &headers, Some(&account_id))?;
+    let v = body_json(&body)?;
+    let reason: &'static str = v
+        .get("reason")
+        .and_then(Value::as_str)
+        .and_then(|r| REASONS.into_iter().find(|k| *k == r))
+        .ok_or(ApiError::Format("reason must be \"lost\" or \"stolen\""))?;
+    let action: &'static str = if reason == "lost" {
+        "report-lost:lost"
+    } else {
+        "report-lost:stolen"
+    };
+    let (c, idx) = account_of(&inner, &account_id)?;
+    let card = cards_of(&inner, &c, idx)
+        .into_iter()
+        .find(|k| k.id == card_id)
+        .ok_or(ApiError::ResourceUnknown("no such card"))?;
+    let rid = request_id(&headers)?;
+    {
+        let mut st = inner.state();
+        match st.card_requests.get(&rid) {
+            Some((k, a)) if *k == card_id && *a == action => {
+                tracing::info!("card report repeated; answered idempotently");
+            }
+            Some(_) => {
+                return Err(ApiError::StatusInvalid(
+                    "X-Request-ID was already used for another card operation",
+                ));
+            }
+            None => {
+                if matches!(status_of(&st, &card_id), "lost" | "stolen" | "ordered") {
+                    return Err(ApiError::StatusInvalid(
+                        "only an active or blocked card can be reported",
+                    ));
+                }
+                let replacement = derive(&format!("replacement:{card_id}"), &account_id);
+                st.card_requests.insert(rid, (card_id.clone(), action));
+                st.blocked_cards.remove(&card_id);
+                st.reported_cards
+                    .insert(card_id.clone(), (reason, replacement.id.clone()));
+                st.ordered_cards.insert(replacement.id);
+                tracing::info!(reason, "card reported; replacement ordered");
+            }
+        }
+    }
+    let replacement = {
+        let st = inner.state();
+        st.reported_cards.get(&card_id).map(|(_, r)| r.clone())
+    };
+    let replacement = cards_of(&inner, &c, idx)
+        .into_iter()
+        .find(|k| Some(&k.id) == replacement.as_ref())
+        .map(|k| card_json(&inner, &k));
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({ "card": card_json(&inner, &card), "replacement": replacement }),
+    ))
+}
+
 /// `GET /sandbox/customers/{psu_id}/cards`: every card of the customer with its status.
 pub async fn control_list(
     State(inner): State<Arc<Inner>>,
@@ -156,10 +278,32 @@ pub async fn control_list(
         .customer_by_psu(&psu_id)
         .ok_or(ApiError::ResourceUnknown("no such customer"))?;
     let cards: Vec<Value> = (0..c.profile.accounts.len())
-        .flat_map(|i| cards_of(&c, i))
+        .flat_map(|i| cards_of(&inner, &c, i))
         .map(|k| card_json(&inner, &k))
         .collect();
     Ok(json_response(StatusCode::OK, &json!({ "cards": cards })))
+}
+
+/// `POST /sandbox/customers/{psu_id}/cards/{card_id}/activate`: the customer received an ordered
+/// replacement and activated it; it becomes `active`.
+pub async fn control_activate(
+    State(inner): State<Arc<Inner>>,
+    Path((psu_id, card_id)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let c = inner
+        .books
+        .customer_by_psu(&psu_id)
+        .ok_or(ApiError::ResourceUnknown("no such customer"))?;
+    let card = (0..c.profile.accounts.len())
+        .flat_map(|i| cards_of(&inner, &c, i))
+        .find(|k| k.id == card_id)
+        .ok_or(ApiError::ResourceUnknown("no such card"))?;
+    if !inner.state().ordered_cards.remove(&card_id) {
+        return Err(ApiError::StatusInvalid(
+            "the card is not waiting for activation",
+        ));
+    }
+    Ok(json_response(StatusCode::OK, &card_json(&inner, &card)))
 }
 
 /// Far-away online shops for generated fraud episodes: (descriptor, city, country).
@@ -211,15 +355,15 @@ fn card_account(inner: &Inner, c: &Customer, v: &Value) -> Result<usize, ApiErro
                 "no such account of this customer",
             ))?,
         None => (0..c.profile.accounts.len())
-            .find(|i| !cards_of(c, *i).is_empty())
+            .find(|i| !cards_of(inner, c, *i).is_empty())
             .ok_or(ApiError::ResourceUnknown("the customer has no card"))?,
     };
-    let cards = cards_of(c, idx);
+    let cards = cards_of(inner, c, idx);
     if cards.is_empty() {
         return Err(ApiError::ResourceUnknown("the account has no card"));
     }
     let st = inner.state();
-    if cards.iter().all(|k| st.blocked_cards.contains(&k.id)) {
+    if cards.iter().all(|k| status_of(&st, &k.id) != "active") {
         return Err(ApiError::StatusInvalid(
             "the card is blocked; the bank declines the payment",
         ));

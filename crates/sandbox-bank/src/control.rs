@@ -30,6 +30,10 @@ pub fn routes() -> Router<Arc<Inner>> {
             get(crate::cards::control_list),
         )
         .route(
+            "/sandbox/customers/{psu_id}/cards/{card_id}/activate",
+            post(crate::cards::control_activate),
+        )
+        .route(
             "/sandbox/customers/{psu_id}/transactions",
             post(crate::cards::control_push),
         )

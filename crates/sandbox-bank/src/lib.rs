@@ -6,8 +6,10 @@
 //! types and keeps its whole state in memory, never in the gateway's store. Links it returns are
 //! absolute URLs built from the request's `Host` header, so it works on any port.
 
+mod acquiring;
 mod api;
 mod app;
+mod bench;
 mod cards;
 mod consent;
 mod control;
@@ -25,6 +27,7 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 use okienko_core::Currency;
 
+pub use bench::ledger_bench;
 pub use error::ApiError;
 
 /// How to build a sandbox bank.
@@ -68,9 +71,12 @@ impl SandboxBank {
         let mut r = axum::Router::new()
             .merge(api::routes(self.inner.clone()))
             .merge(oauth::routes())
-            .merge(app::routes());
+            .merge(app::routes())
+            .merge(acquiring::routes());
         if self.inner.control_api {
-            r = r.merge(control::routes());
+            r = r
+                .merge(control::routes())
+                .merge(acquiring::control_routes());
         }
         r.fallback(http::not_found)
             .layer(axum::middleware::from_fn(http::request_id))

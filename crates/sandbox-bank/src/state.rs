@@ -56,10 +56,16 @@ pub struct State {
     pub blocked_cards: std::collections::HashSet<String>,
     /// Card extension: X-Request-ID → (card, action) already done, for idempotent retries.
     pub card_requests: HashMap<String, (String, &'static str)>,
+    /// Card extension: cards reported lost or stolen → (reason, the replacement's id).
+    pub reported_cards: HashMap<String, (&'static str, String)>,
+    /// Card extension: replacement cards ordered and not active yet.
+    pub ordered_cards: std::collections::HashSet<String>,
     /// Transactions pushed through the control API, counted for unique ids.
     pub injected: u64,
     /// Payment initiation: the double-entry ledger and the payments on it.
     pub pis: crate::ledger::payments::Pis,
+    /// Card acquiring extension: charges by X-Request-ID.
+    pub acquiring: crate::acquiring::Acquiring,
 }
 
 pub struct Inner {
@@ -84,8 +90,11 @@ impl Inner {
                 fault_count: None,
                 blocked_cards: std::collections::HashSet::new(),
                 card_requests: HashMap::new(),
+                reported_cards: HashMap::new(),
+                ordered_cards: std::collections::HashSet::new(),
                 injected: 0,
                 pis: Default::default(),
+                acquiring: Default::default(),
             }),
         }
     }

@@ -1,12 +1,83 @@
-//! Persistence of the audit log: append-only (the schema's triggers refuse UPDATE and DELETE) with
-//! gapless sequence numbers. The privacy crate computes the hash chain; the store guarantees that
-//! each appended row follows the last one (`seq` and `prev_hash`), so two concurrent appenders
-//! cannot fork the chain: the second gets `AuditConflict` and must re-read and re-hash.
+//! Persistence and integrity of the audit log: append-only (the schema's triggers refuse UPDATE and
+//! DELETE), gapless sequence numbers, a keyed hash chain and a keyed head checkpoint.
+//!
+//! # Why keyed, and why a checkpoint
+//!
+//! A plain SHA-256 chain shows a row changed, deleted or reordered in the middle, but anyone who
+//! can write the database can also drop the last rows (nothing points at them) or rewrite the
+//! whole chain and recompute every hash. So:
+//!
+//! * each row's `hash` is HMAC-SHA256 over its fields and the previous row's `hash`, under the
+//!   *audit key*; without the key no one can compute a valid link for a changed or forged row;
+//! * the `audit_head` table (migration 0013) holds one checkpoint: the seq and hash of the last
+//!   row, MACed under the same key and updated in the same transaction as every append; deleting
+//!   the last rows leaves the checkpoint pointing past the end, and it cannot be moved back
+//!   without the key.
+//!
+//! The audit key is a random 256-bit key stored like a customer's data key (wrapped under the
+//! active master key, in `customer_keys` under the reserved id [`AUDIT_KEY_ID`]), and the MAC key
+//! is derived from it with HKDF-SHA256 and its own info label. Deriving the MAC key straight from
+//! the master key would make every row unverifiable once that master key is rotated out; wrapped
+//! this way, `rotate_master_key` re-wraps the audit key with the customers' keys and the master
+//! key never leaves the key handling (`crypto`, `vault`).
+//!
+//! # Databases written before the keyed chain
+//!
+//! Rows written before migration 0013 carry the unkeyed SHA-256 link (`legacy_link`). The first
+//! keyed append records `keyed_from` (its own seq) in the checkpoint, covered by the checkpoint's
+//! MAC; older rows are checked with the unkeyed link, and since the first keyed row's MAC covers
+//! the last legacy row's hash, rewriting the legacy rows afterwards is detected too.
+//!
+//! # Concurrency
+//!
+//! Appends are serialised by the database: `BEGIN IMMEDIATE` on SQLite (the write lock), and
+//! `LOCK TABLE audit_log IN EXCLUSIVE MODE` on PostgreSQL (readers are not blocked). Reading the
+//! last row, inserting the next one and moving the checkpoint happen in that one transaction, so
+//! appenders in several tasks or processes never fork the chain. [`Store::verify_audit`] reads
+//! the checkpoint and the rows in one snapshot (REPEATABLE READ on PostgreSQL, one read
+//! transaction on SQLite), so appends running meanwhile do not show as tampering.
+//!
+//! Appends never launder tampering: they go on from the row the checkpoint vouches for (so
+//! deleted last rows stay a gap, forged rows stay unlinked), and refuse (`Corrupt("audit_head")`)
+//! when the checkpoint is forged or missing. On SQLite the audit key lives in the `.keys` file;
+//! a crash between the two files' commits of the very first keyed append (SQLite commits attached
+//! WAL databases one by one) would show as a missing checkpoint.
+//!
+//! What this cannot detect: tampering before the first keyed append of a legacy database, and
+//! replacing the whole database (rows, checkpoint and keys) by an older copy of itself. Keep the
+//! `head_seq`/`head_hash` printed by `okienko audit verify` somewhere else to catch the latter.
+
+use std::fmt;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use hmac::{Hmac, Mac};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
 
 use crate::codec::{instant, read_instant};
+use crate::crypto::DataKey;
 use crate::error::StoreError;
 use crate::records::AuditRow;
 use crate::store::{Backend, Store, begin_write, with_pool};
+use crate::vault::{dek_for_write, load_dek};
+
+/// The hash the first row points back to.
+pub const AUDIT_GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// The reserved `customer_keys` id the audit key is stored under (not a customer id: those are
+/// UUIDs).
+pub(crate) const AUDIT_KEY_ID: &str = "okienko:audit-chain";
+
+/// HKDF info label of the audit MAC key (distinct from every other use of a stored key).
+const MAC_KEY_INFO: &[u8] = b"okienko/v1/audit-chain-mac";
+const ROW_LABEL: &str = "okienko/v1/audit-row";
+const HEAD_LABEL: &str = "okienko/v1/audit-head";
+
+/// Rows read per page while verifying.
+const VERIFY_PAGE: i64 = 1000;
+
+type HmacSha256 = Hmac<Sha256>;
 
 macro_rules! select_audit {
     ($tail:literal) => {
@@ -16,6 +87,93 @@ macro_rules! select_audit {
             $tail
         )
     };
+}
+
+/// What is appended: the store assigns `seq`, the link to the previous row and the row's MAC.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEntry {
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    pub subject: String,
+    pub purpose: String,
+    pub action: String,
+    pub decision: String,
+    pub channel: String,
+}
+
+/// Why [`Store::verify_audit`] rejects the audit log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum AuditProblem {
+    /// A row is missing (deleted) or out of place (reordered): `found` where `expected` should be.
+    Gap { expected: i64, found: i64 },
+    /// The row does not point to the previous row's hash (rows moved or replaced).
+    BrokenLink,
+    /// The row's content does not match its keyed hash (changed, forged, or rehashed without
+    /// the key).
+    BadMac,
+    /// The checkpoint says the log goes up to `head_seq`, but it ends at `last_seq`: the last
+    /// rows were deleted.
+    Truncated { head_seq: i64, last_seq: i64 },
+    /// Rows go on past the checkpoint: appended around the store.
+    PastHead { head_seq: i64 },
+    /// The checkpoint names a last row whose hash is not the actual last row's.
+    HeadMismatch,
+    /// The checkpoint's own MAC is wrong (edited without the key).
+    BadCheckpoint,
+    /// The audit key exists, so keyed rows were written, but the checkpoint is gone.
+    MissingCheckpoint,
+    /// A checkpoint exists but the audit key that signs it is gone.
+    MissingKey,
+}
+
+impl fmt::Display for AuditProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AuditProblem::Gap { expected, found } => write!(
+                f,
+                "expected row {expected}, found row {found}: rows deleted or reordered"
+            ),
+            AuditProblem::BrokenLink => {
+                f.write_str("row does not point to the previous row's hash")
+            }
+            AuditProblem::BadMac => f.write_str("row content does not match its keyed hash"),
+            AuditProblem::Truncated { head_seq, last_seq } => write!(
+                f,
+                "the checkpoint records {head_seq} rows but the log ends at row {last_seq}: \
+                 the last rows were deleted"
+            ),
+            AuditProblem::PastHead { head_seq } => write!(
+                f,
+                "rows after the checkpoint's last row {head_seq}: appended around the store"
+            ),
+            AuditProblem::HeadMismatch => {
+                f.write_str("the checkpoint does not match the last row's hash")
+            }
+            AuditProblem::BadCheckpoint => f.write_str("the checkpoint's MAC is wrong"),
+            AuditProblem::MissingCheckpoint => {
+                f.write_str("the audit checkpoint is missing although keyed rows were written")
+            }
+            AuditProblem::MissingKey => {
+                f.write_str("the audit key is missing although a checkpoint exists")
+            }
+        }
+    }
+}
+
+/// The outcome of [`Store::verify_audit`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditCheck {
+    /// Rows read (up to and including the first broken one).
+    pub rows: u64,
+    /// The row where the log breaks (for a truncated log: the first missing row).
+    pub first_broken_seq: Option<i64>,
+    pub problem: Option<AuditProblem>,
+    /// The checkpoint: last row's seq and hash (`None` before the first keyed append).
+    pub head_seq: Option<i64>,
+    pub head_hash: Option<String>,
+    /// The first row protected by the key (older rows were written before the keyed chain).
+    pub keyed_from: Option<i64>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -54,12 +212,105 @@ fn to_rows(rows: Vec<AuditDbRow>) -> Result<Vec<AuditRow>, StoreError> {
     rows.into_iter().map(AuditRow::try_from).collect()
 }
 
+#[derive(sqlx::FromRow)]
+struct HeadDbRow {
+    keyed_from: i64,
+    seq: i64,
+    hash: String,
+    mac: String,
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Length-prefixed fields, so no two different rows encode to the same bytes.
+fn row_fields(row: &AuditRow) -> [String; 9] {
+    [
+        row.prev_hash.clone(),
+        row.seq.to_string(),
+        row.at.to_rfc3339_opts(SecondsFormat::Micros, true),
+        row.actor.clone(),
+        row.subject.clone(),
+        row.purpose.clone(),
+        row.action.clone(),
+        row.decision.clone(),
+        row.channel.clone(),
+    ]
+}
+
+/// The unkeyed SHA-256 link of rows written before migration 0013.
+fn legacy_link(row: &AuditRow) -> String {
+    let mut h = Sha256::new();
+    for field in row_fields(row) {
+        h.update((field.len() as u64).to_be_bytes());
+        h.update(field.as_bytes());
+    }
+    hex(&h.finalize())
+}
+
+/// The MAC key of the audit chain, derived from the stored audit key. Zeroed on drop.
+struct ChainKey(Zeroizing<[u8; 32]>);
+
+impl ChainKey {
+    fn new(audit_key: &DataKey) -> ChainKey {
+        ChainKey(audit_key.derive(MAC_KEY_INFO))
+    }
+
+    fn mac(&self, label: &str, fields: &[&str]) -> String {
+        // HMAC takes keys of any length; a 32-byte key cannot be refused.
+        let Ok(mut m) = HmacSha256::new_from_slice(self.0.as_ref()) else {
+            return String::new();
+        };
+        for field in std::iter::once(label).chain(fields.iter().copied()) {
+            m.update(&(field.len() as u64).to_be_bytes());
+            m.update(field.as_bytes());
+        }
+        hex(&m.finalize().into_bytes())
+    }
+
+    fn row_link(&self, row: &AuditRow) -> String {
+        let fields = row_fields(row);
+        let refs: Vec<&str> = fields.iter().map(String::as_str).collect();
+        self.mac(ROW_LABEL, &refs)
+    }
+
+    fn head_mac(&self, keyed_from: i64, seq: i64, hash: &str) -> String {
+        self.mac(
+            HEAD_LABEL,
+            &[&keyed_from.to_string(), &seq.to_string(), hash],
+        )
+    }
+}
+
+/// Compares MACs in constant time (their length is public).
+fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+fn broken(rows: u64, seq: i64, problem: AuditProblem, head: &Option<HeadDbRow>) -> AuditCheck {
+    AuditCheck {
+        rows,
+        first_broken_seq: Some(seq),
+        problem: Some(problem),
+        head_seq: head.as_ref().map(|h| h.seq),
+        head_hash: head.as_ref().map(|h| h.hash.clone()),
+        keyed_from: head.as_ref().map(|h| h.keyed_from),
+    }
+}
+
 impl Store {
-    /// Appends `e` as the next row and returns its seq (1, 2, 3, … without gaps). `e.seq` may be 0
-    /// (the store assigns it) or the seq the caller hashed over, which must then be the next one;
-    /// when a previous row exists, `e.prev_hash` must equal its `hash`. Otherwise `AuditConflict`.
-    pub async fn append_audit(&self, e: &AuditRow) -> Result<i64, StoreError> {
-        let at = instant(e.at, "audit.at")?;
+    /// Appends `e` as the next row (seq 1, 2, 3, … without gaps), links and MACs it under the
+    /// audit key (created on the first append) and moves the checkpoint, all in one transaction.
+    /// Returns the stored row.
+    pub async fn append_audit(&self, e: &AuditEntry) -> Result<AuditRow, StoreError> {
+        // Micro-second precision, so the MAC survives a round trip through either database.
+        let at = DateTime::from_timestamp_micros(e.at.timestamp_micros()).unwrap_or(e.at);
+        let at_text = instant(at, "audit.at")?;
         let backend = self.backend();
         with_pool!(self, p => {
             let mut tx = begin_write(p, backend).await?;
@@ -69,40 +320,208 @@ impl Store {
                     .execute(&mut *tx)
                     .await?;
             }
+            let key_existed = load_dek!(self, &mut *tx, AUDIT_KEY_ID).is_some();
+            let key = ChainKey::new(&dek_for_write!(self, &mut *tx, AUDIT_KEY_ID));
             let last: Option<(i64, String)> =
                 sqlx::query_as("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
                     .fetch_optional(&mut *tx)
                     .await?;
-            let next = match &last {
-                Some((seq, hash)) => {
-                    if *hash != e.prev_hash {
-                        return Err(StoreError::AuditConflict);
+            let head: Option<HeadDbRow> =
+                sqlx::query_as("SELECT keyed_from, seq, hash, mac FROM audit_head WHERE id = 1")
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            // Appending must never launder tampering into a fresh, valid checkpoint. A forged
+            // or missing checkpoint stops appends (the gate then fails closed) until an operator
+            // has looked at `okienko audit verify`; otherwise the chain goes on from the row the
+            // checkpoint vouches for, so deleted last rows stay a gap and rows appended around
+            // the store stay unlinked.
+            let (seq, prev_hash) = match (&head, last) {
+                (Some(h), last) => {
+                    if !same(&key.head_mac(h.keyed_from, h.seq, &h.hash), &h.mac) {
+                        tracing::error!("audit checkpoint does not verify; refusing to append");
+                        return Err(StoreError::Corrupt("audit_head"));
                     }
-                    seq.checked_add(1).ok_or(StoreError::Corrupt("audit_log.seq"))?
+                    let top = last.map_or(h.seq, |(seq, _)| seq.max(h.seq));
+                    (
+                        top.checked_add(1).ok_or(StoreError::Corrupt("audit_log.seq"))?,
+                        h.hash.clone(),
+                    )
                 }
-                None => 1,
+                (None, _) if key_existed => {
+                    // (On SQLite a crash between committing the key file and the main file of
+                    // the very first keyed append could also leave this state; see the docs.)
+                    tracing::error!("audit checkpoint missing; refusing to append");
+                    return Err(StoreError::Corrupt("audit_head"));
+                }
+                (None, Some((seq, hash))) => (
+                    seq.checked_add(1).ok_or(StoreError::Corrupt("audit_log.seq"))?,
+                    hash,
+                ),
+                (None, None) => (1, AUDIT_GENESIS.to_owned()),
             };
-            if e.seq != 0 && e.seq != next {
-                return Err(StoreError::AuditConflict);
-            }
+            // The first keyed row of a database written before 0013 starts the keyed part.
+            let keyed_from = head.as_ref().map_or(seq, |h| h.keyed_from);
+            let mut row = AuditRow {
+                seq,
+                at,
+                actor: e.actor.clone(),
+                subject: e.subject.clone(),
+                purpose: e.purpose.clone(),
+                action: e.action.clone(),
+                decision: e.decision.clone(),
+                channel: e.channel.clone(),
+                prev_hash,
+                hash: String::new(),
+            };
+            row.hash = key.row_link(&row);
             sqlx::query(
                 "INSERT INTO audit_log (seq, at, actor, subject, purpose, action, decision, \
                  channel, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
             )
-            .bind(next)
-            .bind(&at)
-            .bind(&e.actor)
-            .bind(&e.subject)
-            .bind(&e.purpose)
-            .bind(&e.action)
-            .bind(&e.decision)
-            .bind(&e.channel)
-            .bind(&e.prev_hash)
-            .bind(&e.hash)
+            .bind(row.seq)
+            .bind(&at_text)
+            .bind(&row.actor)
+            .bind(&row.subject)
+            .bind(&row.purpose)
+            .bind(&row.action)
+            .bind(&row.decision)
+            .bind(&row.channel)
+            .bind(&row.prev_hash)
+            .bind(&row.hash)
+            .execute(&mut *tx)
+            .await?;
+            let mac = key.head_mac(keyed_from, row.seq, &row.hash);
+            sqlx::query(
+                "INSERT INTO audit_head (id, keyed_from, seq, hash, mac) VALUES (1, $1, $2, $3, $4) \
+                 ON CONFLICT (id) DO UPDATE SET keyed_from = excluded.keyed_from, \
+                 seq = excluded.seq, hash = excluded.hash, mac = excluded.mac",
+            )
+            .bind(keyed_from)
+            .bind(row.seq)
+            .bind(&row.hash)
+            .bind(&mac)
             .execute(&mut *tx)
             .await?;
             tx.commit().await?;
-            Ok(next)
+            Ok(row)
+        })
+    }
+
+    /// Checks the whole audit log against the audit key and the checkpoint, in one snapshot, and
+    /// reports the first problem. Errors only when the database cannot be read.
+    pub async fn verify_audit(&self) -> Result<AuditCheck, StoreError> {
+        let backend = self.backend();
+        with_pool!(self, p => {
+            let mut tx = p.begin().await?;
+            if backend == Backend::Postgres {
+                sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            let head: Option<HeadDbRow> =
+                sqlx::query_as("SELECT keyed_from, seq, hash, mac FROM audit_head WHERE id = 1")
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            let audit_key = load_dek!(self, &mut *tx, AUDIT_KEY_ID);
+            let key = audit_key.as_ref().map(ChainKey::new);
+            let key = match (&head, key) {
+                (Some(h), Some(k)) => {
+                    if !same(&k.head_mac(h.keyed_from, h.seq, &h.hash), &h.mac) {
+                        return Ok(broken(0, h.seq, AuditProblem::BadCheckpoint, &head));
+                    }
+                    Some(k)
+                }
+                (Some(h), None) => {
+                    return Ok(broken(0, h.seq, AuditProblem::MissingKey, &head));
+                }
+                (None, Some(_)) => {
+                    let first: Option<i64> =
+                        sqlx::query_scalar("SELECT MIN(seq) FROM audit_log")
+                            .fetch_one(&mut *tx)
+                            .await?;
+                    return Ok(broken(
+                        0,
+                        first.unwrap_or(1),
+                        AuditProblem::MissingCheckpoint,
+                        &head,
+                    ));
+                }
+                (None, None) => None,
+            };
+            // Without a checkpoint every row is a legacy row (no keyed append ever happened).
+            let keyed_from = head.as_ref().map_or(i64::MAX, |h| h.keyed_from);
+            let mut prev = AUDIT_GENESIS.to_owned();
+            let mut expected = 1i64;
+            let mut rows = 0u64;
+            loop {
+                let page: Vec<AuditDbRow> =
+                    sqlx::query_as(select_audit!("WHERE seq >= $1 ORDER BY seq LIMIT $2"))
+                        .bind(expected)
+                        .bind(VERIFY_PAGE)
+                        .fetch_all(&mut *tx)
+                        .await?;
+                let n = page.len();
+                for db_row in page {
+                    let row = AuditRow::try_from(db_row)?;
+                    rows += 1;
+                    let problem = if row.seq != expected {
+                        Some(AuditProblem::Gap {
+                            expected,
+                            found: row.seq,
+                        })
+                    } else if let Some(h) = head.as_ref().filter(|h| row.seq > h.seq) {
+                        Some(AuditProblem::PastHead { head_seq: h.seq })
+                    } else if row.prev_hash != prev {
+                        Some(AuditProblem::BrokenLink)
+                    } else {
+                        let want = match &key {
+                            Some(k) if row.seq >= keyed_from => k.row_link(&row),
+                            _ => legacy_link(&row),
+                        };
+                        (!same(&want, &row.hash)).then_some(AuditProblem::BadMac)
+                    };
+                    if let Some(problem) = problem {
+                        // For a gap, the first missing row.
+                        let at = if let AuditProblem::Gap { expected, .. } = problem {
+                            expected
+                        } else {
+                            row.seq
+                        };
+                        return Ok(broken(rows, at, problem, &head));
+                    }
+                    prev = row.hash;
+                    expected += 1;
+                }
+                if n < VERIFY_PAGE as usize {
+                    break;
+                }
+            }
+            let last_seq = expected - 1;
+            if let Some(h) = &head {
+                if last_seq < h.seq {
+                    return Ok(broken(
+                        rows,
+                        last_seq + 1,
+                        AuditProblem::Truncated {
+                            head_seq: h.seq,
+                            last_seq,
+                        },
+                        &head,
+                    ));
+                }
+                if !same(&h.hash, &prev) {
+                    return Ok(broken(rows, h.seq, AuditProblem::HeadMismatch, &head));
+                }
+            }
+            tx.commit().await?;
+            Ok(AuditCheck {
+                rows,
+                first_broken_seq: None,
+                problem: None,
+                head_seq: head.as_ref().map(|h| h.seq),
+                head_hash: head.as_ref().map(|h| h.hash.clone()),
+                keyed_from: head.as_ref().map(|h| h.keyed_from),
+            })
         })
     }
 
@@ -115,7 +534,7 @@ impl Store {
         row.map(AuditRow::try_from).transpose()
     }
 
-    /// Rows with seq > `after_seq`, ascending, at most `limit` (for verifying the chain in pages).
+    /// Rows with seq > `after_seq`, ascending, at most `limit`.
     pub async fn audit_rows(
         &self,
         after_seq: i64,
@@ -145,5 +564,49 @@ impl Store {
         .fetch_all(p)
         .await)?;
         to_rows(rows)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(seq: i64) -> AuditRow {
+        AuditRow {
+            seq,
+            at: DateTime::from_timestamp_micros(1_700_000_000_000_000).unwrap_or_default(),
+            actor: "customer".into(),
+            subject: "c".into(),
+            purpose: "service.balance".into(),
+            action: "read".into(),
+            decision: "allow".into(),
+            channel: "webchat".into(),
+            prev_hash: AUDIT_GENESIS.into(),
+            hash: String::new(),
+        }
+    }
+
+    #[test]
+    fn links_depend_on_the_key_and_every_field() {
+        let k1 = ChainKey::new(&DataKey::generate());
+        let k2 = ChainKey::new(&DataKey::generate());
+        let r = row(1);
+        assert_eq!(k1.row_link(&r), k1.row_link(&r));
+        assert_ne!(k1.row_link(&r), k2.row_link(&r));
+        assert_ne!(k1.row_link(&r), legacy_link(&r));
+        let mut changed = r.clone();
+        changed.decision = "deny".into();
+        assert_ne!(k1.row_link(&r), k1.row_link(&changed));
+        // Field boundaries count: moving a character between fields changes the link.
+        let mut a = r.clone();
+        a.actor = "ab".into();
+        a.subject = "c".into();
+        let mut b = r.clone();
+        b.actor = "a".into();
+        b.subject = "bc".into();
+        assert_ne!(k1.row_link(&a), k1.row_link(&b));
+        assert_ne!(k1.head_mac(1, 2, "h"), k1.head_mac(1, 3, "h"));
+        assert_ne!(k1.head_mac(1, 2, "h"), k2.head_mac(1, 2, "h"));
+        assert!(same("abc", "abc") && !same("abc", "abd") && !same("abc", "ab"));
     }
 }

@@ -56,6 +56,15 @@ impl DataKey {
         open(&self.0, &value_aad(column, row_id), sealed).ok_or(StoreError::Corrupt(column))
     }
 
+    /// A 256-bit subkey for another use of this key (HKDF-SHA256, `info` names the use), e.g.
+    /// the audit chain's MAC key. Zeroed on drop.
+    pub(crate) fn derive(&self, info: &[u8]) -> Zeroizing<[u8; 32]> {
+        let mut out = Zeroizing::new([0u8; 32]);
+        // 32 bytes is far below HKDF-SHA256's output limit (255 * 32), so expand cannot fail.
+        let _ = hkdf::Hkdf::<sha2::Sha256>::new(None, self.0.as_ref()).expand(info, out.as_mut());
+        out
+    }
+
     /// Wraps this key under a master key for storage next to the customer's id.
     pub(crate) fn wrap(&self, kek_id: &KeyId, kek: &MasterKey, customer: &str) -> Vec<u8> {
         seal(kek.bytes(), &wrap_aad(kek_id, customer), self.0.as_ref())

@@ -52,11 +52,35 @@ impl Store {
                 .bind(&customer)
                 .execute(&mut *tx)
                 .await?;
+            // Saved payees and the bank login for payments are sealed with the same key.
+            for sql in [
+                "DELETE FROM payees WHERE customer_id = $1",
+                "DELETE FROM payment_profiles WHERE customer_id = $1",
+            ] {
+                sqlx::query(sql).bind(&customer).execute(&mut *tx).await?;
+            }
+            // The customer's category corrections name merchants; sealed with the same key.
+            sqlx::query("DELETE FROM category_corrections WHERE customer_id = $1")
+                .bind(&customer)
+                .execute(&mut *tx)
+                .await?;
             // Masked replies waiting for their view link are sealed with the same key.
             sqlx::query("DELETE FROM view_links WHERE customer_id = $1")
                 .bind(&customer)
                 .execute(&mut *tx)
                 .await?;
+            // Alert settings (thresholds) and unsent notice texts are sealed with the same key;
+            // the ledger's keys (ids only) stay so a later sync never repeats a notice.
+            sqlx::query("DELETE FROM alert_settings WHERE customer_id = $1")
+                .bind(&customer)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(
+                "UPDATE notices SET sealed = NULL, due_at = NULL WHERE customer_id = $1",
+            )
+            .bind(&customer)
+            .execute(&mut *tx)
+            .await?;
             sqlx::query(
                 "UPDATE consents SET access_token = NULL, pkce_verifier = NULL, sealed = NULL \
                  WHERE customer_id = $1 AND (access_token IS NOT NULL \

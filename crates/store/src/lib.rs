@@ -13,16 +13,19 @@
 //! RFC 3339 UTC text, money as BIGINT minor units plus an ISO 4217 code.
 
 mod accounts;
+mod alerts;
 mod audit;
 mod budget;
 mod codec;
 mod consents;
+mod corrections;
 mod crypto;
 mod customers;
 mod erase;
 mod error;
 mod fraud;
 mod keys;
+mod payees;
 mod payments;
 mod pg_user;
 mod records;
@@ -34,9 +37,13 @@ mod transactions;
 mod vault;
 mod view_links;
 
+pub use alerts::NoticeRecord;
+pub use audit::{AUDIT_GENESIS, AuditCheck, AuditEntry, AuditProblem};
+pub use corrections::{CategoryCorrection, MAX_CORRECTIONS};
 pub use error::{DbFailure, StoreError};
 pub use fraud::{FraudCaseRecord, FraudEpisodeRecord};
 pub use keys::{KeyError, KeyId, Keyring, MasterKey};
+pub use payees::{CounterpartyRecord, PayeeRecord};
 pub use payments::{NewPayment, PaymentRecord};
 pub use records::{
     AccountRecord, AuditRow, ConsentRecord, CustomerRecord, NewTransaction, StoredTransaction,

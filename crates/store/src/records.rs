@@ -113,10 +113,11 @@ pub struct SyncState {
     pub last_booked_date: Option<NaiveDate>,
 }
 
-/// One row of the append-only, hash-chained audit log. Holds no personal data: subjects are ids.
+/// One row of the append-only, keyed hash-chained audit log (see the store's `audit` module).
+/// Holds no personal data: subjects are ids.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditRow {
-    /// 1, 2, 3, … without gaps; assigned by the store (pass 0, or the seq you hashed over).
+    /// 1, 2, 3, … without gaps; assigned by the store.
     pub seq: i64,
     pub at: DateTime<Utc>,
     pub actor: String,

@@ -53,6 +53,11 @@ pub struct ViewLinkFacts {
     pub customer: CustomerId,
     pub purpose: String,
     pub lang: String,
+    /// When it was opened, if it was.
+    pub viewed_at: Option<DateTime<Utc>>,
+    /// Set on the first take of a link that was already opened (a replay), once per link across
+    /// processes: the customer is to be told that their link was opened again.
+    pub replay_notice_due: bool,
 }
 
 /// What taking a link found.
@@ -151,12 +156,30 @@ impl Store {
             let Some((customer, purpose, lang, expires, viewed, bytes)) = row else {
                 return Ok(ViewLinkTake::Unknown);
             };
-            let facts = ViewLinkFacts {
+            let viewed_at = match &viewed {
+                Some(v) => Some(read_instant(v, "view_links.viewed_at")?),
+                None => None,
+            };
+            let mut facts = ViewLinkFacts {
                 customer: parse(&customer, "view_links.customer_id")?,
                 purpose,
                 lang,
+                viewed_at,
+                replay_notice_due: false,
             };
             if viewed.is_some() {
+                // The first replay of an opened link claims its notice, once across processes.
+                let n = sqlx::query(
+                    "UPDATE view_links SET replay_noticed_at = $2 \
+                     WHERE token_hash = $1 AND replay_noticed_at IS NULL",
+                )
+                .bind(token_hash)
+                .bind(&at)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                tx.commit().await?;
+                facts.replay_notice_due = n == 1;
                 return Ok(ViewLinkTake::Used(facts));
             }
             if read_instant(&expires, "view_links.expires_at")? <= now {
@@ -185,6 +208,7 @@ impl Store {
             .rows_affected();
             tx.commit().await?;
             if n == 1 {
+                facts.viewed_at = Some(now);
                 ViewLinkTake::Opened {
                     facts,
                     content: Zeroizing::new(secret.content.clone()),

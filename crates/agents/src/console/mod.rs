@@ -1,5 +1,5 @@
 //! The agent console at `/agent`: a page for bank staff, its embedded assets, sign-in with a
-//! session cookie (HttpOnly, SameSite=Strict; a random token of which only the hash is stored),
+//! session cookie (HttpOnly, SameSite=Strict, Secure behind https; a random token of which only the hash is stored),
 //! and one WebSocket per open console carrying the queue, the conversations and the replies.
 //!
 //! Routes stay thin: every decision (who may claim, see, reply) is the support desk's, in the
@@ -92,8 +92,9 @@ async fn login(State(state): State<ConsoleState>, body: axum::body::Bytes) -> Re
     {
         Ok((staff, token)) => {
             let cookie = format!(
-                "{COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/agent; Max-Age={}",
-                okienko_privacy::support::SESSION_TTL.num_seconds()
+                "{COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/agent; Max-Age={}{}",
+                okienko_privacy::support::SESSION_TTL.num_seconds(),
+                secure(&state)
             );
             let mut r = json(StatusCode::OK, serde_json::json!({ "staff": staff }));
             if let Ok(v) = HeaderValue::from_str(&cookie) {
@@ -116,13 +117,24 @@ async fn logout(State(state): State<ConsoleState>, headers: HeaderMap) -> Respon
         tracing::warn!(error = %e, "console sign-out failed");
     }
     let mut r = StatusCode::NO_CONTENT.into_response();
-    r.headers_mut().insert(
-        header::SET_COOKIE,
-        HeaderValue::from_static(
-            "okienko_agent=; HttpOnly; SameSite=Strict; Path=/agent; Max-Age=0",
-        ),
+    let cookie = format!(
+        "{COOKIE}=; HttpOnly; SameSite=Strict; Path=/agent; Max-Age=0{}",
+        secure(&state)
     );
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        r.headers_mut().insert(header::SET_COOKIE, v);
+    }
     r
+}
+
+/// `; Secure` when the gateway is served over https (its public URL says so): the browser then
+/// never sends the session over plain http. Off for the http demo, where it would never be sent.
+fn secure(state: &ConsoleState) -> &'static str {
+    if state.handover.config().secure_cookie {
+        "; Secure"
+    } else {
+        ""
+    }
 }
 
 async fn me(State(state): State<ConsoleState>, headers: HeaderMap) -> Response {

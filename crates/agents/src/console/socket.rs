@@ -188,9 +188,14 @@ impl Console {
             Err(_) => None,
         };
         let _ = lang;
+        // What the bot knows (recent intents, an unfinished form) and the open fraud cases.
+        let bot = self.state.handover.engine().summary(conv.customer).await;
+        let cases = desk.fraud_cases(&self.me, id).await?;
+        let summary = view::Summary::new(&conv, bot, &cases);
         Ok(json!({
             "type": "opened",
             "conversation": ConversationView::new(&conv, desk.now(), &staff),
+            "summary": summary,
             "transcript": transcript,
             "customer": { "accounts": accounts, "transactions": transactions },
         }))

@@ -4,7 +4,9 @@
 use chrono::{DateTime, Utc};
 use okienko_core::Transaction;
 use okienko_core::{Lang, format};
+use okienko_dialog::engine::{ConversationSummary, OpenForm};
 use okienko_privacy::AccountBalances;
+use okienko_privacy::FraudCase;
 use okienko_privacy::support::{Staff, SupportConversation};
 use serde::Serialize;
 
@@ -117,4 +119,47 @@ pub(crate) struct AgentLoad {
     pub username: String,
     pub display_name: String,
     pub active: usize,
+}
+
+/// What the agent is told when they open a conversation: why it came to people, what the bot
+/// understood lately, a form left open, and the customer's open fraud cases. No amounts: those
+/// are read through the gate for the agent's case and shown apart.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Summary {
+    pub reason: String,
+    pub intents: Vec<&'static str>,
+    pub form: Option<OpenForm>,
+    pub cases: Vec<CaseView>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct CaseView {
+    /// The case id's first 8 characters, as the customer was told it.
+    pub reference: String,
+    pub id: String,
+    pub opened_at: DateTime<Utc>,
+    pub cards_blocked: u32,
+}
+
+impl Summary {
+    pub(crate) fn new(
+        c: &SupportConversation,
+        bot: ConversationSummary,
+        cases: &[FraudCase],
+    ) -> Self {
+        Summary {
+            reason: c.reason.clone(),
+            intents: bot.intents,
+            form: bot.form,
+            cases: cases
+                .iter()
+                .map(|k| CaseView {
+                    reference: k.id.to_string().chars().take(8).collect(),
+                    id: k.id.to_string(),
+                    opened_at: k.opened_at,
+                    cards_blocked: k.cards_blocked,
+                })
+                .collect(),
+        }
+    }
 }

@@ -185,7 +185,15 @@ pub struct WireTransaction {
 pub struct WireCard {
     pub card_id: String,
     pub masked_pan: Option<String>,
+    pub brand: Option<String>,
     pub status: String,
+}
+
+/// The answer to a lost or stolen card (the same extension).
+#[derive(Deserialize)]
+pub struct CardReport {
+    pub card: WireCard,
+    pub replacement: Option<WireCard>,
 }
 
 #[derive(Deserialize)]

@@ -106,9 +106,9 @@ const QUEUE_PER_PERSON: usize = 32;
 /// A person's worker ends after this long without events.
 const WORKER_IDLE: Duration = Duration::from_secs(120);
 
-/// Said instead of a reply that is still Financial when it reaches this channel (pushes such as
-/// "bank connected, your accounts:" are not masked by the engine, which does not know where a
-/// push goes). Both languages: a push carries no language.
+/// Said instead of a reply that is still Financial when it reaches this channel: a last line,
+/// since answers are masked by the conversation and pushes by its `prepare_push` before they are
+/// delivered here. Both languages: a reply carries no language.
 const WITHHELD: &str = "Masz nowe informacje o koncie. Nie pokażę ich na Messengerze, bo Meta mogłaby je przeczytać — zapytaj mnie o saldo lub transakcje, a dostaniesz link do strony banku.\nThere's news about your account. I won't show it on Messenger, where Meta could read it — ask me for your balance or transactions and you'll get a link to the bank's page.";
 
 /// The Messenger channel. Cheap to clone; clones share state.
@@ -318,6 +318,14 @@ async fn worker(inner: Arc<Inner>, customer: CustomerId, mut rx: mpsc::Receiver<
         match job {
             Job::Event(ev) => handle_event(&inner, customer, ev).await,
             Job::Push(reply) => {
+                // Masked here, for this channel, as answers are (a view link instead of numbers).
+                let reply = match inner.conversation.get().cloned() {
+                    Some(c) => {
+                        c.prepare_push(customer, Capabilities::MESSENGER.info(), reply)
+                            .await
+                    }
+                    None => reply,
+                };
                 deliver(&inner, customer, reply, Mode::Push).await;
             }
         }

@@ -23,6 +23,8 @@ pub(crate) enum ClientFrame {
     Message(String),
     /// A quick-reply payload, cleaned the same way; never empty.
     QuickReply(String),
+    /// The customer is typing (a bank agent holding the conversation sees it).
+    Typing,
 }
 
 /// The wire shape, before cleaning.
@@ -43,6 +45,7 @@ enum WireFrame {
     QuickReply {
         payload: String,
     },
+    Typing,
 }
 
 /// Why a client frame was refused. The code is the stable public part; the message is for people.
@@ -136,6 +139,7 @@ pub(crate) fn parse_client_frame(raw: &str, max_bytes: usize) -> Result<ClientFr
         WireFrame::QuickReply { payload } => clean_text(&payload)
             .map(ClientFrame::QuickReply)
             .ok_or(ErrorCode::EmptyMessage),
+        WireFrame::Typing => Ok(ClientFrame::Typing),
     }
 }
 
@@ -253,6 +257,10 @@ mod tests {
         assert_eq!(
             parse_client_frame(r#"{"type":"quick_reply","payload":"tx:page:2"}"#, 4096),
             Ok(ClientFrame::QuickReply("tx:page:2".into()))
+        );
+        assert_eq!(
+            parse_client_frame(r#"{"type":"typing"}"#, 4096),
+            Ok(ClientFrame::Typing)
         );
     }
 

@@ -148,6 +148,7 @@ impl Connection {
             } => return self.on_hello(session, lang, last_seen, outbound, now),
             ClientFrame::Message(text) => InboundEvent::Text(text),
             ClientFrame::QuickReply(payload) => InboundEvent::QuickReply(payload),
+            ClientFrame::Typing => return self.on_typing(),
         };
         let Some(session) = &self.session else {
             return self.error(ErrorCode::HelloRequired);
@@ -161,6 +162,19 @@ impl Connection {
             Err(EnqueueError::Full) => self.error(ErrorCode::Busy),
             Err(EnqueueError::Closed) => self.error(ErrorCode::Internal),
         }
+    }
+
+    /// The customer is typing: tell the conversation (a bank agent may be holding it) without
+    /// waiting for it, and outside the session's event queue, which keeps order for messages.
+    fn on_typing(&self) -> Option<Arc<str>> {
+        let Some(session) = &self.session else {
+            return self.error(ErrorCode::HelloRequired);
+        };
+        if let Some(conversation) = self.chat.conversation.get().cloned() {
+            let customer = session.customer();
+            tokio::spawn(async move { conversation.customer_typing(customer).await });
+        }
+        None
     }
 
     fn on_hello(

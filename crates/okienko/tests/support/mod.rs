@@ -5,6 +5,7 @@
 // One Chromium harness for the whole workspace: the web chat's own tests keep it.
 #[path = "../../../channels/tests/support/browser.rs"]
 pub mod browser;
+pub mod console;
 pub mod messenger;
 
 use std::io::{BufRead, BufReader};
@@ -198,8 +199,10 @@ impl Chat {
     }
 
     async fn frame(&mut self, wait: Duration) -> Option<Value> {
+        // One deadline for the whole wait: the server's pings must not restart it.
+        let deadline = tokio::time::Instant::now() + wait;
         loop {
-            let msg = tokio::time::timeout(wait, self.ws.next())
+            let msg = tokio::time::timeout_at(deadline, self.ws.next())
                 .await
                 .ok()??
                 .ok()?;
@@ -214,6 +217,14 @@ impl Chat {
             .send(Message::text(
                 json!({"type": "message", "text": text}).to_string(),
             ))
+            .await
+            .unwrap();
+    }
+
+    /// Tells the web chat the customer is typing.
+    pub async fn typing(&mut self) {
+        self.ws
+            .send(Message::text(json!({"type": "typing"}).to_string()))
             .await
             .unwrap();
     }
@@ -235,7 +246,11 @@ impl Chat {
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             let Some(frame) = self.frame(left).await else {
-                panic!("no reply with {kind:?} containing {contains:?}; got {seen:#?}");
+                let before = self.replies.iter().rev().nth(seen.len());
+                panic!(
+                    "no reply with {kind:?} containing {contains:?} within {wait:?}; got \
+                     {seen:#?}; the last reply before this wait: {before:#?}"
+                );
             };
             if frame["type"] != "reply" {
                 continue;

@@ -29,7 +29,7 @@ pub fn routes(inner: Arc<Inner>) -> Router<Arc<Inner>> {
             "/v1/accounts/{account_id}/transactions/{transaction_id}",
             get(accounts::transaction),
         )
-        // Documented extension (crate README): cards, block and unblock.
+        // Documented extension (crate README): cards, block, unblock and report lost or stolen.
         .route("/v1/accounts/{account_id}/cards", get(crate::cards::list))
         .route(
             "/v1/accounts/{account_id}/cards/{card_id}/block",
@@ -38,6 +38,10 @@ pub fn routes(inner: Arc<Inner>) -> Router<Arc<Inner>> {
         .route(
             "/v1/accounts/{account_id}/cards/{card_id}/unblock",
             axum::routing::post(crate::cards::unblock),
+        )
+        .route(
+            "/v1/accounts/{account_id}/cards/{card_id}/report-lost",
+            axum::routing::post(crate::cards::report_lost),
         )
         .route_layer(axum::middleware::from_fn_with_state(inner, ais::faults));
     Router::new()

@@ -4,11 +4,19 @@
 
 #![allow(dead_code)]
 
+pub mod alerts;
+pub use alerts::*;
+pub mod audit;
+pub use audit::*;
 pub mod fraud;
 pub mod harness;
 pub use fraud::*;
 pub mod view_links;
 pub use view_links::*;
+pub mod corrections;
+pub use corrections::*;
+pub mod payees;
+pub use payees::*;
 pub mod payments;
 pub mod support;
 pub use payments::*;
@@ -24,8 +32,8 @@ use okienko_core::{
     ConsentStatus, Currency, CustomerId, Iban, Lang, Money, Transaction, TransactionId, TxFilter,
 };
 use okienko_store::{
-    AccountRecord, AuditRow, ConsentRecord, CustomerRecord, KeyId, Keyring, MasterKey,
-    NewTransaction, Store, StoreError, SyncState, TxBatch,
+    AccountRecord, ConsentRecord, CustomerRecord, KeyId, Keyring, MasterKey, NewTransaction, Store,
+    StoreError, SyncState, TxBatch,
 };
 use rust_decimal::Decimal;
 
@@ -54,6 +62,8 @@ macro_rules! conformance_tests {
             sync_state_round_trip,
             audit_is_gapless_chained_and_append_only,
             audit_concurrent_appenders_stay_gapless,
+            audit_tampering_of_each_kind_is_detected,
+            audit_legacy_rows_are_kept_and_sealed,
             corrupt_rows_are_errors,
             bulk_insert_baseline,
             sealed_values_are_bound_to_their_row,
@@ -64,14 +74,20 @@ macro_rules! conformance_tests {
             view_link_expires_and_is_purged,
             erase_deletes_pending_view_links,
             view_link_race_opens_exactly_once,
+            view_link_replay_notice_is_claimed_once,
             support_staff_sessions_and_cases_round_trip,
             support_claim_race,
             support_conversation_lifecycle,
             support_transcripts_are_sealed_and_erased,
             payments_are_once_per_action_and_move_by_compare_and_set,
+            payees_are_one_per_iban_counterparties_come_from_debits_and_erase_removes_them,
             fraud_episodes_round_trip_and_count,
             fraud_cases_are_one_per_episode,
             notice_deliveries_are_once_per_customer,
+            category_corrections_are_per_customer_sealed_and_replaced,
+            erase_deletes_category_corrections,
+            alert_settings_are_sealed_replaced_and_erased,
+            notices_are_once_per_event_and_digests_once_a_day,
         );
     };
     (@each $make:path; $($name:ident),* $(,)?) => {
@@ -1056,8 +1072,7 @@ pub async fn delete_customer_financial_data_is_scoped_and_complete(ctx: &Ctx) {
         .await
         .unwrap();
     }
-    let audit = AuditRow {
-        seq: 0,
+    let audit = okienko_store::AuditEntry {
         at: Utc::now(),
         actor: "privacy".into(),
         subject: victim.to_string(),
@@ -1065,8 +1080,6 @@ pub async fn delete_customer_financial_data_is_scoped_and_complete(ctx: &Ctx) {
         action: "read".into(),
         decision: "allow".into(),
         channel: "web".into(),
-        prev_hash: "genesis".into(),
-        hash: "h1".into(),
     };
     s.append_audit(&audit).await.unwrap();
 
@@ -1268,118 +1281,7 @@ pub async fn sync_state_round_trip(ctx: &Ctx) {
     ));
 }
 
-// ---------------------------------------------------------------- audit
-
-fn audit_row(prev: &str, hash: &str, subject: &str) -> AuditRow {
-    AuditRow {
-        seq: 0,
-        at: Utc::now(),
-        actor: "gate".into(),
-        subject: subject.into(),
-        purpose: "service.transactions".into(),
-        action: "read".into(),
-        decision: "allow".into(),
-        channel: "webchat".into(),
-        prev_hash: prev.into(),
-        hash: hash.into(),
-    }
-}
-
-pub async fn audit_is_gapless_chained_and_append_only(ctx: &Ctx) {
-    let s = &ctx.store;
-    assert_eq!(s.last_audit().await.unwrap(), None);
-    let mut prev = "genesis".to_owned();
-    let mut written = Vec::new();
-    for i in 1..=12i64 {
-        let hash = format!("h{i}");
-        let mut row = audit_row(&prev, &hash, if i % 3 == 0 { "cust-a" } else { "cust-b" });
-        if i % 2 == 0 {
-            row.seq = i; // the caller may pass the seq it hashed over
-        }
-        assert_eq!(s.append_audit(&row).await.unwrap(), i);
-        row.seq = i;
-        written.push(row);
-        prev = hash;
-    }
-    assert_eq!(s.last_audit().await.unwrap().as_ref(), written.last());
-    assert_eq!(s.audit_rows(0, 100).await.unwrap(), written);
-    assert_eq!(s.audit_rows(5, 3).await.unwrap(), written[5..8].to_vec());
-    assert!(s.audit_rows(12, 10).await.unwrap().is_empty());
-    let a = s.audit_for_subject("cust-a", 2).await.unwrap();
-    assert_eq!(a.iter().map(|r| r.seq).collect::<Vec<_>>(), vec![12, 9]);
-    assert!(s.audit_for_subject("nobody", 10).await.unwrap().is_empty());
-
-    // stale prev_hash or a wrong seq cannot fork the chain
-    assert!(matches!(
-        s.append_audit(&audit_row("h11", "x", "s")).await,
-        Err(StoreError::AuditConflict)
-    ));
-    let mut wrong_seq = audit_row("h12", "x", "s");
-    wrong_seq.seq = 12;
-    assert!(matches!(
-        s.append_audit(&wrong_seq).await,
-        Err(StoreError::AuditConflict)
-    ));
-    assert_eq!(s.audit_rows(0, 100).await.unwrap().len(), 12);
-
-    // the database refuses to rewrite history
-    assert!(
-        ctx.exec("UPDATE audit_log SET decision = 'deny' WHERE seq = 3")
-            .await
-            .is_err()
-    );
-    assert!(
-        ctx.exec("DELETE FROM audit_log WHERE seq = 12")
-            .await
-            .is_err()
-    );
-    assert!(ctx.exec("DELETE FROM audit_log").await.is_err());
-    assert_eq!(s.audit_rows(0, 100).await.unwrap(), written);
-    assert_eq!(
-        s.append_audit(&audit_row("h12", "h13", "s")).await.unwrap(),
-        13
-    );
-}
-
-pub async fn audit_concurrent_appenders_stay_gapless(ctx: &Ctx) {
-    let s = ctx.store.clone();
-    let tasks: Vec<_> = (0..8)
-        .map(|w| {
-            let s = s.clone();
-            tokio::spawn(async move {
-                for i in 0..5 {
-                    loop {
-                        let (seq, prev) = match s.last_audit().await.unwrap() {
-                            Some(r) => (r.seq + 1, r.hash),
-                            None => (1, "genesis".to_owned()),
-                        };
-                        let mut row = audit_row(&prev, &format!("w{w}-{i}-{seq}"), "s");
-                        row.seq = seq;
-                        match s.append_audit(&row).await {
-                            Ok(got) => {
-                                assert_eq!(got, seq);
-                                break;
-                            }
-                            Err(StoreError::AuditConflict) => continue,
-                            Err(e) => panic!("append failed: {e}"),
-                        }
-                    }
-                }
-            })
-        })
-        .collect();
-    for t in tasks {
-        t.await.unwrap();
-    }
-    let rows = s.audit_rows(0, 1000).await.unwrap();
-    assert_eq!(
-        rows.iter().map(|r| r.seq).collect::<Vec<_>>(),
-        (1..=40).collect::<Vec<_>>()
-    );
-    for pair in rows.windows(2) {
-        assert_eq!(pair[1].prev_hash, pair[0].hash, "chain is linear");
-    }
-}
+// ---------------------------------------------------------------- audit: see audit.rs
 
 // ---------------------------------------------------------------- corrupt rows & bench
 

@@ -48,6 +48,8 @@ pub async fn view_link_opens_once_and_keeps_nothing(ctx: &Ctx) {
             assert_eq!(facts.customer, c);
             assert_eq!(facts.purpose, "service.balance");
             assert_eq!(facts.lang, "pl");
+            assert_eq!(facts.viewed_at, Some(now));
+            assert!(!facts.replay_notice_due);
             assert_eq!(content.as_str(), SECRET);
         }
         other => panic!("{other:?}"),
@@ -143,6 +145,66 @@ pub async fn erase_deletes_pending_view_links(ctx: &Ctx) {
         ViewLinkTake::Opened { .. }
     ));
     assert_eq!(s.delete_view_links(keeper).await.unwrap(), 1);
+}
+
+/// A link opened again is `Used` with the time it was first opened; the first such replay (and
+/// only the first, even when replays race) claims the notice to the customer. Expired and
+/// unknown links claim nothing.
+pub async fn view_link_replay_notice_is_claimed_once(ctx: &Ctx) {
+    let s = Arc::new(ctx.store.clone());
+    let (c, _, _) = setup(&s).await;
+    s.insert_view_link(&link(c, "h-replayed")).await.unwrap();
+    s.insert_view_link(&link(c, "h-expired")).await.unwrap();
+    let opened = t("2026-03-01T10:01:00Z");
+    assert!(matches!(
+        s.take_view_link("h-replayed", opened).await.unwrap(),
+        ViewLinkTake::Opened { .. }
+    ));
+    let later = t("2026-03-01T10:03:00Z");
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let s: Arc<Store> = s.clone();
+        tasks.push(tokio::spawn(async move {
+            match s.take_view_link("h-replayed", later).await.unwrap() {
+                ViewLinkTake::Used(f) => f,
+                other => panic!("{other:?}"),
+            }
+        }));
+    }
+    let mut due = 0;
+    for task in tasks {
+        let f = task.await.unwrap();
+        assert_eq!(f.customer, c);
+        assert_eq!(f.viewed_at, Some(opened));
+        due += usize::from(f.replay_notice_due);
+    }
+    assert_eq!(due, 1);
+    match s.take_view_link("h-replayed", later).await.unwrap() {
+        ViewLinkTake::Used(f) => assert!(!f.replay_notice_due),
+        other => panic!("{other:?}"),
+    }
+    // Never opened, only expired: nothing to notice, nothing claimed.
+    for _ in 0..2 {
+        match s
+            .take_view_link("h-expired", t("2026-03-01T10:06:00Z"))
+            .await
+            .unwrap()
+        {
+            ViewLinkTake::Expired(f) => {
+                assert!(!f.replay_notice_due);
+                assert_eq!(f.viewed_at, None);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(
+        ctx.count(
+            "SELECT COUNT(*) FROM view_links WHERE customer_id = $1 AND replay_noticed_at IS NOT NULL",
+            &c.to_string()
+        )
+        .await,
+        1
+    );
 }
 
 /// Many concurrent takes of one link: exactly one sees the content.

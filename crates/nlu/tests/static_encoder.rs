@@ -1,0 +1,106 @@
+//! The distilled static encoder (feature `encoder`) on the real all-MiniLM-L6-v2 weights and
+//! the real distilled table ($OKIENKO_ENCODER_DIR, default
+//! $HOME/.cache/okienko/models/all-minilm-l6-v2; the table `static-minilm-v1.f32` is written
+//! there by the first `b77_bench … static` run or `scripts/b77-encoders.sh`). Skips with a
+//! message when either is absent: distilling 30,522 tokens in a debug build would take too long.
+#![cfg(feature = "encoder")]
+
+use std::path::PathBuf;
+
+use okienko_nlu::encoder::Encoder;
+use okienko_nlu::static_encoder::{
+    Postprocess, STATIC_FILE, STATIC_POST, STATIC_WEIGHTING, StaticEncoder, Weighting,
+};
+
+fn model_dir() -> Option<PathBuf> {
+    let dir = std::env::var_os("OKIENKO_ENCODER_DIR")
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .map(|h| PathBuf::from(h).join(".cache/okienko/models/all-minilm-l6-v2"))
+        })?;
+    if dir.join("model.safetensors").exists() && dir.join(STATIC_FILE).exists() {
+        Some(dir)
+    } else {
+        eprintln!(
+            "SKIPPED: no encoder weights or distilled table in {} (run scripts/fetch-encoder.sh, \
+             then scripts/b77-encoders.sh once)",
+            dir.display()
+        );
+        None
+    }
+}
+
+fn cos(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+#[test]
+fn a_one_token_text_embeds_exactly_as_the_full_encoder_does() {
+    let Some(dir) = model_dir() else { return };
+    let full = Encoder::load(&dir).unwrap();
+    let (plain, secs) = StaticEncoder::load_or_distill(&dir, Weighting::None, Postprocess::NONE)
+        .expect("table loads");
+    assert_eq!(secs, 0.0, "the table was already there");
+    assert_eq!(plain.dim(), 384);
+    // "balance" and "card" are single WordPiece tokens: the static row is MiniLM's output for
+    // "[CLS] balance [SEP]", which is what the full encoder computes for the text "balance".
+    for word in ["balance", "card", "account"] {
+        let s = plain.embed(word).unwrap();
+        let f = full.embed(word).unwrap();
+        assert!(cos(&s, &f) > 0.999, "{word}: {}", cos(&s, &f));
+    }
+    // And the batch path used by distillation agrees with it.
+    let id = 4_003; // "card" in the all-MiniLM-L6-v2 vocabulary
+    let row = full.embed_token_ids(&[id]).unwrap();
+    assert!(cos(&row[0], &full.embed("card").unwrap()) > 0.9999);
+}
+
+#[test]
+fn sentences_get_deterministic_unit_vectors_that_keep_topics_apart() {
+    let Some(dir) = model_dir() else { return };
+    let (enc, _) = StaticEncoder::load_or_distill(&dir, STATIC_WEIGHTING, STATIC_POST).unwrap();
+    let texts = [
+        "what is my account balance",
+        "how much money is in my account",
+        "I lost my card yesterday",
+    ];
+    let e: Vec<Vec<f32>> = texts.iter().map(|t| enc.embed(t).unwrap()).collect();
+    for v in &e {
+        assert!((cos(v, v).sqrt() - 1.0).abs() < 1e-4);
+    }
+    assert_eq!(e[0], enc.embed(texts[0]).unwrap(), "not deterministic");
+    assert!(
+        cos(&e[0], &e[1]) > cos(&e[0], &e[2]),
+        "balance/money {} vs balance/lost card {}",
+        cos(&e[0], &e[1]),
+        cos(&e[0], &e[2])
+    );
+    // Nothing to embed: a zero vector, not NaN. Hostile input: an answer, no panic.
+    assert!(enc.embed("").unwrap().iter().all(|x| *x == 0.0));
+    let long = "balance ".repeat(5000);
+    for t in [long.as_str(), "\u{202e}\u{0000}\u{feff}💳 zł €€ \t\r\n"] {
+        let v = enc.embed(t).unwrap();
+        assert_eq!(v.len(), 384);
+        assert!(v.iter().all(|x| x.is_finite()));
+    }
+}
+
+#[test]
+fn a_truncated_or_foreign_table_is_refused_not_redistilled() {
+    let Some(dir) = model_dir() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        dir.join("tokenizer.json"),
+        tmp.path().join("tokenizer.json"),
+    )
+    .unwrap();
+    let table = std::fs::read(dir.join(STATIC_FILE)).unwrap();
+    for bad in [&table[..table.len() / 2], b"not a table at all".as_slice()] {
+        std::fs::write(tmp.path().join(STATIC_FILE), bad).unwrap();
+        let e = StaticEncoder::load_or_distill(tmp.path(), Weighting::Zipf, Postprocess::NONE)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(STATIC_FILE), "{e}");
+    }
+}

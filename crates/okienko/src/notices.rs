@@ -1,0 +1,95 @@
+//! Wiring of proactive notices (issue 10): the notice watcher on the bank link's events, with
+//! the daily digest hour from `[notices]` and one outbox per channel so a customer's channel
+//! choice is honoured.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use okienko_bank::BankLink;
+use okienko_channels::{ChannelAdapter, Messenger, Outboxes, WebChat};
+use okienko_core::Clock;
+use okienko_dialog::fraud::CustomerLang;
+use okienko_dialog::notices::{NoticeConfig, NoticeOutboxes, NoticeWatcher};
+use okienko_dialog::{Engine, Outbox};
+use okienko_privacy::{NoticeBook, PrivacyGate};
+use okienko_store::Store;
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+
+use crate::config::Config;
+
+/// `[notices]`: when the daily digest goes out and how often due notices are checked.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NoticeSettings {
+    /// Local hour (0–23, in `chat.timezone`) of the daily digest of non-urgent notices.
+    pub digest_hour: u32,
+    /// Seconds between checks for due notices (quiet hours ended, digest time).
+    pub tick_secs: u64,
+}
+
+impl Default for NoticeSettings {
+    fn default() -> Self {
+        NoticeSettings {
+            digest_hour: 18,
+            tick_secs: 30,
+        }
+    }
+}
+
+impl NoticeSettings {
+    pub fn validate(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            self.digest_hour <= 23,
+            "notices.digest_hour must be between 0 and 23"
+        );
+        anyhow::ensure!(
+            (1..=3600).contains(&self.tick_secs),
+            "notices.tick_secs must be between 1 and 3600"
+        );
+        Ok(())
+    }
+}
+
+/// Builds and starts the notice watcher.
+#[allow(clippy::too_many_arguments)]
+pub fn start(
+    cfg: &Config,
+    store: &Store,
+    gate: PrivacyGate,
+    bank: &BankLink,
+    all: Arc<dyn Outbox>,
+    webchat: &WebChat,
+    messenger: Option<&Messenger>,
+    engine: Arc<Engine>,
+    clock: Arc<dyn Clock>,
+    shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<Arc<NoticeWatcher>> {
+    let s = &cfg.notices;
+    s.validate()?;
+    let timezone: chrono_tz::Tz = cfg
+        .chat
+        .timezone
+        .parse()
+        .map_err(|_| anyhow::anyhow!("chat.timezone is not an IANA time zone"))?;
+    let one = |c: Arc<dyn ChannelAdapter>| -> Arc<dyn Outbox> { Arc::new(Outboxes::new(vec![c])) };
+    let mut by_channel = vec![("web_chat".to_owned(), one(Arc::new(webchat.clone())))];
+    if let Some(m) = messenger {
+        by_channel.push(("messenger".to_owned(), one(Arc::new(m.clone()))));
+    }
+    let langs: Arc<dyn CustomerLang> = engine;
+    let watcher = NoticeWatcher::new(
+        gate,
+        NoticeBook::new(store.clone()),
+        NoticeOutboxes { all, by_channel },
+        langs,
+        clock,
+        NoticeConfig {
+            timezone,
+            digest_hour: s.digest_hour,
+            tick: Duration::from_secs(s.tick_secs),
+        },
+    );
+    watcher.spawn(bank.subscribe(), shutdown);
+    Ok(watcher)
+}
