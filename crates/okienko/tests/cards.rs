@@ -209,20 +209,6 @@ async fn polish_list_block_unblock_and_double_press() {
     chat.press(&old_yes).await;
     chat.expect("any", "już zostało zrobione", WAIT).await;
 
-    // A read-back left unanswered goes stale when the customer moves on.
-    let read_back = ask_for(&mut chat, "zablokuj kartę", "Zablokować tymczasowo kartę").await;
-    let yes = button(&read_back, "card:yes:");
-    chat.say("moje karty").await;
-    chat.expect("text", "Twoje karty", WAIT).await;
-    chat.press(&yes).await;
-    chat.expect("any", "nieaktualna", WAIT).await;
-    assert!(
-        bank_cards(&bank.url, "anna")
-            .await
-            .iter()
-            .all(|(_, s)| s == "active"),
-        "a stale confirmation blocked nothing"
-    );
     // Every card read and action went through the gate and is in the customer's access log.
     chat.say("kto widział moje dane?").await;
     let log = chat.expect("any", "service.cards", WAIT).await.to_string();
@@ -425,4 +411,33 @@ async fn corrections_change_the_next_summary_of_that_customer_only() {
     me.say(ASK).await;
     let relinked = me.expect("text", "Wydatki", WAIT).await;
     assert_eq!(categories(&relinked), categories(&first), "{relinked}");
+}
+
+/// A read-back left unanswered goes stale when the customer moves on: its button then does
+/// nothing, and the bank's card is untouched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_back_goes_stale_when_the_customer_moves_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let bank = spawn_bank(dir.path(), 0);
+    let gw = spawn_gateway(dir.path(), &bank.url, None);
+    let mut chat = Chat::connect(&gw.url, "pl").await;
+    link(&mut chat, "połącz bank", "anna").await;
+    drain(&mut chat, Duration::from_secs(2)).await;
+    let read_back = ask_for(&mut chat, "zablokuj kartę", "Zablokować tymczasowo kartę").await;
+    let yes = button(&read_back, "card:yes:");
+    chat.say("moje karty").await;
+    chat.expect("text", "Twoje karty", WAIT).await;
+    chat.press(&yes).await;
+    chat.expect("any", "nieaktualna", WAIT).await;
+    // Typing "tak" now confirms nothing either.
+    chat.say("tak").await;
+    let r = chat.expect("any", "", WAIT).await;
+    assert!(!r.to_string().contains("Gotowe"), "{r}");
+    assert!(
+        bank_cards(&bank.url, "anna")
+            .await
+            .iter()
+            .all(|(_, s)| s == "active"),
+        "a stale confirmation blocked nothing"
+    );
 }

@@ -1,6 +1,7 @@
 //! Forms end to end over a real gateway and sandbox bank: a transfer asked for piece by piece,
 //! a question in the middle answered without losing the form, a correction, a read-back
-//! confirmation, and an old confirm button that never acts twice.
+//! confirmation, and an old confirm button that never acts twice. Transfers from the chat are
+//! off here, so the form's own mechanics are tested; paying for real is `transfers.rs`.
 
 mod support;
 
@@ -10,6 +11,19 @@ use serde_json::Value;
 use support::*;
 
 const WAIT: Duration = Duration::from_secs(60);
+
+/// A gateway whose transfer form only reads back (payments off).
+fn gateway_without_payments(dir: &std::path::Path, bank_url: &str) -> Proc {
+    let envs = [
+        ("OKIENKO_LISTEN", "127.0.0.1:0".to_owned()),
+        ("OKIENKO_DATA_DIR", dir.join("data").display().to_string()),
+        ("OKIENKO_BANK__BASE_URL", bank_url.to_owned()),
+        ("OKIENKO_BANK__RETRY_AFTER_SECS", "1".to_owned()),
+        ("OKIENKO_BANK__TIMEOUT_SECS", "3".to_owned()),
+        ("OKIENKO_PAYMENTS__ENABLED", "false".to_owned()),
+    ];
+    spawn(&["serve"], &envs, dir, "listening on")
+}
 
 fn text_of(reply: &Value) -> String {
     reply["parts"]
@@ -40,7 +54,7 @@ fn button(reply: &Value, prefix: &str) -> String {
 async fn polish_transfer_form_with_a_question_in_the_middle() {
     let dir = tempfile::tempdir().unwrap();
     let bank = spawn_bank(dir.path(), 0);
-    let gw = spawn_gateway(dir.path(), &bank.url, None);
+    let gw = gateway_without_payments(dir.path(), &bank.url);
     let mut chat = Chat::connect(&gw.url, "pl").await;
     link(&mut chat, "połącz bank", "anna").await;
 
@@ -84,7 +98,7 @@ async fn polish_transfer_form_with_a_question_in_the_middle() {
 async fn english_transfer_read_back_and_cancel() {
     let dir = tempfile::tempdir().unwrap();
     let bank = spawn_bank(dir.path(), 0);
-    let gw = spawn_gateway(dir.path(), &bank.url, None);
+    let gw = gateway_without_payments(dir.path(), &bank.url);
     let mut chat = Chat::connect(&gw.url, "en").await;
 
     chat.say("send 20 pln to John").await;
