@@ -58,6 +58,10 @@
         break;
       case "state": renderState(f); break;
       case "opened": renderConversation(f); break;
+      case "resync":
+        // The server dropped events for this page (it fell behind): reload the open conversation.
+        if (current) send({ type: "open", conversation: current });
+        break;
       case "line":
         if (f.conversation === current) addLine(f.line);
         $("customer-typing").hidden = true;

@@ -193,19 +193,6 @@ impl Handover {
         out
     }
 
-    /// A fraud case wants a person to talk to the customer now: queue them and tell them in
-    /// their chat.
-    pub async fn request_handover_push(
-        &self,
-        customer: CustomerId,
-        reason: HandoverReason,
-        lang: Lang,
-    ) {
-        for r in self.request_handover(customer, reason, lang).await {
-            self.outbox.push(customer, r);
-        }
-    }
-
     async fn back_to_bot(&self, customer: CustomerId, lang: Lang) -> Vec<Reply> {
         match self.desk.customer_leaves(customer).await {
             Ok(Some(conv)) => {

@@ -347,16 +347,27 @@
 
   // The customer is typing: at most one typing frame every 2 s, and only while connected
   // (a typing notice that waited for a reconnect would be stale).
+  // Keystrokes inside the 2 s are not dropped: one frame follows when the 2 s are up, unless the
+  // message was sent meanwhile. (Dropping them lost the notice whenever a new message was typed
+  // within 2 s of the previous frame.)
   var lastTypingSent = 0;
+  var typingLater = null;
   function sendTyping() {
-    var now = Date.now();
-    if (now - lastTypingSent < 2000) return;
+    var wait = 2000 - (Date.now() - lastTypingSent);
+    if (wait > 0) {
+      if (!typingLater) typingLater = setTimeout(function () { typingLater = null; sendTyping(); }, wait);
+      return;
+    }
     if (!(ws && welcomed && ws.readyState === WebSocket.OPEN)) return;
-    lastTypingSent = now;
+    if (!input.value.trim()) return;
+    lastTypingSent = Date.now();
     ws.send(JSON.stringify({ type: "typing" }));
   }
 
   function sendText(text) {
+    // The message ends this bout of typing: the next keystroke starts a new one at once.
+    if (typingLater) { clearTimeout(typingLater); typingLater = null; }
+    lastTypingSent = 0;
     showMine(text);
     send({ type: "message", text: text });
   }

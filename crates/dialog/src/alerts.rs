@@ -1,6 +1,8 @@
 //! Alert settings in the chat: "powiadamiaj mnie o płatnościach powyżej 500 zł", "send me a
 //! warning when my balance drops below 100", "cisza nocna od 22 do 7", "powiadomienia tylko na
-//! Messengerze", "wyłącz wszystkie powiadomienia", "jakie mam alerty?".
+//! Messengerze", "powiadamiaj mnie na Matrixie", "wyłącz wszystkie powiadomienia", "jakie mam
+//! alerty?". A channel the gateway does not run (Matrix off, say) is kept as chosen, and notices
+//! then go to every open chat until it runs.
 //!
 //! [`interpret`] turns a message (its NLU parse: amounts come from the NLU's slots) into a
 //! [`Change`]; [`apply`] applies it to the customer's [`AlertSettings`]; [`describe`] shows the
@@ -180,9 +182,11 @@ pub fn interpret(parse: &Parse) -> Change {
         return c;
     }
 
-    // "Tylko na Messengerze" / "only in the web chat" / "na wszystkich czatach".
+    // "Tylko na Messengerze" / "na Matrixie" / "only in the web chat" / "na wszystkich czatach".
     let channel = if has(&words, &["messenger"]) {
         Some(Some("messenger".to_owned()))
+    } else if has(&words, &["matrix", "matriks"]) {
+        Some(Some("matrix".to_owned()))
     } else if has_phrase(
         &text,
         &[
@@ -206,7 +210,8 @@ pub fn interpret(parse: &Parse) -> Change {
         && (has(
             &words,
             &[
-                "tylko", "only", "kanal", "channel", "wysylaj", "send", "przez", "via", "na",
+                "tylko", "only", "kanal", "channel", "wysylaj", "send", "przez", "via", "na", "on",
+                "in", "powiadam", "notify",
             ],
         ))
     {
@@ -449,6 +454,7 @@ fn channel_name(c: &str, lang: Lang) -> String {
         ("web_chat", Lang::Pl) => "czat na stronie banku".into(),
         ("web_chat", Lang::En) => "the bank's web chat".into(),
         ("messenger", _) => "Messenger".into(),
+        ("matrix", _) => "Matrix".into(),
         (other, _) => other.to_owned(),
     }
 }
@@ -637,6 +643,45 @@ mod tests {
             interpret(&parse("powiadamiaj mnie o płatnościach")).missing_amount,
             Some(NoticeKind::LargePayment)
         );
+    }
+
+    #[test]
+    fn matrix_is_a_channel_choice_stored_and_shown_back() {
+        for text in [
+            "powiadamiaj mnie na Matrixie",
+            "powiadomienia tylko na matrixie",
+            "wysyłaj alerty przez Matrix",
+            "notify me on Matrix",
+            "send my alerts only via matrix",
+        ] {
+            assert_eq!(
+                interpret(&parse(text)).channel,
+                Some(Some("matrix".into())),
+                "{text}"
+            );
+        }
+        let mut s = AlertSettings::default();
+        apply(&mut s, &interpret(&parse("powiadamiaj mnie na Matrixie")));
+        assert_eq!(s.channel.as_deref(), Some("matrix"));
+        assert!(!s.all_off);
+        let pl = describe(&s, Lang::Pl);
+        assert!(pl.contains("kanał: Matrix"), "{pl}");
+        let en = describe(&s, Lang::En);
+        assert!(en.contains("channel: Matrix"), "{en}");
+        // Another choice replaces it; "all channels" clears it.
+        apply(
+            &mut s,
+            &interpret(&parse("wysyłaj powiadomienia tylko na Messengerze")),
+        );
+        assert_eq!(s.channel.as_deref(), Some("messenger"));
+        apply(&mut s, &interpret(&parse("notify me on Matrix")));
+        assert_eq!(s.channel.as_deref(), Some("matrix"));
+        apply(
+            &mut s,
+            &interpret(&parse("powiadomienia na wszystkich kanałach")),
+        );
+        assert_eq!(s.channel, None);
+        assert!(describe(&s, Lang::Pl).contains("kanał: wszystkie Twoje czaty"));
     }
 
     #[test]

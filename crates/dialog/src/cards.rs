@@ -108,7 +108,7 @@ impl CardDialog {
     }
 }
 
-const PREFIX: &str = "card:";
+pub(crate) const PREFIX: &str = "card:";
 
 const LIST_WORDS: [&str; 16] = [
     "moje karty",
@@ -256,7 +256,7 @@ const QR_JUST_FREEZE: T = T("Tylko zablokuj", "Just freeze");
 const QR_NO: T = T("Nie", "No");
 const QR_BLOCK: T = T("Zablokuj kartę", "Block a card");
 const QR_UNBLOCK: T = T("Odblokuj kartę", "Unblock a card");
-const QR_LOST: T = T("Zgubiona lub skradziona", "Lost or stolen");
+const QR_LOST: T = T("Zgubiona/skradziona", "Lost or stolen");
 const QR_CARDS: T = T("Moje karty", "My cards");
 const BLOCKED: T = T(
     "Gotowe: karta {card} jest zablokowana. Gdy zechcesz, napisz „odblokuj kartę”.",
@@ -320,6 +320,16 @@ fn label(card: &okienko_bank::BankCard, lang: Lang) -> String {
                 .unwrap_or_default()
         }
         None => T("Karta", "Card").pick(lang).to_owned(),
+    };
+    // The label is also a quick reply (Messenger: 20 characters): a long brand is cut so the
+    // last four always show.
+    let brand = if brand.chars().count() > 10 {
+        let mut b: String = brand.chars().take(9).collect();
+        b.truncate(b.trim_end().len());
+        b.push('…');
+        b
+    } else {
+        brand
     };
     match card.last4() {
         Some(l) => format!("{brand} •••• {l}"),
@@ -733,5 +743,19 @@ mod tests {
             ..card
         };
         assert_eq!(label(&bare, Lang::En), "Card");
+        // A long brand is cut; the label stays a valid quick reply with the last four.
+        let amex = okienko_bank::BankCard {
+            brand: Some("american express".into()),
+            masked_pan: Some("***********1005".into()),
+            ..bare
+        };
+        let l = label(&amex, Lang::En);
+        assert_eq!(l, "American… •••• 1005");
+        assert!(l.chars().count() <= crate::reply::MAX_LABEL_CHARS);
+        let master = okienko_bank::BankCard {
+            brand: Some("mastercard".into()),
+            ..amex
+        };
+        assert_eq!(label(&master, Lang::Pl).chars().count(), 20);
     }
 }

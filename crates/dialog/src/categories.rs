@@ -315,7 +315,7 @@ impl Engine {
                         .take(MAX_BUTTONS)
                         .map(|i| {
                             QuickReply::new(
-                                cd.merchants[*i].0.clone(),
+                                crate::reply::short_label(&cd.merchants[*i].0),
                                 format!("{PREFIX}set:{sid}:{i}:{}", ask.to.as_str()),
                             )
                         })
@@ -446,8 +446,14 @@ impl Engine {
                     .take(MAX_BUTTONS)
                     .enumerate()
                     .map(|(i, (n, c))| {
+                        // Name and category when they fit, else the name alone.
                         QuickReply::new(
-                            format!("{n} ({})", c.label(lang)),
+                            match format!("{n} ({})", c.label(lang)) {
+                                both if both.chars().count() <= crate::reply::MAX_LABEL_CHARS => {
+                                    both
+                                }
+                                _ => crate::reply::short_label(n),
+                            },
                             format!("{PREFIX}m:{sid}:{i}"),
                         )
                     })

@@ -25,6 +25,8 @@ pub use summary::{ConversationSummary, OpenForm};
 pub const PAGE_SIZE: usize = 10;
 /// At most this many matching transactions are read for one question.
 const MAX_ROWS: u32 = 500;
+/// Refresh times kept before the stale ones are dropped (`EngineConfig::refresh_after`).
+const MAX_REFRESHED: usize = 100_000;
 
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
@@ -39,6 +41,10 @@ pub struct EngineConfig {
     pub view: crate::masking::ViewConfig,
     /// A TrueType font for spending charts; `None` or unreadable means text-only summaries.
     pub chart_font: Option<std::path::PathBuf>,
+    /// A question does not ask the bank again when the customer's data was refreshed with them
+    /// present less than this long ago (the answer shows when it was fetched). Zero: every
+    /// question asks the bank, so an answer is never older than the question.
+    pub refresh_after: Duration,
 }
 
 /// DejaVu Sans as Debian installs it (fonts-dejavu-core).
@@ -53,6 +59,7 @@ impl Default for EngineConfig {
             retry_after: Duration::from_secs(30),
             view: crate::masking::ViewConfig::default(),
             chart_font: Some(DEFAULT_CHART_FONT.into()),
+            refresh_after: Duration::ZERO,
         }
     }
 }
@@ -96,6 +103,8 @@ pub struct Engine {
     pub(crate) transfers: std::sync::OnceLock<Arc<dyn crate::transfer::Transfers>>,
     /// Merchant checkout with saved cards, when a card vault is configured (crate::checkout).
     pub(crate) checkout: std::sync::OnceLock<Arc<dyn crate::checkout::Checkout>>,
+    /// When each customer's data was last refreshed with them present (`refresh_after`).
+    refreshed: std::sync::Mutex<HashMap<CustomerId, chrono::DateTime<chrono::Utc>>>,
 }
 
 /// What the consent callback page tells the customer.
@@ -127,6 +136,7 @@ impl Engine {
             states: Mutex::new(HashMap::new()),
             transfers: std::sync::OnceLock::new(),
             checkout: std::sync::OnceLock::new(),
+            refreshed: std::sync::Mutex::new(HashMap::new()),
         });
         // Tell customers about their links' lifecycle as it happens (needs a runtime; a
         // synchronous caller, e.g. a unit test, simply gets no notifications).
@@ -197,6 +207,18 @@ impl Engine {
         }
     }
 
+    /// The next question of this customer asks the bank again (their money moved, say).
+    pub fn refresh_next_time(&self, customer: CustomerId) {
+        self.refreshed_lock().remove(&customer);
+    }
+
+    fn refreshed_lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<CustomerId, chrono::DateTime<chrono::Utc>>> {
+        // Only inserts and removes happen under it: a panic elsewhere leaves it consistent.
+        self.refreshed.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// Lets confirmed transfers execute through `service` (set once, at start-up).
     pub fn set_transfers(&self, service: Arc<dyn crate::transfer::Transfers>) {
         if self.transfers.set(service).is_err() {
@@ -218,6 +240,7 @@ impl Engine {
 
     /// Drops what the conversation remembers of the customer's financial data.
     async fn forget(&self, customer: CustomerId) {
+        self.refreshed_lock().remove(&customer);
         let st = self.state(customer).await;
         let mut st = st.lock().await;
         st.last_rows.clear();
@@ -440,8 +463,25 @@ impl Engine {
         customer: CustomerId,
         lang: Lang,
     ) -> Result<Option<Reply>, Reply> {
+        let window = self.config.refresh_after;
+        let now = self.clock.now();
+        if !window.is_zero()
+            && let Some(at) = self.refreshed_lock().get(&customer)
+            && (now - *at).to_std().is_ok_and(|age| age < window)
+        {
+            return Ok(None);
+        }
         match self.bank.refresh(customer, self.present()).await {
-            Ok(_) => Ok(None),
+            Ok(_) => {
+                if !window.is_zero() {
+                    let mut fresh = self.refreshed_lock();
+                    if fresh.len() >= MAX_REFRESHED {
+                        fresh.retain(|_, at| (now - *at).to_std().is_ok_and(|age| age < window));
+                    }
+                    fresh.insert(customer, now);
+                }
+                Ok(None)
+            }
             Err(BankError::BankUnavailable) => {
                 self.schedule_retry(customer, lang);
                 Ok(Some(Reply::text(texts::BANK_DOWN_STALE.pick(lang))))
@@ -528,6 +568,7 @@ impl Engine {
     }
 
     async fn revoke(&self, customer: CustomerId, st: &mut DialogState, lang: Lang) -> Reply {
+        self.refreshed_lock().remove(&customer);
         match self.bank.revoke(customer).await {
             Ok(report) if report.consents == 0 => Reply::text(texts::NOTHING_TO_REVOKE.pick(lang)),
             Ok(_) => {
@@ -682,9 +723,25 @@ impl Conversation for Engine {
         lang_hint: Option<Lang>,
         event: InboundEvent,
     ) -> Vec<Reply> {
-        let replies = self.respond(customer, via, lang_hint, event).await;
-        let lang = self.lang_of(customer).await;
-        crate::masking::apply(&self.gate, &self.config.view, customer, via, lang, replies).await
+        // Reads inside return once their audit row is queued; the replies leave only when every
+        // row is durable (issue 4: the gate's overhead stays off the read path).
+        let answered = self
+            .gate
+            .deferred_audit(async {
+                let replies = self.respond(customer, via, lang_hint, event).await;
+                let lang = self.lang_of(customer).await;
+                crate::masking::apply(&self.gate, &self.config.view, customer, via, lang, replies)
+                    .await
+            })
+            .await;
+        match answered {
+            Ok(replies) => replies,
+            Err(e) => {
+                tracing::error!(error = %e, "replies held back: their audit rows were not written");
+                let lang = self.lang_of(customer).await;
+                vec![Reply::text(texts::INTERNAL_ERROR.pick(lang))]
+            }
+        }
     }
 
     async fn prepare_push(&self, customer: CustomerId, via: ChannelInfo, reply: Reply) -> Reply {
@@ -696,7 +753,19 @@ impl Conversation for Engine {
 impl Engine {
     /// Opens a masked reply's view link (`/view/{token}`): once, through the gate, audited.
     pub async fn open_view(&self, token: &str) -> crate::masking::ViewPage {
-        crate::masking::open(&self.gate, &*self.outbox, self.config.timezone, token).await
+        let page = self
+            .gate
+            .deferred_audit(crate::masking::open(
+                &self.gate,
+                &*self.outbox,
+                self.config.timezone,
+                token,
+            ))
+            .await;
+        page.unwrap_or_else(|e| {
+            tracing::error!(error = %e, "view page held back: its audit row was not written");
+            crate::masking::ViewPage::Unavailable
+        })
     }
 
     /// The answer to one event, before masking for the channel.
@@ -865,16 +934,16 @@ fn intent_label(intent: Intent, lang: Lang) -> &'static str {
         Intent::LinkBank => T("Połącz bank", "Connect bank"),
         Intent::Balance => T("Saldo", "Balance"),
         Intent::Transactions => T("Transakcje", "Transactions"),
-        Intent::SpendingSummary => T("Podsumowanie wydatków", "Spending summary"),
+        Intent::SpendingSummary => T("Moje wydatki", "Spending summary"),
         Intent::CardBlock => T("Zablokuj kartę", "Block card"),
         Intent::CardUnblock => T("Odblokuj kartę", "Unblock card"),
         Intent::Transfer => T("Przelew", "Transfer"),
         Intent::Agent => T("Konsultant", "Talk to a person"),
         Intent::ReportFraud => T("Zgłoś oszustwo", "Report fraud"),
-        Intent::ScamCheck => T("Sprawdź link lub wiadomość", "Check a link or message"),
+        Intent::ScamCheck => T("Sprawdź link", "Check a link"),
         Intent::AlertSettings => T("Powiadomienia", "Alerts"),
         Intent::RevokeConsent => T("Odłącz bank", "Disconnect bank"),
-        Intent::AccessLog => T("Kto widział moje dane", "Who saw my data"),
+        Intent::AccessLog => T("Kto widział dane?", "Who saw my data"),
         Intent::OutOfScope => T("Coś innego", "Something else"),
     };
     t.pick(lang)

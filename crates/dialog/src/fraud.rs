@@ -9,7 +9,10 @@
 //! quiet hours and stop once the customer's monthly false-alarm budget is used; high severity
 //! always warns. "Nie" blocks the card through the bank link and opens a fraud case.
 //!
-//! It also delivers bank warnings (scam campaigns) once to every opted-in customer.
+//! It also delivers bank warnings (scam campaigns) once to every opted-in customer, respecting
+//! their alert settings: nobody who turned all notices off gets one, and quiet hours hold it
+//! until they end. Fraud warnings about the customer's own account are exempt from "all off"
+//! (issue 5 subjects them to quiet hours only, and high severity not even to those).
 //!
 //! It never logs amounts, merchants or message texts: only ids, counts and decisions.
 
@@ -23,8 +26,8 @@ use chrono_tz::Tz;
 use okienko_bank::{BankLink, LinkEvent};
 use okienko_core::{Clock, CustomerId, Lang, Transaction, TransactionId, TxFilter, format};
 use okienko_privacy::{
-    AccessRequest, AlertSeverity, ChannelInfo, EpisodeId, EpisodeStatus, FraudBook, FraudCaseId,
-    FraudEpisode, NoticeLedger, PrivacyGate, Purpose,
+    AccessRequest, AlertSettings, AlertSeverity, ChannelInfo, EpisodeId, EpisodeStatus, FraudBook,
+    FraudCaseId, FraudEpisode, NoticeLedger, PrivacyGate, Purpose,
 };
 use okienko_risk::{CustomerState, LiveScorer, Severity, Tx};
 use tokio::sync::Mutex;
@@ -228,6 +231,19 @@ impl Notice {
 pub struct NoticeReport {
     pub delivered: u32,
     pub already_had_it: u32,
+    /// Customers in their quiet hours: delivered when those end.
+    pub held: u32,
+    /// Customers who turned all notices off: not delivered.
+    pub skipped_all_off: u32,
+}
+
+/// A bank warning waiting for a customer's quiet hours to end. Kept in memory and claimed only
+/// when sent: a restart drops it unclaimed, so publishing the same warning again delivers it.
+#[derive(Debug, Clone)]
+struct HeldNotice {
+    due: DateTime<Utc>,
+    customer: CustomerId,
+    notice: Notice,
 }
 
 /// Publishes bank warnings; the admin route talks to this.
@@ -250,6 +266,11 @@ pub struct FraudWatcher {
     states: Mutex<HashMap<CustomerId, CustomerState>>,
     /// One scoring or answer at a time per process, so an episode is never opened twice.
     serial: Mutex<()>,
+    /// Bank warnings held by quiet hours.
+    held_notices: Mutex<Vec<HeldNotice>>,
+    /// Itself, for the timers that send held bank warnings on any instance (the tick loop runs
+    /// only where the watcher holds its lease).
+    me: std::sync::Weak<FraudWatcher>,
 }
 
 /// Whether the bank's text says the card was not present (online). The sandbox and Polish
@@ -282,7 +303,7 @@ impl FraudWatcher {
         clock: Arc<dyn Clock>,
         config: FraudConfig,
     ) -> Arc<FraudWatcher> {
-        Arc::new(FraudWatcher {
+        Arc::new_cyclic(|me| FraudWatcher {
             gate,
             book,
             notices,
@@ -294,6 +315,8 @@ impl FraudWatcher {
             config,
             states: Mutex::new(HashMap::new()),
             serial: Mutex::new(()),
+            held_notices: Mutex::new(Vec::new()),
+            me: me.clone(),
         })
     }
 
@@ -335,16 +358,107 @@ impl FraudWatcher {
 
     /// The configuration for one customer: quiet hours from their alert settings when set.
     async fn config_for(&self, customer: CustomerId) -> FraudConfig {
+        let settings = self.alert_settings(customer).await;
+        self.config_with(&settings)
+    }
+
+    fn config_with(&self, settings: &AlertSettings) -> FraudConfig {
         let mut cfg = self.config.clone();
-        if let Ok(s) = self.gate.alert_book().get(customer).await
-            && let Some(q) = s.quiet
-        {
+        if let Some(q) = settings.quiet {
             cfg.quiet_hours = Some(QuietHours {
                 start: q.start,
                 end: q.end,
             });
         }
         cfg
+    }
+
+    /// The customer's alert settings; the defaults (nothing off, no own quiet hours) when they
+    /// cannot be read, so a storage hiccup never silences a warning.
+    async fn alert_settings(&self, customer: CustomerId) -> AlertSettings {
+        match self.gate.alert_book().get(customer).await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(%customer, error = %e, "reading alert settings failed; defaults used");
+                AlertSettings::default()
+            }
+        }
+    }
+
+    /// Where a bank warning for `customer` goes now, by their alert settings.
+    async fn notice_route(&self, customer: CustomerId, now: DateTime<Utc>) -> NoticeRoute {
+        let settings = self.alert_settings(customer).await;
+        if settings.all_off {
+            return NoticeRoute::AllOff;
+        }
+        let cfg = self.config_with(&settings);
+        match cfg
+            .quiet_hours
+            .and_then(|q| q.ends_after(now, cfg.timezone))
+        {
+            Some(at) => NoticeRoute::HoldUntil(at),
+            None => NoticeRoute::Now,
+        }
+    }
+
+    /// Claims and pushes one bank warning; false when the customer already had it.
+    async fn send_notice(
+        &self,
+        n: &Notice,
+        customer: CustomerId,
+        now: DateTime<Utc>,
+    ) -> Result<bool, NoticeError> {
+        if !self
+            .notices
+            .claim(&n.id, customer, now)
+            .await
+            .map_err(|_| NoticeError::Store)?
+        {
+            return Ok(false);
+        }
+        let lang = self.langs.lang(customer).await;
+        let text = match lang {
+            Lang::Pl => &n.text_pl,
+            Lang::En => &n.text_en,
+        };
+        let title = texts::BANK_NOTICE.pick(lang);
+        self.outbox
+            .push(customer, Reply::text(format!("{title}\n{}", text.trim())));
+        Ok(true)
+    }
+
+    /// Sends the held bank warnings whose quiet hours ended (again by the settings of now: a
+    /// customer who turned everything off meanwhile does not get them).
+    async fn deliver_held_notices(&self, now: DateTime<Utc>) {
+        let due: Vec<HeldNotice> = {
+            let mut held = self.held_notices.lock().await;
+            let (due, wait): (Vec<_>, Vec<_>) = held.drain(..).partition(|h| h.due <= now);
+            *held = wait;
+            due
+        };
+        for h in due {
+            match self.notice_route(h.customer, now).await {
+                NoticeRoute::AllOff => {
+                    tracing::info!(customer = %h.customer, notice = %h.notice.id, "held bank warning dropped: all notices off");
+                }
+                NoticeRoute::HoldUntil(at) => {
+                    // Quiet hours changed meanwhile: wait for the new end.
+                    self.held_notices
+                        .lock()
+                        .await
+                        .push(HeldNotice { due: at, ..h });
+                }
+                NoticeRoute::Now => match self.send_notice(&h.notice, h.customer, now).await {
+                    Ok(true) => {
+                        tracing::info!(customer = %h.customer, notice = %h.notice.id, "held bank warning sent");
+                    }
+                    Ok(false) => {}
+                    Err(e) => {
+                        tracing::warn!(customer = %h.customer, notice = %h.notice.id, error = %e, "held bank warning not sent");
+                    }
+                },
+            }
+        }
     }
 
     fn req(&self, customer: CustomerId) -> AccessRequest {
@@ -583,9 +697,10 @@ impl FraudWatcher {
         tracing::info!(customer = %e.customer, episode = %e.id, "fraud warning sent");
     }
 
-    /// Sends warnings whose quiet hours ended.
+    /// Sends warnings (fraud warnings and bank warnings) whose quiet hours ended.
     pub async fn deliver_due(&self) {
         let now = self.clock.now();
+        self.deliver_held_notices(now).await;
         let due = match self.book.due_warnings(now).await {
             Ok(d) => d,
             Err(e) => {
@@ -703,29 +818,64 @@ impl NoticePublisher for FraudWatcher {
             .map_err(|_| NoticeError::Store)?;
         let mut report = NoticeReport::default();
         let now = self.clock.now();
+        let mut wake: Vec<DateTime<Utc>> = Vec::new();
         for c in customers {
-            if !self
-                .notices
-                .claim(&n.id, c, now)
+            if self
+                .held_notices
+                .lock()
                 .await
-                .map_err(|_| NoticeError::Store)?
+                .iter()
+                .any(|h| h.customer == c && h.notice.id == n.id)
             {
-                report.already_had_it += 1;
+                report.held += 1;
                 continue;
             }
-            let lang = self.langs.lang(c).await;
-            let text = match lang {
-                Lang::Pl => &n.text_pl,
-                Lang::En => &n.text_en,
-            };
-            let title = texts::BANK_NOTICE.pick(lang);
-            self.outbox
-                .push(c, Reply::text(format!("{title}\n{}", text.trim())));
-            report.delivered += 1;
+            match self.notice_route(c, now).await {
+                NoticeRoute::AllOff => report.skipped_all_off += 1,
+                NoticeRoute::HoldUntil(at) => {
+                    self.held_notices.lock().await.push(HeldNotice {
+                        due: at,
+                        customer: c,
+                        notice: n.clone(),
+                    });
+                    report.held += 1;
+                    if !wake.contains(&at) {
+                        wake.push(at);
+                    }
+                }
+                NoticeRoute::Now => {
+                    if self.send_notice(&n, c, now).await? {
+                        report.delivered += 1;
+                    } else {
+                        report.already_had_it += 1;
+                    }
+                }
+            }
         }
-        tracing::info!(notice = %n.id, delivered = report.delivered, repeated = report.already_had_it, "bank warning published");
+        // A timer per distinct end of quiet hours, so held warnings go out on this instance even
+        // when its tick loop is not running (the tick sends them too; claims keep it once).
+        if let Some(me) = self.me.upgrade() {
+            for at in wake {
+                let me = me.clone();
+                let wait = (at - now).to_std().unwrap_or_default() + Duration::from_secs(1);
+                tokio::spawn(async move {
+                    tokio::time::sleep(wait).await;
+                    me.deliver_held_notices(me.clock.now()).await;
+                });
+            }
+        }
+        tracing::info!(notice = %n.id, delivered = report.delivered, repeated = report.already_had_it,
+            held = report.held, all_off = report.skipped_all_off, "bank warning published");
         Ok(report)
     }
+}
+
+/// What a customer's alert settings say about a bank warning now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NoticeRoute {
+    Now,
+    HoldUntil(DateTime<Utc>),
+    AllOff,
 }
 
 /// A failure of the watcher, as an error kind (no data).

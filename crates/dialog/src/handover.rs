@@ -19,7 +19,7 @@ const TO_HUMAN: T = T(
     "Przekazuję rozmowę konsultantowi banku.",
     "I'm passing the conversation to a member of the bank's staff.",
 );
-const QR_HUMAN: T = T("Porozmawiaj z konsultantem", "Talk to a person");
+const QR_HUMAN: T = T("Chcę konsultanta", "Talk to a person");
 const QR_HELP: T = T("Pomoc", "Help");
 
 /// After two misunderstandings in a row: offer a person.

@@ -15,6 +15,8 @@ pub mod handover;
 mod insights;
 pub mod masking;
 pub mod notices;
+#[cfg(test)]
+mod quick_labels;
 mod render;
 pub mod reply;
 mod texts;

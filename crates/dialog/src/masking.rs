@@ -52,6 +52,10 @@ const ACCOUNTS_READY: T = T(
     "Lista Twoich rachunków jest gotowa — zobacz ją na stronie banku.",
     "Your account list is ready — view it on the bank's page.",
 );
+const CARDS_READY: T = T(
+    "Lista Twoich kart jest gotowa — zobacz ją na stronie banku.",
+    "Your card list is ready — view it on the bank's page.",
+);
 const WHY_MASKED: T = T(
     "Nie pokazuję tu kwot, bo tę rozmowę może czytać ktoś poza Tobą. Link działa raz, przez {minutes} min.",
     "I don't show amounts here because someone besides you can read this conversation. The link works once, for {minutes} min.",
@@ -72,7 +76,16 @@ pub(crate) fn shown_in(via: ChannelInfo) -> ChannelInfo {
     }
 }
 
-/// The purpose a financial reply's content was read for, from what it shows.
+/// Is it the card list (`service.cards`)? Its buttons are the card menu.
+fn is_card_list(reply: &Reply) -> bool {
+    reply
+        .quick_replies
+        .iter()
+        .any(|q| q.payload.starts_with(crate::cards::PREFIX))
+}
+
+/// The purpose a financial reply's content was read for, from what it shows: the view link
+/// is opened (and audited) under the same purpose.
 fn purpose_of(reply: &Reply) -> Purpose {
     let transactions = reply
         .parts
@@ -80,12 +93,17 @@ fn purpose_of(reply: &Reply) -> Purpose {
         .any(|p| matches!(p, ReplyPart::TransactionsTable(_)));
     if transactions {
         Purpose::ServiceTransactions
+    } else if is_card_list(reply) {
+        Purpose::ServiceCards
     } else {
         Purpose::ServiceBalance
     }
 }
 
 fn ready_text(reply: &Reply) -> T {
+    if is_card_list(reply) {
+        return CARDS_READY;
+    }
     let mut text = ACCOUNTS_READY;
     for p in &reply.parts {
         match p {
@@ -395,6 +413,15 @@ mod tests {
             sensitivity: Sensitivity::Financial,
         };
         assert_eq!(purpose_of(&card), Purpose::ServiceBalance);
+        // The masked card list is opened under service.cards, not service.balance.
+        let cards = Reply::text("Twoje karty:\n• Visa •••• 0042")
+            .with_quick_replies(vec![crate::QuickReply::new("Zablokuj", "card:ask:block")]);
+        let cards = Reply {
+            sensitivity: Sensitivity::Financial,
+            ..cards
+        };
+        assert_eq!(purpose_of(&cards), Purpose::ServiceCards);
+        assert_eq!(ready_text(&cards).pick(Lang::En), CARDS_READY.1);
         assert_eq!(
             ready_text(&card).pick(Lang::Pl),
             "Twoje saldo jest gotowe — zobacz je na stronie banku."

@@ -47,6 +47,8 @@ pub struct NoticeConfig {
     pub timezone: Tz,
     /// Local hour (0–23) of the daily digest.
     pub digest_hour: u32,
+    /// Minute (0–59) past `digest_hour`.
+    pub digest_minute: u32,
     /// How often due notices are checked.
     pub tick: Duration,
 }
@@ -56,8 +58,17 @@ impl Default for NoticeConfig {
         NoticeConfig {
             timezone: format::DEFAULT_TZ,
             digest_hour: 18,
+            digest_minute: 0,
             tick: Duration::from_secs(30),
         }
+    }
+}
+
+impl NoticeConfig {
+    /// The digest's local time of day.
+    pub fn digest_time(&self) -> NaiveTime {
+        NaiveTime::from_hms_opt(self.digest_hour.min(23), self.digest_minute.min(59), 0)
+            .unwrap_or(NaiveTime::MIN)
     }
 }
 
@@ -94,6 +105,16 @@ pub fn urgent_due(now: DateTime<Utc>, quiet: Option<Quiet>, tz: Tz) -> DateTime<
 /// else tomorrow's; pushed past quiet hours if it falls in them.
 pub fn next_digest(now: DateTime<Utc>, hour: u32, tz: Tz, quiet: Option<Quiet>) -> DateTime<Utc> {
     let at = NaiveTime::from_hms_opt(hour.min(23), 0, 0).unwrap_or(NaiveTime::MIN);
+    next_digest_at(now, at, tz, quiet)
+}
+
+/// [`next_digest`] at a local time of day (hour and minute).
+pub fn next_digest_at(
+    now: DateTime<Utc>,
+    at: NaiveTime,
+    tz: Tz,
+    quiet: Option<Quiet>,
+) -> DateTime<Utc> {
     let local = now.with_timezone(&tz).date_naive();
     let on = |d: chrono::NaiveDate| {
         tz.from_local_datetime(&d.and_time(at))
@@ -113,7 +134,12 @@ pub fn next_digest(now: DateTime<Utc>, hour: u32, tz: Tz, quiet: Option<Quiet>) 
 }
 
 /// The digest due after the one of `day` (used when `day`'s digest already went out).
-fn digest_after_day(now: DateTime<Utc>, hour: u32, tz: Tz, quiet: Option<Quiet>) -> DateTime<Utc> {
+fn digest_after_day(
+    now: DateTime<Utc>,
+    at: NaiveTime,
+    tz: Tz,
+    quiet: Option<Quiet>,
+) -> DateTime<Utc> {
     let local = now.with_timezone(&tz).date_naive();
     let tomorrow = local
         .checked_add_days(Days::new(1))
@@ -123,7 +149,7 @@ fn digest_after_day(now: DateTime<Utc>, hour: u32, tz: Tz, quiet: Option<Quiet>)
         })
         .map(|t| t.with_timezone(&Utc))
         .unwrap_or(now);
-    next_digest(tomorrow, hour, tz, quiet)
+    next_digest_at(tomorrow, at, tz, quiet)
 }
 
 fn merchant_key(t: &Transaction) -> String {
@@ -569,9 +595,9 @@ impl NoticeWatcher {
             let due = if urgent {
                 urgent_due(now, settings.quiet, self.config.timezone)
             } else {
-                next_digest(
+                next_digest_at(
                     now,
-                    self.config.digest_hour,
+                    self.config.digest_time(),
                     self.config.timezone,
                     settings.quiet,
                 )
@@ -724,7 +750,7 @@ impl NoticeWatcher {
             .await
             .map_err(NoticeError::of)?
         {
-            let next = digest_after_day(now, self.config.digest_hour, tz, settings.quiet);
+            let next = digest_after_day(now, self.config.digest_time(), tz, settings.quiet);
             self.book
                 .reschedule(customer, &keys, Some(next))
                 .await
@@ -898,13 +924,28 @@ mod tests {
             next_digest(at("2026-11-30T17:30:00Z"), 18, tz, quiet),
             at("2026-12-01T17:00:00Z")
         );
+        // With minutes: 18:30 local.
+        let half = NaiveTime::from_hms_opt(18, 30, 0).unwrap();
+        assert_eq!(
+            next_digest_at(at("2026-11-30T17:10:00Z"), half, tz, None),
+            at("2026-11-30T17:30:00Z")
+        );
+        assert_eq!(
+            next_digest_at(at("2026-11-30T17:30:01Z"), half, tz, None),
+            at("2026-12-01T17:30:00Z")
+        );
         // A digest hour inside quiet hours waits for their end.
         assert_eq!(
             next_digest(at("2026-11-30T10:00:00Z"), 23, tz, quiet),
             at("2026-12-01T06:00:00Z")
         );
         assert_eq!(
-            digest_after_day(at("2026-11-30T17:00:00Z"), 18, tz, None),
+            digest_after_day(
+                at("2026-11-30T17:00:00Z"),
+                NaiveTime::from_hms_opt(18, 0, 0).unwrap(),
+                tz,
+                None
+            ),
             at("2026-12-01T17:00:00Z")
         );
     }

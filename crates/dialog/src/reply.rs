@@ -191,3 +191,21 @@ impl QuickReply {
         }
     }
 }
+
+/// Messenger shows at most 20 characters of a quick reply's title. Every fixed label the dialog
+/// makes stays within it (a test checks them in both languages); labels made of data (a
+/// merchant's or a payee's name) go through [`short_label`].
+pub const MAX_LABEL_CHARS: usize = 20;
+
+/// `text` as a quick reply label: itself when it fits [`MAX_LABEL_CHARS`] characters, else cut
+/// to fit with "…" at the end.
+pub fn short_label(text: &str) -> String {
+    let text = text.trim();
+    if text.chars().count() <= MAX_LABEL_CHARS {
+        return text.to_owned();
+    }
+    let mut out: String = text.chars().take(MAX_LABEL_CHARS - 1).collect();
+    out.truncate(out.trim_end().len());
+    out.push('…');
+    out
+}

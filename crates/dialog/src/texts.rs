@@ -121,7 +121,7 @@ pub const QR_BALANCE: T = T("Saldo", "Balance");
 pub const QR_TRANSACTIONS: T = T("Transakcje", "Transactions");
 pub const QR_LINK: T = T("Połącz bank", "Connect bank");
 pub const QR_HELP: T = T("Pomoc", "Help");
-pub const QR_ACCESS_LOG: T = T("Kto widział moje dane", "Who saw my data");
+pub const QR_ACCESS_LOG: T = T("Kto widział dane?", "Who saw my data");
 pub const QR_RETRY_LINK: T = T("Połącz ponownie", "Reconnect");
 pub const EXPIRES_SOON: T = T(
     "Twoja zgoda na dostęp do konta wygasa {date}. Połącz bank ponownie, żebym dalej mógł pokazywać saldo i transakcje.",

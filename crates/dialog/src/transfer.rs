@@ -202,7 +202,7 @@ const WARN_ASK: T = T(
     "Czy na pewno chcesz kontynuować?",
     "Are you sure you want to continue?",
 );
-const SURE_LABEL: T = T("Tak, jestem pewien/pewna", "Yes, I'm sure");
+const SURE_LABEL: T = T("Tak, na pewno", "Yes, I'm sure");
 const LIMIT_PER_TRANSFER: T = T(
     "Jednorazowo z czatu możesz przelać najwyżej {limit}. Nic nie zostało wysłane. Podaj mniejszą kwotę albo zrób przelew w aplikacji banku.",
     "From the chat you can send at most {limit} at once. Nothing was sent. Give a smaller amount, or use your bank's app.",
@@ -363,6 +363,24 @@ pub fn rejection(
 /// "PL61 •••• 2874": enough to recognise the account, never the whole number.
 pub fn masked(iban: &Iban) -> String {
     iban.masked()
+}
+
+/// A payee button within Messenger's 20 characters: the name (cut if long) and the IBAN's last
+/// four, "Tomasz Nowak ••7890".
+pub(crate) fn payee_label(name: &str, iban: &Iban) -> String {
+    let s = iban.expose();
+    let tail = &s[s.len().saturating_sub(4)..];
+    let room = crate::reply::MAX_LABEL_CHARS - tail.chars().count() - 3;
+    let name = crate::reply::short_label(name);
+    let name = if name.chars().count() > room {
+        let mut n: String = name.chars().take(room - 1).collect();
+        n.truncate(n.trim_end().len());
+        n.push('…');
+        n
+    } else {
+        name
+    };
+    format!("{name} ••{tail}").trim().to_owned()
 }
 
 /// Whether `name` (a payee's name) is who the customer meant by `wanted` (base form, folded).
@@ -658,7 +676,7 @@ impl Engine {
                     .enumerate()
                     .map(|(i, c)| {
                         QuickReply::new(
-                            format!("{} ({})", c.name.as_deref().unwrap_or(""), masked(&c.iban)),
+                            payee_label(c.name.as_deref().unwrap_or(""), &c.iban),
                             format!("{}{i}", forms::PAYEE),
                         )
                     })

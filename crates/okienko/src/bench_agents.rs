@@ -35,6 +35,9 @@ type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// Longest wait for any one frame before the run fails.
 const FRAME_WAIT: Duration = Duration::from_secs(60);
+/// While relaying, a customer message whose answer has not come back within this long counts as
+/// lost (and the customer goes on with the next one).
+const RELAY_WAIT: Duration = Duration::from_secs(20);
 const PASSWORD: &str = "bench-password";
 
 /// Runs the benchmark and prints one JSON object on stdout; progress goes to stderr.
@@ -243,24 +246,38 @@ async fn drive(
 
     // 3. Customer ↔ agent.
     eprintln!("bench agents: relaying {messages} messages each way per conversation");
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let started = Instant::now();
     let mut agent_tasks = Vec::new();
-    for (mut console, n) in consoles {
-        agent_tasks.push(tokio::spawn(async move {
-            console.answer(n * messages, epoch).await
-        }));
+    for (mut console, _) in consoles {
+        let stop = stop_rx.clone();
+        agent_tasks.push(tokio::spawn(
+            async move { console.answer(epoch, stop).await },
+        ));
     }
     let mut tasks = Vec::new();
     for (i, mut c) in customers.into_iter().enumerate() {
         tasks.push(tokio::spawn(async move {
             let mut rtt = Vec::with_capacity(messages);
             let mut back = Vec::with_capacity(messages);
+            let mut lost = 0usize;
             for k in 0..messages {
                 let t = Instant::now();
                 let sent = epoch.elapsed().as_nanos();
                 c.say(&format!("bench {i} {k} {sent}")).await?;
                 let tag = format!("re {i} {k} ");
-                let reply = c.reply(|r| r.to_string().contains(&tag)).await?;
+                let reply = match tokio::time::timeout(
+                    RELAY_WAIT,
+                    c.reply(|r| r.to_string().contains(&tag)),
+                )
+                .await
+                {
+                    Ok(r) => r?,
+                    Err(_) => {
+                        lost += 1;
+                        continue;
+                    }
+                };
                 let now = epoch.elapsed().as_nanos();
                 rtt.push(t.elapsed());
                 let text = reply.to_string();
@@ -272,21 +289,30 @@ async fn drive(
                     .context("the agent's reply lost its time stamp")?;
                 back.push(nanos(now.saturating_sub(agent_sent)));
             }
-            anyhow::Ok((rtt, back))
+            anyhow::Ok((rtt, back, lost))
         }));
     }
     let mut rtt = Vec::new();
     let mut to_customer = Vec::new();
+    let mut unanswered = 0usize;
     for t in tasks {
-        let (r, b) = t.await??;
+        let (r, b, l) = t.await??;
         rtt.extend(r);
         to_customer.extend(b);
+        unanswered += l;
     }
     let secs = started.elapsed().as_secs_f64();
+    let _ = stop_tx.send(true);
     let mut to_agent = Vec::new();
+    let mut agent_replies = 0usize;
+    let mut resyncs = 0usize;
     for t in agent_tasks {
-        to_agent.extend(t.await??);
+        let a = t.await??;
+        to_agent.extend(a.latencies);
+        agent_replies += a.replies;
+        resyncs += a.resyncs;
     }
+    let sent_by_customers = conversations * messages;
     let relayed = to_agent.len() + to_customer.len();
     let bot_messages = bot_rtt.len() * 2;
     Ok(json!({
@@ -302,6 +328,13 @@ async fn drive(
         "agent_to_customer_p99_ms": pct(&mut to_customer, 0.99),
         "round_trip_p50_ms": pct(&mut rtt, 0.50),
         "round_trip_p99_ms": pct(&mut rtt, 0.99),
+        // Loss, counted rather than hidden: customer messages no console showed, agent replies
+        // no customer saw, and consoles that fell behind the hub and had to reload.
+        "lost_customer_to_agent": sent_by_customers.saturating_sub(to_agent.len()),
+        "lost_agent_to_customer": agent_replies.saturating_sub(to_customer.len()),
+        "unanswered_messages": unanswered,
+        "console_resyncs": resyncs,
+        "hub_overflows": handover.hub().overflows(),
         "baseline_bot_only": {
             "messages": bot_messages,
             "seconds": round3(bot_secs),
@@ -396,6 +429,14 @@ impl Customer {
     }
 }
 
+/// What one agent did while relaying.
+#[derive(Default)]
+struct Answered {
+    latencies: Vec<Duration>,
+    replies: usize,
+    resyncs: usize,
+}
+
 /// An agent in the console.
 struct Console {
     ws: Ws,
@@ -469,13 +510,32 @@ impl Console {
         Ok(())
     }
 
-    /// Answers the next `n` customer lines at once; returns each one's customer → console time.
-    async fn answer(&mut self, n: usize, epoch: Instant) -> anyhow::Result<Vec<Duration>> {
-        let mut lat = Vec::with_capacity(n);
-        while lat.len() < n {
-            let f = next_json(&mut self.ws).await?;
+    /// Answers every customer line the moment it shows, until `stop`; returns each line's
+    /// customer → console time, how many replies it sent and how often it had to reload.
+    async fn answer(
+        &mut self,
+        epoch: Instant,
+        mut stop: tokio::sync::watch::Receiver<bool>,
+    ) -> anyhow::Result<Answered> {
+        let mut out = Answered::default();
+        loop {
+            let f = tokio::select! {
+                f = self.ws.next() => match f {
+                    Some(Ok(Message::Text(t))) => {
+                        serde_json::from_str::<Value>(t.as_str()).context("a frame that is not JSON")?
+                    }
+                    Some(Ok(_)) => continue,
+                    Some(Err(e)) => return Err(e.into()),
+                    None => bail!("the console socket closed"),
+                },
+                _ = stop.changed() => return Ok(out),
+            };
             if f["type"] == "error" {
                 bail!("the console refused: {}", f["code"]);
+            }
+            if f["type"] == "resync" {
+                out.resyncs += 1;
+                continue;
             }
             if f["type"] != "line" || f["line"]["sender"]["kind"] != "customer" {
                 continue;
@@ -489,7 +549,7 @@ impl Console {
             let sent: u128 = sent
                 .parse()
                 .context("a customer line without a time stamp")?;
-            lat.push(nanos(now.saturating_sub(sent)));
+            out.latencies.push(nanos(now.saturating_sub(sent)));
             let conversation = f["conversation"].as_str().unwrap_or_default();
             let reply_at = epoch.elapsed().as_nanos();
             self.ws
@@ -502,7 +562,7 @@ impl Console {
                     .to_string(),
                 ))
                 .await?;
+            out.replies += 1;
         }
-        Ok(lat)
     }
 }

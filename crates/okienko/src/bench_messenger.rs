@@ -43,8 +43,24 @@ pub async fn run(events: usize, concurrency: usize) -> anyhow::Result<()> {
         "--concurrency must be 1..=256"
     );
     let settings = demo_settings("http://127.0.0.1:9/v25.0");
-    let messenger = build(&settings, Arc::new(SystemClock))?
-        .ok_or_else(|| anyhow::anyhow!("messenger not built"))?;
+    // Replay protection writes every event id to the store, as in the gateway: a fresh SQLite
+    // file, removed at the end.
+    let dir = std::env::temp_dir().join(format!("okienko-bench-messenger-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let keyring = okienko_store::Keyring::from_file_or_create(&dir.join("master.key"))?;
+    let store = okienko_store::Store::connect(
+        &format!("sqlite://{}?mode=rwc", dir.join("bench.sqlite").display()),
+        keyring,
+    )
+    .await?;
+    let messenger = build(
+        &settings,
+        Arc::new(SystemClock),
+        "http://127.0.0.1:9",
+        &store,
+    )
+    .await?
+    .ok_or_else(|| anyhow::anyhow!("messenger not built"))?;
     messenger.attach(Arc::new(NoReply));
     let app = okienko_server::messenger::routes(messenger.clone()).route(
         "/bench/noop",
@@ -97,6 +113,8 @@ pub async fn run(events: usize, concurrency: usize) -> anyhow::Result<()> {
     )
     .await?;
     server.abort();
+    store.close().await;
+    let _ = std::fs::remove_dir_all(&dir);
     let out = json!({
         "events": events,
         "concurrency": concurrency,

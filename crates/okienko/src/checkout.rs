@@ -5,10 +5,13 @@
 //! The gateway and the merchant hold tokens only: the customer's card token for the gateway, and
 //! the merchant token the vault returns on approval. A payment request's confirmation is bound to
 //! an action id, which is the charge's idempotency key at the vault, so pressing "pay" twice, or
-//! again after a timeout, charges once. Requests live in memory (a demo merchant): a restart
-//! forgets open ones. Nothing here logs amounts, card digits or tokens.
+//! again after a timeout, charges once. Nothing here logs amounts, card digits or tokens.
+//!
+//! The merchant's book of payment requests is its own SQLite file (`DATA_DIR/merchant-demo.sqlite`),
+//! not the gateway's store: the demo merchant stands in for a separate party, and a shop's orders
+//! are not the gateway's data. Every change is written there before it is acted on, so a restart
+//! loses no order, no binding to a chat confirmation and no outcome.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -72,13 +75,23 @@ impl Status {
             Status::Cancelled => "cancelled",
         }
     }
+
+    fn parse(s: &str) -> Option<Status> {
+        Some(match s {
+            "pending" => Status::Pending,
+            "paid" => Status::Paid,
+            "declined" => Status::Declined,
+            "cancelled" => Status::Cancelled,
+            _ => return None,
+        })
+    }
 }
 
 struct PayRequest {
     order_id: String,
     code: String,
     amount: Money,
-    created: std::time::Instant,
+    created: chrono::DateTime<chrono::Utc>,
     status: Status,
     /// The customer who took the code in the chat, and the confirmation's action id.
     bound: Option<(CustomerId, Uuid)>,
@@ -88,27 +101,194 @@ struct PayRequest {
     merchant_token: Option<String>,
 }
 
-#[derive(Default)]
+impl PayRequest {
+    fn expired(&self) -> bool {
+        chrono::Utc::now().signed_duration_since(self.created)
+            > chrono::Duration::from_std(REQUEST_TTL).unwrap_or(chrono::Duration::minutes(30))
+    }
+}
+
+fn corrupt() -> anyhow::Error {
+    anyhow::anyhow!("a stored order is unreadable")
+}
+
+/// The demo merchant's payment requests, in its own SQLite file. The schema is created on first
+/// use (the pool connects lazily, so building the service needs no runtime).
 struct Book {
-    by_order: HashMap<String, PayRequest>,
+    pool: sqlx::SqlitePool,
+    ready: tokio::sync::OnceCell<()>,
+}
+
+const BOOK_SCHEMA: &str = "CREATE TABLE IF NOT EXISTS orders (order_id TEXT PRIMARY KEY, \
+     code TEXT NOT NULL UNIQUE, amount TEXT NOT NULL, currency TEXT NOT NULL, \
+     created_at TEXT NOT NULL, status TEXT NOT NULL, customer_id TEXT, action_id TEXT, \
+     token TEXT, cryptogram TEXT, decline_reason TEXT, merchant_token TEXT)";
+
+const COLUMNS: &str = "order_id, code, amount, currency, created_at, status, customer_id, \
+     action_id, token, cryptogram, decline_reason, merchant_token";
+
+fn row_to_request(r: &sqlx::sqlite::SqliteRow) -> anyhow::Result<PayRequest> {
+    use sqlx::Row;
+    let s = |k: &str| r.try_get::<String, _>(k);
+    let o = |k: &str| r.try_get::<Option<String>, _>(k);
+    let amount = Money::parse(&s("amount")?, &s("currency")?).map_err(|_| corrupt())?;
+    let created = chrono::DateTime::parse_from_rfc3339(&s("created_at")?)
+        .map_err(|_| corrupt())?
+        .with_timezone(&chrono::Utc);
+    let bound = match (o("customer_id")?, o("action_id")?) {
+        (Some(c), Some(a)) => Some((
+            c.parse().map_err(|_| corrupt())?,
+            Uuid::parse_str(&a).map_err(|_| corrupt())?,
+        )),
+        _ => None,
+    };
+    let cryptogram = match (o("token")?, o("cryptogram")?) {
+        (Some(t), Some(c)) => Some((t, c)),
+        _ => None,
+    };
+    Ok(PayRequest {
+        order_id: s("order_id")?,
+        code: s("code")?,
+        amount,
+        created,
+        status: Status::parse(&s("status")?).ok_or_else(corrupt)?,
+        bound,
+        cryptogram,
+        decline_reason: o("decline_reason")?,
+        merchant_token: o("merchant_token")?,
+    })
 }
 
 impl Book {
-    fn by_code(&mut self, code: &str) -> Option<&mut PayRequest> {
-        self.by_order.values_mut().find(|r| r.code == code)
+    fn open(path: &std::path::Path) -> Book {
+        let opts = sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+            .busy_timeout(Duration::from_secs(5));
+        let pool = sqlx::sqlite::SqlitePoolOptions::new()
+            .max_connections(2)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_lazy_with(opts);
+        Book {
+            pool,
+            ready: tokio::sync::OnceCell::new(),
+        }
     }
 
-    fn by_action(&mut self, customer: CustomerId, action: Uuid) -> Option<&mut PayRequest> {
-        self.by_order
-            .values_mut()
-            .find(|r| r.bound == Some((customer, action)))
+    async fn pool(&self) -> anyhow::Result<&sqlx::SqlitePool> {
+        self.ready
+            .get_or_try_init(|| async {
+                sqlx::query(BOOK_SCHEMA)
+                    .execute(&self.pool)
+                    .await
+                    .map(|_| ())
+            })
+            .await?;
+        Ok(&self.pool)
+    }
+
+    /// One request by a fixed `clause` of this module (never outside text; values are bound).
+    async fn one(&self, clause: &'static str, args: &[&str]) -> anyhow::Result<Option<PayRequest>> {
+        let sql = format!("SELECT {COLUMNS} FROM orders WHERE {clause}");
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for a in args {
+            q = q.bind(*a);
+        }
+        match q.fetch_optional(self.pool().await?).await? {
+            Some(r) => Ok(Some(row_to_request(&r)?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn insert(&self, r: &PayRequest) -> anyhow::Result<()> {
+        sqlx::query(
+            "INSERT INTO orders (order_id, code, amount, currency, created_at, status) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&r.order_id)
+        .bind(&r.code)
+        .bind(r.amount.amount_string())
+        .bind(r.amount.currency().code())
+        .bind(r.created.to_rfc3339())
+        .bind(r.status.wire())
+        .execute(self.pool().await?)
+        .await?;
+        Ok(())
+    }
+
+    async fn by_order(&self, id: &str) -> anyhow::Result<Option<PayRequest>> {
+        self.one("order_id = $1", &[id]).await
+    }
+
+    async fn by_code(&self, code: &str) -> anyhow::Result<Option<PayRequest>> {
+        self.one("code = $1", &[code]).await
+    }
+
+    async fn by_action(
+        &self,
+        customer: CustomerId,
+        action: Uuid,
+    ) -> anyhow::Result<Option<PayRequest>> {
+        self.one(
+            "customer_id = $1 AND action_id = $2",
+            &[&customer.to_string(), &action.to_string()],
+        )
+        .await
+    }
+
+    /// Binds an unbound request to a customer's confirmation; the first binding wins.
+    async fn bind(&self, order: &str, customer: CustomerId, action: Uuid) -> anyhow::Result<()> {
+        sqlx::query(
+            "UPDATE orders SET customer_id = $1, action_id = $2 \
+             WHERE order_id = $3 AND action_id IS NULL",
+        )
+        .bind(customer.to_string())
+        .bind(action.to_string())
+        .bind(order)
+        .execute(self.pool().await?)
+        .await?;
+        Ok(())
+    }
+
+    async fn set_cryptogram(&self, order: &str, token: &str, c: &str) -> anyhow::Result<()> {
+        sqlx::query(
+            "UPDATE orders SET token = $1, cryptogram = $2 WHERE order_id = $3 AND cryptogram IS NULL",
+        )
+        .bind(token)
+        .bind(c)
+        .bind(order)
+        .execute(self.pool().await?)
+        .await?;
+        Ok(())
+    }
+
+    /// Moves a pending request to its outcome (never out of a final one).
+    async fn finish(
+        &self,
+        order: &str,
+        to: Status,
+        reason: Option<&str>,
+        merchant_token: Option<&str>,
+    ) -> anyhow::Result<()> {
+        sqlx::query(
+            "UPDATE orders SET status = $1, decline_reason = $2, merchant_token = $3 \
+             WHERE order_id = $4 AND status = 'pending'",
+        )
+        .bind(to.wire())
+        .bind(reason)
+        .bind(merchant_token)
+        .bind(order)
+        .execute(self.pool().await?)
+        .await?;
+        Ok(())
     }
 }
 
 /// The checkout service and the demo merchant's book of payment requests.
 pub struct CheckoutService {
     vault: VaultClient,
-    book: Mutex<Book>,
+    book: Book,
     /// One payment at a time: a double click waits for the first and then sees it paid.
     paying: Mutex<()>,
 }
@@ -126,46 +306,139 @@ fn code() -> String {
 
 impl CheckoutService {
     /// A new payment request of the demo merchant: (order id, payment code).
-    async fn create(&self, amount: Money) -> (String, String) {
+    async fn create(&self, amount: Money) -> anyhow::Result<(String, String)> {
         let order_id = format!("ORD-{}", &Uuid::new_v4().simple().to_string()[..12]);
         let code = code();
-        self.book.lock().await.by_order.insert(
-            order_id.clone(),
-            PayRequest {
+        self.book
+            .insert(&PayRequest {
                 order_id: order_id.clone(),
                 code: code.clone(),
                 amount,
-                created: std::time::Instant::now(),
+                created: chrono::Utc::now(),
                 status: Status::Pending,
                 bound: None,
                 cryptogram: None,
                 decline_reason: None,
                 merchant_token: None,
-            },
-        );
-        (order_id, code)
+            })
+            .await?;
+        Ok((order_id, code))
+    }
+
+    async fn bound_offer(
+        &self,
+        customer: CustomerId,
+        code: &str,
+    ) -> anyhow::Result<Option<(Money, Uuid)>> {
+        let Some(r) = self.book.by_code(code).await? else {
+            return Ok(None);
+        };
+        if r.status != Status::Pending || r.expired() {
+            return Ok(None);
+        }
+        if r.bound.is_none() {
+            self.book
+                .bind(&r.order_id, customer, Uuid::new_v4())
+                .await?;
+        }
+        // Whoever bound it first: this customer's confirmation, or nobody's offer.
+        let Some(r) = self.book.by_order(&r.order_id).await? else {
+            return Ok(None);
+        };
+        Ok(match r.bound {
+            Some((c, a)) if c == customer => Some((r.amount, a)),
+            _ => None,
+        })
+    }
+
+    async fn pay_inner(&self, customer: CustomerId, action: Uuid) -> anyhow::Result<Paid> {
+        let _one = self.paying.lock().await;
+        let Some(r) = self.book.by_action(customer, action).await? else {
+            return Ok(Paid::Stale);
+        };
+        match r.status {
+            Status::Paid => return Ok(Paid::Approved),
+            Status::Declined => {
+                return Ok(Paid::Declined {
+                    reason: r.decline_reason.clone().unwrap_or_default(),
+                });
+            }
+            Status::Cancelled => return Ok(Paid::Stale),
+            Status::Pending => {}
+        }
+        let (amount, order_id) = (r.amount, r.order_id.clone());
+        let (token, cryptogram) = match r.cryptogram {
+            Some(c) => c,
+            None => {
+                let tokens = match self.vault.tokens(&customer.to_string(), REQUESTOR).await {
+                    Ok(t) => t,
+                    Err(_) => return Ok(Paid::Unavailable),
+                };
+                let Some(t) = tokens.first() else {
+                    return Ok(Paid::Stale);
+                };
+                match self
+                    .vault
+                    .cryptogram(&t.token, REQUESTOR, amount, DEMO_MERCHANT_ID, &order_id)
+                    .await
+                {
+                    Ok(c) => {
+                        // Written before the charge: a retry after a restart resends the same.
+                        self.book.set_cryptogram(&order_id, &t.token, &c).await?;
+                        (t.token.clone(), c)
+                    }
+                    Err(_) => return Ok(Paid::Unavailable),
+                }
+            }
+        };
+        let result = self
+            .vault
+            .charge(
+                &action.to_string(),
+                &ChargeRequest {
+                    token,
+                    requestor: REQUESTOR.into(),
+                    cryptogram,
+                    amount,
+                    merchant: DEMO_MERCHANT_ID.into(),
+                    order_id: order_id.clone(),
+                },
+            )
+            .await;
+        Ok(match result {
+            Ok(c) if c.status == "approved" => {
+                self.book
+                    .finish(&order_id, Status::Paid, None, c.merchant_token.as_deref())
+                    .await?;
+                tracing::info!(action = %action, "card checkout approved");
+                Paid::Approved
+            }
+            Ok(c) if c.status == "declined" => {
+                let reason = c.reason.unwrap_or_default();
+                self.book
+                    .finish(&order_id, Status::Declined, Some(&reason), None)
+                    .await?;
+                tracing::info!(action = %action, "card checkout declined");
+                Paid::Declined { reason }
+            }
+            Ok(_) | Err(ClientError::Unavailable) | Err(ClientError::Protocol) => Paid::Unavailable,
+            Err(ClientError::Refused(code)) => {
+                tracing::warn!(action = %action, code, "card vault refused a charge");
+                Paid::Unavailable
+            }
+        })
     }
 }
 
 #[async_trait]
 impl Checkout for CheckoutService {
     async fn offer(&self, customer: CustomerId, code: &str) -> Option<Offer> {
-        let (amount, action) = {
-            let mut book = self.book.lock().await;
-            let r = book.by_code(code)?;
-            if r.status != Status::Pending || r.created.elapsed() > REQUEST_TTL {
+        let (amount, action) = match self.bound_offer(customer, code).await {
+            Ok(o) => o?,
+            Err(e) => {
+                tracing::warn!(error = %e, "merchant order book: reading a request failed");
                 return None;
             }
-            let action = match r.bound {
-                Some((c, a)) if c == customer => a,
-                Some(_) => return None,
-                None => {
-                    let a = Uuid::new_v4();
-                    r.bound = Some((customer, a));
-                    a
-                }
-            };
-            (r.amount, action)
         };
         let card_last4 = match self.vault.tokens(&customer.to_string(), REQUESTOR).await {
             Ok(t) => t.first().map(|t| t.last4.clone()),
@@ -183,97 +456,30 @@ impl Checkout for CheckoutService {
     }
 
     async fn pay(&self, customer: CustomerId, action: Uuid) -> Paid {
-        let _one = self.paying.lock().await;
-        let (amount, order_id, cryptogram) = {
-            let mut book = self.book.lock().await;
-            let Some(r) = book.by_action(customer, action) else {
-                return Paid::Stale;
-            };
-            match r.status {
-                Status::Paid => return Paid::Approved,
-                Status::Declined => {
-                    return Paid::Declined {
-                        reason: r.decline_reason.clone().unwrap_or_default(),
-                    };
-                }
-                Status::Cancelled => return Paid::Stale,
-                Status::Pending => {}
-            }
-            (r.amount, r.order_id.clone(), r.cryptogram.clone())
-        };
-        let owner = customer.to_string();
-        let tokens = match self.vault.tokens(&owner, REQUESTOR).await {
-            Ok(t) => t,
-            Err(_) => return Paid::Unavailable,
-        };
-        let (token, cryptogram) = match cryptogram {
-            Some(c) => c,
-            None => {
-                let Some(t) = tokens.first() else {
-                    return Paid::Stale;
-                };
-                match self
-                    .vault
-                    .cryptogram(&t.token, REQUESTOR, amount, DEMO_MERCHANT_ID, &order_id)
-                    .await
-                {
-                    Ok(c) => {
-                        let pair = (t.token.clone(), c);
-                        if let Some(r) = self.book.lock().await.by_action(customer, action) {
-                            r.cryptogram = Some(pair.clone());
-                        }
-                        pair
-                    }
-                    Err(_) => return Paid::Unavailable,
-                }
-            }
-        };
-        let result = self
-            .vault
-            .charge(
-                &action.to_string(),
-                &ChargeRequest {
-                    token,
-                    requestor: REQUESTOR.into(),
-                    cryptogram,
-                    amount,
-                    merchant: DEMO_MERCHANT_ID.into(),
-                    order_id,
-                },
-            )
-            .await;
-        let mut book = self.book.lock().await;
-        let Some(r) = book.by_action(customer, action) else {
-            return Paid::Stale;
-        };
-        match result {
-            Ok(c) if c.status == "approved" => {
-                r.status = Status::Paid;
-                r.merchant_token = c.merchant_token;
-                tracing::info!(action = %action, "card checkout approved");
-                Paid::Approved
-            }
-            Ok(c) if c.status == "declined" => {
-                r.status = Status::Declined;
-                let reason = c.reason.unwrap_or_default();
-                r.decline_reason = Some(reason.clone());
-                tracing::info!(action = %action, "card checkout declined");
-                Paid::Declined { reason }
-            }
-            Ok(_) | Err(ClientError::Unavailable) | Err(ClientError::Protocol) => Paid::Unavailable,
-            Err(ClientError::Refused(code)) => {
-                tracing::warn!(action = %action, code, "card vault refused a charge");
+        match self.pay_inner(customer, action).await {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::warn!(action = %action, error = %e, "merchant order book failed");
                 Paid::Unavailable
             }
         }
     }
 
     async fn cancel(&self, customer: CustomerId, action: Uuid) {
-        let mut book = self.book.lock().await;
-        if let Some(r) = book.by_action(customer, action)
-            && r.status == Status::Pending
+        let r = match self.book.by_action(customer, action).await {
+            Ok(Some(r)) => r,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, "merchant order book: reading a request failed");
+                return;
+            }
+        };
+        if let Err(e) = self
+            .book
+            .finish(&r.order_id, Status::Cancelled, None, None)
+            .await
         {
-            r.status = Status::Cancelled;
+            tracing::warn!(error = %e, "merchant order book: cancelling failed");
         }
     }
 
@@ -289,6 +495,7 @@ impl Checkout for CheckoutService {
 /// merchant's routes.
 pub fn start(
     settings: &CheckoutSettings,
+    data_dir: &std::path::Path,
     engine: &Arc<okienko_dialog::Engine>,
 ) -> anyhow::Result<axum::Router> {
     let Some(url) = &settings.vault_url else {
@@ -308,7 +515,7 @@ pub fn start(
     .map_err(|e| anyhow::anyhow!("building the vault client: {e}"))?;
     let service = Arc::new(CheckoutService {
         vault,
-        book: Mutex::new(Book::default()),
+        book: Book::open(&data_dir.join("merchant-demo.sqlite")),
         paying: Mutex::new(()),
     });
     engine.set_checkout(service.clone());
@@ -348,7 +555,13 @@ async fn order(State(s): State<Arc<CheckoutService>>) -> Response {
         Ok(a) => a,
         Err(_) => return axum::http::StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     };
-    let (order_id, code) = s.create(amount).await;
+    let (order_id, code) = match s.create(amount).await {
+        Ok(o) => o,
+        Err(e) => {
+            tracing::warn!(error = %e, "merchant order book: creating an order failed");
+            return axum::http::StatusCode::SERVICE_UNAVAILABLE.into_response();
+        }
+    };
     page(&format!(
         "<p>Zamówienie <span id=\"order\">{order_id}</span>: 129,00 zł.</p>\
 <p><a class=\"pay\" href=\"/\" target=\"_blank\">Zapłać w okienku</a></p>\
@@ -368,9 +581,13 @@ async fn order_status(
     Path(id): Path<String>,
     Query(q): Query<StatusQuery>,
 ) -> Response {
-    let book = s.book.lock().await;
-    let Some(r) = book.by_order.get(&id) else {
-        return (axum::http::StatusCode::NOT_FOUND, "no such order").into_response();
+    let r = match s.book.by_order(&id).await {
+        Ok(Some(r)) => r,
+        Ok(None) => return (axum::http::StatusCode::NOT_FOUND, "no such order").into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "merchant order book: reading an order failed");
+            return axum::http::StatusCode::SERVICE_UNAVAILABLE.into_response();
+        }
     };
     if q.format.as_deref() == Some("json") {
         return axum::Json(serde_json::json!({

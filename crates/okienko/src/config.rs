@@ -44,6 +44,10 @@ pub struct Config {
     /// Merchant checkout with cards saved in the card vault (`[checkout]`).
     #[serde(default)]
     pub checkout: crate::checkout::CheckoutSettings,
+    /// The event bus (`[bus]`): `kind = "in-process"` (default) or `"nats"` with `url` and
+    /// `stream` (the deployment prefix).
+    #[serde(default)]
+    pub bus: okienko_bus::BusSettings,
 }
 
 #[derive(Clone, Serialize, Deserialize)]
@@ -116,6 +120,14 @@ pub struct MessengerSettings {
     pub replay_window_secs: u64,
     /// Event ids remembered at once (in memory).
     pub replay_capacity: usize,
+    /// Lifetime of Meta account linking's state and authorization code; 0 turns Meta's
+    /// account linking off.
+    #[serde(default = "default_account_link_ttl_secs")]
+    pub account_link_ttl_secs: u64,
+}
+
+fn default_account_link_ttl_secs() -> u64 {
+    600
 }
 
 impl Default for MessengerSettings {
@@ -130,6 +142,7 @@ impl Default for MessengerSettings {
             timeout_secs: 10,
             replay_window_secs: 3600,
             replay_capacity: 100_000,
+            account_link_ttl_secs: default_account_link_ttl_secs(),
         }
     }
 }
@@ -217,6 +230,10 @@ pub struct ChatConfig {
     pub rate_per_second: u32,
     #[serde(default = "default_rate_burst")]
     pub rate_burst: u32,
+    /// A question does not ask the bank again when the customer's data was refreshed with them
+    /// present less than this many seconds ago; 0 (the default) asks on every question.
+    #[serde(default)]
+    pub refresh_after_secs: u64,
 }
 
 fn default_rate_per_second() -> u32 {
@@ -235,7 +252,8 @@ fn default_view_link_ttl_secs() -> u64 {
     300
 }
 
-const TOP_LEVEL_KEYS: [&str; 15] = [
+const TOP_LEVEL_KEYS: [&str; 16] = [
+    "bus",
     "checkout",
     "payments",
     "notices",
@@ -277,6 +295,7 @@ impl Default for Config {
                 chart_font: default_chart_font(),
                 rate_per_second: default_rate_per_second(),
                 rate_burst: default_rate_burst(),
+                refresh_after_secs: 0,
             },
             sync_interval_secs: 6 * 3600,
             master_key_file: None,
@@ -287,6 +306,7 @@ impl Default for Config {
             notices: crate::notices::NoticeSettings::default(),
             payments: crate::payments::PaymentSettings::default(),
             checkout: crate::checkout::CheckoutSettings::default(),
+            bus: okienko_bus::BusSettings::default(),
         }
     }
 }
@@ -349,9 +369,14 @@ impl Config {
             self.chat.rate_per_second >= 1 && self.chat.rate_burst >= 1,
             "chat.rate_per_second and chat.rate_burst must be at least 1"
         );
+        anyhow::ensure!(
+            self.chat.refresh_after_secs <= 3600,
+            "chat.refresh_after_secs must be at most 3600"
+        );
         self.notices.validate()?;
         self.payments.validate()?;
         self.matrix.validate()?;
+        self.bus.validate()?;
         Ok(())
     }
 

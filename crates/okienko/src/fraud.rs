@@ -12,7 +12,6 @@ use okienko_dialog::{Conversation, Engine, Outbox};
 use okienko_privacy::{FraudBook, NoticeLedger, PrivacyGate};
 use okienko_risk::{LiveScorer, RuleSet};
 use okienko_store::Store;
-use tokio::sync::watch;
 
 use crate::config::Config;
 
@@ -26,7 +25,7 @@ pub fn start(
     outbox: Arc<dyn Outbox>,
     engine: Arc<Engine>,
     clock: Arc<dyn Clock>,
-    shutdown: watch::Receiver<bool>,
+    jobs: &crate::leader::Jobs,
 ) -> anyhow::Result<Arc<FraudWatcher>> {
     let g = &cfg.guard;
     let rules = RuleSet::default_rules().context("loading the fraud rules")?;
@@ -74,10 +73,13 @@ pub fn start(
             quiet_hours: Some(quiet),
             warn_score: g.warn_score,
             monthly_false_alarms: g.monthly_false_alarms,
+            // Held warnings (quiet hours over) are checked as often as held notices.
+            tick: std::time::Duration::from_secs(cfg.notices.tick_secs),
             ..FraudConfig::default()
         },
     );
-    watcher.spawn(shutdown);
+    let w = watcher.clone();
+    jobs.add(move |stop| w.spawn(stop));
     Ok(watcher)
 }
 

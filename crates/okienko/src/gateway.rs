@@ -22,6 +22,8 @@ pub struct RunningGateway {
     pub task: JoinHandle<std::io::Result<()>>,
     /// Human handover (the console's staff accounts are created through it).
     pub handover: Arc<okienko_agents::Handover>,
+    /// The event bus (`[bus]`): in-process unless NATS JetStream is configured.
+    pub bus: Arc<dyn okienko_bus::EventBus>,
 }
 
 /// Connects everything and serves on `listener` until `shutdown` turns true.
@@ -42,6 +44,11 @@ pub async fn start(
     let store = Store::connect(&store_url, keyring)
         .await
         .context("opening the store")?;
+    let bus = cfg
+        .bus
+        .connect()
+        .await
+        .context("connecting the event bus")?;
     let connector = NextGenPsd2Connector::new(
         &cfg.bank.base_url,
         &cfg.bank.client_id,
@@ -84,7 +91,8 @@ pub async fn start(
         ..okienko_guard::GuardConfig::default()
     })
     .context("loading the guard's lists")?;
-    let messenger = crate::messenger::build(&cfg.messenger, clock.clone())?;
+    let messenger =
+        crate::messenger::build(&cfg.messenger, clock.clone(), &public_url, &store).await?;
     let matrix = crate::matrix::build(cfg)?;
     let engine = Engine::new(
         gate.clone(),
@@ -102,8 +110,11 @@ pub async fn start(
                 ttl: Duration::from_secs(cfg.chat.view_link_ttl_secs),
             },
             chart_font: cfg.chat.chart_font.clone(),
+            refresh_after: Duration::from_secs(cfg.chat.refresh_after_secs),
         },
     );
+    let bank_jobs = crate::leader::Jobs::new(crate::leader::BANK_EVENTS_LEASE);
+    let payment_jobs = crate::leader::Jobs::new(crate::leader::PAYMENTS_LEASE);
     crate::notices::start(
         cfg,
         &store,
@@ -112,9 +123,10 @@ pub async fn start(
         crate::matrix::outbox(&webchat, messenger.as_ref(), matrix.as_ref()),
         &webchat,
         messenger.as_ref(),
+        matrix.as_ref(),
         engine.clone(),
         clock.clone(),
-        shutdown.clone(),
+        &bank_jobs,
     )?;
     crate::payments::start(
         &cfg.payments,
@@ -134,7 +146,7 @@ pub async fn start(
         timezone,
         &cfg.chat.psu_ip,
         &public_url,
-        shutdown.clone(),
+        &payment_jobs,
     )?;
     let fraud = crate::fraud::start(
         cfg,
@@ -144,7 +156,7 @@ pub async fn start(
         crate::matrix::outbox(&webchat, messenger.as_ref(), matrix.as_ref()),
         engine.clone(),
         clock,
-        shutdown.clone(),
+        &bank_jobs,
     )?;
     // Channels talk to the handover, which passes to the bot whatever people do not own.
     let handover = crate::agents::start(
@@ -157,18 +169,27 @@ pub async fn start(
     if let Some(m) = &messenger {
         m.attach(crate::agents::conversation(&handover, &fraud));
     }
-    crate::matrix::start(matrix.as_ref(), engine.clone(), shutdown.clone());
-    SyncWorker::spawn(
-        bank,
-        Duration::from_secs(cfg.sync_interval_secs.max(60)),
+    // Matrix talks to the handover too, so a Matrix customer can reach an agent.
+    crate::matrix::start(
+        matrix.as_ref(),
+        crate::agents::conversation(&handover, &fraud),
         shutdown.clone(),
     );
+    let sync_every = Duration::from_secs(cfg.sync_interval_secs.max(60));
+    bank_jobs.add(move |stop| SyncWorker::spawn(bank.clone(), sync_every, stop));
+    // Run-once jobs: each set runs only while this instance holds its lease (always, on SQLite).
+    bank_jobs.spawn(store.clone(), shutdown.clone(), crate::leader::RETRY);
+    payment_jobs.spawn(store.clone(), shutdown.clone(), crate::leader::RETRY);
     // The agent console rides behind the same layers as the channels.
     let routes = crate::messenger::routes(messenger)
         .merge(crate::agents::routes(&handover))
         .merge(crate::fraud::routes(cfg, &fraud))
         .merge(crate::payments::routes())
-        .merge(crate::checkout::start(&cfg.checkout, &engine)?);
+        .merge(crate::checkout::start(
+            &cfg.checkout,
+            &cfg.data_dir,
+            &engine,
+        )?);
     let router = okienko_server::router_with(engine, webchat, routes);
     let url = format!("http://{local}");
     let mut stop = shutdown;
@@ -179,5 +200,6 @@ pub async fn start(
         url,
         task,
         handover,
+        bus,
     })
 }

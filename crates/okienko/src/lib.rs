@@ -4,12 +4,14 @@
 pub mod agents;
 pub mod bench;
 pub mod bench_agents;
+pub mod bench_chat;
 pub mod bench_messenger;
 pub mod bench_payments;
 pub mod checkout;
 pub mod config;
 pub mod fraud;
 pub mod gateway;
+pub mod leader;
 pub mod logging;
 pub mod matrix;
 pub mod messenger;

@@ -172,6 +172,15 @@ enum BenchCommand {
         customers: usize,
         #[arg(long, default_value_t = 200_000)]
         ledger_transfers: usize,
+        /// P2P transfers through the payment driver against the sandbox bank's PIS (0 = skip).
+        #[arg(long, default_value_t = 500)]
+        pis_payments: usize,
+        /// Share of the driver's bank calls that meet a fault (refused, answer dropped,
+        /// duplicated, delayed).
+        #[arg(long, default_value_t = 0.1)]
+        fault_rate: f64,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
     },
     /// The sandbox ledger alone: two-phase transfers per second beside a plain insert.
     Ledger {
@@ -185,6 +194,9 @@ enum BenchCommand {
     Gate {
         #[arg(long, default_value_t = 2000)]
         n: usize,
+        /// Also measure on PostgreSQL at this URL (schema `okienko_bench_gate`).
+        #[arg(long)]
+        postgres: Option<String>,
     },
     /// Sync N customers × 2 years from the sandbox bank into SQLite and PostgreSQL, beside a
     /// plain bulk insert of the same rows.
@@ -216,6 +228,39 @@ enum BenchCommand {
         /// Agents sharing the conversations (round robin).
         #[arg(long, default_value_t = 20)]
         agents: usize,
+    },
+    /// Web chat messages per second, p50/p99 latency and peak memory for N concurrent sessions
+    /// asking balance (and some transactions) questions over real WebSockets, beside a minimal
+    /// axum WebSocket echo server driven the same way in the same run.
+    Chat {
+        #[arg(long, default_value_t = 100)]
+        sessions: usize,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// Gateway processes: 1 (SQLite) or 3 (sharing one PostgreSQL schema).
+        #[arg(long, default_value_t = 1)]
+        instances: usize,
+        /// PostgreSQL for `--instances 3` (a fresh schema per run).
+        #[arg(long, default_value = "postgres://127.0.0.1:5432/test")]
+        postgres: String,
+        /// Every n-th question asks for transactions; 0 asks balances only.
+        #[arg(long, default_value_t = 10)]
+        transactions_every: usize,
+        /// Instead: open M idle sessions and report the gateway's memory (and the echo server's).
+        #[arg(long)]
+        open_sessions: Option<usize>,
+        /// Instead of --seconds: ask for this many minutes, sampling memory every 10 s.
+        #[arg(long)]
+        soak_minutes: Option<u64>,
+        /// The gateways' chat.refresh_after_secs (0: every question asks the bank).
+        #[arg(long, default_value_t = 30)]
+        refresh_after_secs: u64,
+    },
+    /// The echo server `bench chat` measures beside the gateway (started by it).
+    #[command(hide = true)]
+    ChatEcho {
+        #[arg(long, default_value_t = 0)]
+        port: u16,
     },
 }
 
@@ -364,13 +409,26 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     concurrency,
                     customers,
                     ledger_transfers,
+                    pis_payments,
+                    fault_rate,
+                    seed,
                 },
         } => {
+            anyhow::ensure!(
+                (0.0..=0.9).contains(&fault_rate),
+                "--fault-rate must be from 0.0 to 0.9"
+            );
             let v = okienko::bench_payments::run(okienko::bench_payments::PaymentsBench {
                 payments,
                 concurrency,
                 customers,
                 ledger_transfers,
+                pis: okienko::bench_payments::PisBench {
+                    payments: pis_payments,
+                    concurrency,
+                    fault_rate,
+                    seed,
+                },
             })
             .await?;
             println!("{v}");
@@ -390,9 +448,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Bench {
-            command: BenchCommand::Gate { n },
+            command: BenchCommand::Gate { n, postgres },
         } => {
-            println!("{}", okienko_privacy::bench::bench_gate(n).await);
+            println!(
+                "{}",
+                okienko_privacy::bench::bench_gate_with(n, postgres.as_deref()).await
+            );
             Ok(())
         }
         Command::Bench {
@@ -418,6 +479,42 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     agents,
                 },
         } => okienko::bench_agents::run(conversations, messages, agents).await,
+        Command::Bench {
+            command:
+                BenchCommand::Chat {
+                    sessions,
+                    seconds,
+                    instances,
+                    postgres,
+                    transactions_every,
+                    open_sessions,
+                    soak_minutes,
+                    refresh_after_secs,
+                },
+        } => {
+            okienko::bench_chat::run(okienko::bench_chat::ChatBench {
+                sessions,
+                seconds,
+                instances,
+                postgres,
+                transactions_every,
+                open_sessions,
+                soak_minutes,
+                refresh_after_secs,
+            })
+            .await
+        }
+        Command::Bench {
+            command: BenchCommand::ChatEcho { port },
+        } => {
+            let listener = bind(port).await?;
+            println!(
+                "echo server listening on http://{}/",
+                listener.local_addr()?
+            );
+            okienko::bench_chat::echo_server(listener).await?;
+            Ok(())
+        }
         Command::Audit {
             command: AuditCommand::Verify { config },
         } => audit_verify(config).await,

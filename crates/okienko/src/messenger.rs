@@ -5,9 +5,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use okienko_channels::messenger::{MessengerState, PsidLink, SecretKind, SecretTake, StateError};
 use okienko_channels::{ChannelAdapter, Messenger, MessengerConfig, Outboxes, WebChat};
-use okienko_core::Clock;
+use okienko_core::{Clock, CustomerId};
 use okienko_dialog::Outbox;
+use okienko_store::{LinkCodeTake, MessengerLinkRecord, Store, StoreError};
 use secrecy::SecretString;
 
 use crate::config::MessengerSettings;
@@ -29,8 +33,13 @@ pub fn demo_settings(graph_api_url: &str) -> MessengerSettings {
     }
 }
 
-/// The channel, when enabled.
-pub fn build(s: &MessengerSettings, clock: Arc<dyn Clock>) -> anyhow::Result<Option<Messenger>> {
+/// The channel, when enabled, with its state in `store`, and whom it reaches restored from it.
+pub async fn build(
+    s: &MessengerSettings,
+    clock: Arc<dyn Clock>,
+    public_url: &str,
+    store: &Store,
+) -> anyhow::Result<Option<Messenger>> {
     if !s.enabled {
         return Ok(None);
     }
@@ -43,10 +52,125 @@ pub fn build(s: &MessengerSettings, clock: Arc<dyn Clock>) -> anyhow::Result<Opt
         timeout: Duration::from_secs(s.timeout_secs),
         replay_window: Duration::from_secs(s.replay_window_secs),
         replay_capacity: s.replay_capacity,
+        account_link_url: (s.account_link_ttl_secs > 0).then(|| {
+            format!(
+                "{}{}",
+                public_url.trim_end_matches('/'),
+                okienko_server::messenger::ACCOUNT_LINK_PATH
+            )
+        }),
+        account_link_ttl: Duration::from_secs(s.account_link_ttl_secs),
     };
-    Messenger::new(config, clock)
-        .map(Some)
-        .context("building the Messenger Send API client")
+    let messenger = Messenger::new(config, clock, Arc::new(StoreState(store.clone())))
+        .context("building the Messenger Send API client")?;
+    let n = messenger
+        .restore()
+        .await
+        .map_err(|_| anyhow::anyhow!("reading the Messenger links from the store"))?;
+    tracing::info!(links = n, "messenger links restored");
+    Ok(Some(messenger))
+}
+
+/// The Messenger channel's state in the store (migration 0017).
+struct StoreState(Store);
+
+fn state_err(e: StoreError) -> StateError {
+    tracing::warn!(error = %e, "messenger state store");
+    StateError
+}
+
+#[async_trait]
+impl MessengerState for StoreState {
+    async fn remember_event(&self, key_hash: &str, at: DateTime<Utc>) -> Result<bool, StateError> {
+        self.0
+            .remember_messenger_event(key_hash, at)
+            .await
+            .map_err(state_err)
+    }
+
+    async fn purge(&self, before: DateTime<Utc>, now: DateTime<Utc>) -> Result<u64, StateError> {
+        let events = self
+            .0
+            .purge_messenger_events(before)
+            .await
+            .map_err(state_err)?;
+        let codes = self.0.purge_messenger_codes(now).await.map_err(state_err)?;
+        Ok(events + codes)
+    }
+
+    async fn save_link(&self, customer: CustomerId, link: &PsidLink) -> Result<(), StateError> {
+        let rec = MessengerLinkRecord {
+            psid: link.psid.clone(),
+            page_id: link.page_id.clone(),
+            last_inbound: link.last_inbound,
+            account_linked_at: link.account_linked_at,
+        };
+        self.0
+            .upsert_messenger_link(customer, &rec)
+            .await
+            .map_err(state_err)
+    }
+
+    async fn link(&self, customer: CustomerId) -> Result<Option<PsidLink>, StateError> {
+        Ok(self
+            .0
+            .messenger_link(customer)
+            .await
+            .map_err(state_err)?
+            .map(|r| PsidLink {
+                psid: r.psid,
+                page_id: r.page_id,
+                last_inbound: r.last_inbound,
+                account_linked_at: r.account_linked_at,
+            }))
+    }
+
+    async fn linked_customers(&self) -> Result<Vec<CustomerId>, StateError> {
+        self.0.messenger_linked_customers().await.map_err(state_err)
+    }
+
+    async fn drop_link(&self, customer: CustomerId) -> Result<bool, StateError> {
+        self.0
+            .delete_messenger_link(customer)
+            .await
+            .map_err(state_err)
+    }
+
+    async fn issue_secret(
+        &self,
+        hash: &str,
+        kind: SecretKind,
+        customer: CustomerId,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StateError> {
+        self.0
+            .insert_messenger_code(hash, kind.as_str(), customer, expires_at)
+            .await
+            .map_err(state_err)
+    }
+
+    async fn take_secret(
+        &self,
+        hash: &str,
+        kind: SecretKind,
+        customer: Option<CustomerId>,
+        now: DateTime<Utc>,
+    ) -> Result<SecretTake, StateError> {
+        Ok(
+            match self
+                .0
+                .take_messenger_code(hash, kind.as_str(), customer, now)
+                .await
+                .map_err(state_err)?
+            {
+                LinkCodeTake::Taken(c) => SecretTake::Taken(c),
+                LinkCodeTake::Foreign => SecretTake::Foreign,
+                LinkCodeTake::Used => SecretTake::Used,
+                LinkCodeTake::Expired => SecretTake::Expired,
+                LinkCodeTake::Unknown => SecretTake::Unknown,
+            },
+        )
+    }
 }
 
 /// Where the engine's pushes go: the web chat, and Messenger when it is on.

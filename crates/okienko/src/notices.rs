@@ -1,6 +1,7 @@
 //! Wiring of proactive notices (issue 10): the notice watcher on the bank link's events, with
-//! the daily digest hour from `[notices]` and one outbox per channel so a customer's channel
-//! choice is honoured.
+//! the daily digest hour from `[notices]` and one outbox per channel (web chat, Messenger and
+//! Matrix when they run) so a customer's channel choice is honoured; a chosen channel that does
+//! not run falls back to every open chat.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,7 +15,6 @@ use okienko_dialog::{Engine, Outbox};
 use okienko_privacy::{NoticeBook, PrivacyGate};
 use okienko_store::Store;
 use serde::{Deserialize, Serialize};
-use tokio::sync::watch;
 
 use crate::config::Config;
 
@@ -24,6 +24,8 @@ use crate::config::Config;
 pub struct NoticeSettings {
     /// Local hour (0–23, in `chat.timezone`) of the daily digest of non-urgent notices.
     pub digest_hour: u32,
+    /// Minute (0–59) past `digest_hour`.
+    pub digest_minute: u32,
     /// Seconds between checks for due notices (quiet hours ended, digest time).
     pub tick_secs: u64,
 }
@@ -32,6 +34,7 @@ impl Default for NoticeSettings {
     fn default() -> Self {
         NoticeSettings {
             digest_hour: 18,
+            digest_minute: 0,
             tick_secs: 30,
         }
     }
@@ -42,6 +45,10 @@ impl NoticeSettings {
         anyhow::ensure!(
             self.digest_hour <= 23,
             "notices.digest_hour must be between 0 and 23"
+        );
+        anyhow::ensure!(
+            self.digest_minute <= 59,
+            "notices.digest_minute must be between 0 and 59"
         );
         anyhow::ensure!(
             (1..=3600).contains(&self.tick_secs),
@@ -61,9 +68,10 @@ pub fn start(
     all: Arc<dyn Outbox>,
     webchat: &WebChat,
     messenger: Option<&Messenger>,
+    matrix: Option<&crate::matrix::Bot>,
     engine: Arc<Engine>,
     clock: Arc<dyn Clock>,
-    shutdown: watch::Receiver<bool>,
+    jobs: &crate::leader::Jobs,
 ) -> anyhow::Result<Arc<NoticeWatcher>> {
     let s = &cfg.notices;
     s.validate()?;
@@ -77,6 +85,13 @@ pub fn start(
     if let Some(m) = messenger {
         by_channel.push(("messenger".to_owned(), one(Arc::new(m.clone()))));
     }
+    // "Powiadamiaj mnie na Matrixie": the bot's rooms, when the Matrix channel runs.
+    #[cfg(feature = "matrix")]
+    if let Some(b) = matrix {
+        by_channel.push(("matrix".to_owned(), one(Arc::new(b.clone()))));
+    }
+    #[cfg(not(feature = "matrix"))]
+    let _ = matrix;
     let langs: Arc<dyn CustomerLang> = engine;
     let watcher = NoticeWatcher::new(
         gate,
@@ -87,9 +102,11 @@ pub fn start(
         NoticeConfig {
             timezone,
             digest_hour: s.digest_hour,
+            digest_minute: s.digest_minute,
             tick: Duration::from_secs(s.tick_secs),
         },
     );
-    watcher.spawn(bank.subscribe(), shutdown);
+    let (w, bank) = (watcher.clone(), bank.clone());
+    jobs.add(move |stop| w.spawn(bank.subscribe(), stop));
     Ok(watcher)
 }

@@ -398,7 +398,7 @@ pub fn start(
     tz: chrono_tz::Tz,
     psu_ip: &str,
     public_url: &str,
-    shutdown: watch::Receiver<bool>,
+    jobs: &crate::leader::Jobs,
 ) -> anyhow::Result<Option<Arc<ChatTransfers>>> {
     if !settings.enabled {
         tracing::info!("transfers from the chat are off");
@@ -417,7 +417,16 @@ pub fn start(
         locks: Mutex::new(HashMap::new()),
     });
     engine.set_transfers(service.clone());
-    tokio::spawn(follow(service.clone(), engine, outbox, shutdown));
+    let follower = service.clone();
+    // Run once across instances: the follower runs only while this instance holds the lease.
+    jobs.add(move |stop| {
+        tokio::spawn(follow(
+            follower.clone(),
+            engine.clone(),
+            outbox.clone(),
+            stop,
+        ))
+    });
     tracing::info!(
         sca = settings.sca.as_str(),
         "transfers from the chat are on"
@@ -476,6 +485,8 @@ async fn notify(
     at: DateTime<Utc>,
 ) {
     let lang = engine.customer_lang(rec.customer).await;
+    // Money moved: the next question asks the bank, whatever `chat.refresh_after_secs` says.
+    engine.refresh_next_time(rec.customer);
     let reply = match view.state {
         PaymentState::Executed => {
             let saved = service.payee_saved(rec.customer, rec).await;

@@ -34,6 +34,16 @@ fn bench_agents_prints_relay_and_baseline_figures() {
     // 3 conversations × 5 messages × both ways, every one of them seen at the other end.
     assert_eq!(v["relayed_messages"], 30, "{v}");
     assert!(v["relayed_per_second"].as_f64().unwrap() > 0.0, "{v}");
+    // Loss is counted, and there is none.
+    for k in [
+        "lost_customer_to_agent",
+        "lost_agent_to_customer",
+        "unanswered_messages",
+        "console_resyncs",
+        "hub_overflows",
+    ] {
+        assert_eq!(v[k], 0, "{k}: {v}");
+    }
     for k in ["customer_to_agent", "agent_to_customer", "round_trip"] {
         let p50 = v[format!("{k}_p50_ms")].as_f64().unwrap();
         let p99 = v[format!("{k}_p99_ms")].as_f64().unwrap();

@@ -63,7 +63,6 @@ async fn click_quick_reply(c: &Client, label: &str) {
     }
 }
 
-#[ignore = "regressed at the stop of 2026-11-30: the customer-typing notice (step 3a) no longer reaches the console in this end-to-end run; issue 6 stays open until it is fixed"]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn customer_and_agent_in_two_chromium_sessions() {
     let dir = tempfile::tempdir().unwrap();

@@ -265,3 +265,121 @@ async fn an_open_form_shows_in_the_summary_and_typing_reaches_only_the_holder() 
     .await;
     assert!(quiet.is_err(), "another agent saw the customer: {quiet:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notes_stay_private_a_transfer_moves_the_conversation_and_the_customer_can_leave() {
+    let dir = tempfile::tempdir().unwrap();
+    let (gw, _bank) = demo(dir.path());
+    let console = gw.url.clone();
+    let chat_url = console.trim_end_matches("/agent").to_owned();
+
+    let mut chat = Chat::connect(&chat_url, "pl").await;
+    chat.say("chcę rozmawiać z konsultantem").await;
+    chat.expect("any", "w kolejce", WAIT).await;
+
+    let ola = sign_in(&console, "agent").await;
+    let mut ola_ws = console_ws(&console, Some(&ola), None).await.unwrap();
+    let jan = sign_in(&console, "agent2").await;
+    let mut jan_ws = console_ws(&console, Some(&jan), None).await.unwrap();
+    let state = until(&mut ola_ws, WAIT, |v| {
+        v["type"] == "state" && queued_for(v, &chat.customer).is_some()
+    })
+    .await;
+    let id = queued_for(&state, &chat.customer).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    send(&mut ola_ws, json!({"type": "claim", "conversation": id})).await;
+    until(&mut ola_ws, WAIT, |v| v["type"] == "opened").await;
+    chat.expect("any", "dołącza do rozmowy", WAIT).await;
+
+    // The agent types: the customer's chat shows the typing indicator.
+    send(&mut ola_ws, json!({"type": "typing", "conversation": id})).await;
+    assert!(
+        chat.frame_of_type("typing", WAIT).await.is_some(),
+        "no typing indicator in the web chat"
+    );
+    // A typing frame for a conversation Ola does not hold is refused.
+    send(&mut jan_ws, json!({"type": "typing", "conversation": id})).await;
+    let err = until(&mut jan_ws, WAIT, |v| v["type"] == "error").await;
+    assert_eq!(err["code"], "forbidden", "{err}");
+
+    // A private note reaches the console, never the customer; the reply does.
+    send(
+        &mut ola_ws,
+        json!({"type": "note", "conversation": id, "text": "Klient pyta o limit"}),
+    )
+    .await;
+    let note = until(&mut ola_ws, WAIT, |v| {
+        v["type"] == "line" && v["line"]["note"] == true
+    })
+    .await;
+    assert_eq!(note["line"]["text"], "Klient pyta o limit");
+    send(
+        &mut ola_ws,
+        json!({"type": "reply", "conversation": id, "text": "Już sprawdzam."}),
+    )
+    .await;
+    chat.expect("any", "Już sprawdzam.", WAIT).await;
+    assert!(
+        !chat
+            .replies
+            .iter()
+            .any(|r| r.to_string().contains("pyta o limit")),
+        "the note reached the customer: {:?}",
+        chat.replies
+    );
+
+    // Ola transfers to Jan: he holds it at once and sees the customer's next words; Ola no longer.
+    send(
+        &mut ola_ws,
+        json!({"type": "transfer", "conversation": id, "target": {"kind": "agent", "to": "agent2"}}),
+    )
+    .await;
+    until(&mut ola_ws, WAIT, |v| v["type"] == "transferred").await;
+    until(&mut jan_ws, WAIT, |v| {
+        v["type"] == "state"
+            && v["mine"]
+                .as_array()
+                .is_some_and(|m| m.iter().any(|c| c["id"] == id.as_str()))
+    })
+    .await;
+    send(&mut jan_ws, json!({"type": "open", "conversation": id})).await;
+    let opened = until(&mut jan_ws, WAIT, |v| v["type"] == "opened").await;
+    assert!(
+        opened["transcript"].to_string().contains("Już sprawdzam."),
+        "{opened}"
+    );
+    chat.say("Czy jest ktoś?").await;
+    let line = until(&mut jan_ws, WAIT, |v| {
+        v["type"] == "line" && v["line"]["sender"]["kind"] == "customer"
+    })
+    .await;
+    assert_eq!(line["line"]["text"], "Czy jest ktoś?");
+    send(
+        &mut jan_ws,
+        json!({"type": "reply", "conversation": id, "text": "Tu Jan, przejąłem sprawę."}),
+    )
+    .await;
+    let from_jan = chat.expect("any", "przejąłem sprawę", WAIT).await;
+    assert!(from_jan.to_string().contains("Jan"), "{from_jan}");
+
+    // The customer goes back to the bot: Jan's console says so, and the bot answers again.
+    chat.say("wróć do bota").await;
+    chat.expect("any", "Wróciłeś", WAIT).await;
+    let ended = until(&mut jan_ws, WAIT, |v| v["type"] == "ended").await;
+    assert_eq!(ended["conversation"], id.as_str());
+    assert_eq!(ended["by_customer"], true);
+    chat.say("pomoc").await;
+    chat.expect("any", "Potrafię", WAIT).await;
+
+    // Ola, who gave it away, saw none of the customer's words after the transfer.
+    let quiet = tokio::time::timeout(
+        Duration::from_secs(2),
+        until(&mut ola_ws, Duration::from_secs(30), |v| {
+            v["type"] == "line" || v["type"] == "ended"
+        }),
+    )
+    .await;
+    assert!(quiet.is_err(), "Ola still saw the conversation: {quiet:?}");
+}

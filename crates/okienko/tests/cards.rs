@@ -344,12 +344,38 @@ async fn corrections_change_the_next_summary_of_that_customer_only() {
     me.press(&fix).await;
     let pick = me.expect("any", "Kategorię którego sklepu", WAIT).await;
     let (label, payload) = payloads(&pick).into_iter().next().unwrap();
-    let (merchant, current) = label.rsplit_once(" (").unwrap();
-    let current = current.trim_end_matches(')').to_owned();
+    // "Biedronka (Zakupy)" when it fits Messenger's 20 characters, else the name alone.
+    let merchant = label
+        .rsplit_once(" (")
+        .map_or(label.as_str(), |(m, _)| m)
+        .to_owned();
+    let merchant = merchant.as_str();
     let spent = amount_of(&merchants(&first), merchant);
     assert!(spent > Decimal::ZERO, "{merchant} in {first}");
     me.press(&payload).await;
     let cats = me.expect("any", "Jaka to kategoria", WAIT).await;
+    // Every category but the merchant's current one is offered.
+    let offered: Vec<String> = payloads(&cats).into_iter().map(|(l, _)| l).collect();
+    let all = [
+        "Zakupy spożywcze",
+        "Jedzenie na mieście",
+        "Transport",
+        "Paliwo",
+        "Zakupy",
+        "Zdrowie i uroda",
+        "Subskrypcje",
+        "Rachunki",
+        "Gotówka",
+        "Przelewy",
+        "Wpływy",
+        "Inne",
+    ];
+    let missing: Vec<&str> = all
+        .into_iter()
+        .filter(|c| !offered.iter().any(|o| o == c))
+        .collect();
+    assert_eq!(missing.len(), 1, "{offered:?}");
+    let current = missing[0].to_owned();
     let target = if current == "Gotówka" {
         "Inne"
     } else {

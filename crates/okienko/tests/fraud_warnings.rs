@@ -1,7 +1,10 @@
 //! Fraud warnings end to end over real processes: `okienko sandbox-bank` and `okienko serve`, a
 //! customer linked at the sandbox bank, a fraud episode pushed through the bank's control API,
 //! one warning in the web chat, "Nie, zablokuj kartę" blocking the card at the bank (checked
-//! through the bank's own API), and bank warnings through `POST /admin/warnings`.
+//! through the bank's own API), and bank warnings through `POST /admin/warnings`. With the
+//! customer's alert settings: "wyłącz wszystkie powiadomienia" leaves fraud warnings on but
+//! stops bank warnings; the customer's own quiet hours (in their zone) hold a low-severity
+//! warning and bank warnings until they end, while a high-severity warning comes at once.
 
 mod support;
 
@@ -14,7 +17,11 @@ const WAIT: Duration = Duration::from_secs(60);
 const TOKEN: &str = "test-admin-token-4f1c9a";
 
 fn gateway(dir: &std::path::Path, bank: &str) -> Proc {
-    let envs = vec![
+    gateway_with(dir, bank, &[])
+}
+
+fn gateway_with(dir: &std::path::Path, bank: &str, extra: &[(&'static str, &str)]) -> Proc {
+    let mut envs = vec![
         ("OKIENKO_LISTEN", "127.0.0.1:0".to_owned()),
         ("OKIENKO_DATA_DIR", dir.join("data").display().to_string()),
         ("OKIENKO_BANK__BASE_URL", bank.to_owned()),
@@ -24,6 +31,7 @@ fn gateway(dir: &std::path::Path, bank: &str) -> Proc {
         ("OKIENKO_GUARD__QUIET_HOURS", "00:00-00:00".to_owned()),
         ("OKIENKO_GUARD__ADMIN_TOKEN", TOKEN.to_owned()),
     ];
+    envs.extend(extra.iter().map(|(k, v)| (*k, (*v).to_owned())));
     spawn(&["serve"], &envs, dir, "listening on")
 }
 
@@ -198,4 +206,204 @@ async fn bank_warnings_reach_each_linked_customer_once() {
     assert_eq!(v["already_delivered"], 2);
     let again = drain(&mut anna, Duration::from_secs(3)).await;
     assert!(!again.iter().any(|r| r.to_string().contains("SMS-y")));
+}
+
+/// Replies until each of `texts` was seen in one of them (panics after `wait`).
+async fn collect_until(chat: &mut Chat, texts: &[&str], wait: Duration) -> Vec<Value> {
+    let deadline = Instant::now() + wait;
+    let mut out: Vec<Value> = Vec::new();
+    while !texts
+        .iter()
+        .all(|t| out.iter().any(|r| r.to_string().contains(t)))
+    {
+        let left = deadline.saturating_duration_since(Instant::now());
+        assert!(!left.is_zero(), "not all of {texts:?} came: {out:#?}");
+        out.extend(drain(chat, left.min(Duration::from_secs(1))).await);
+    }
+    out
+}
+
+fn count(log: &str, what: &str) -> usize {
+    log.matches(what).count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn all_notices_off_keeps_fraud_warnings_and_stops_bank_warnings() {
+    let dir = tempfile::tempdir().unwrap();
+    let bank = spawn_bank(dir.path(), 0);
+    let gw = gateway(dir.path(), &bank.url);
+    let mut anna = Chat::connect(&gw.url, "pl").await;
+    link(&mut anna, "połącz bank", "anna").await;
+    let mut john = Chat::connect(&gw.url, "en").await;
+    link(&mut john, "connect my bank", "john").await;
+    anna.say("wyłącz wszystkie powiadomienia").await;
+    anna.expect("any", "Wszystkie powiadomienia są wyłączone", WAIT)
+        .await;
+
+    // A fraud episode on her card still warns her: warnings about her own account are exempt.
+    let (status, v) = post_json(
+        &format!("{}/sandbox/customers/anna/fraud-episode", bank.url),
+        json!({ "count": 4, "amount": "1249.00" }),
+        None,
+    )
+    .await;
+    assert_eq!(status, 201, "{v}");
+    anna.say("ile mam na koncie?").await;
+    let w = anna.expect("any", "Czy to Ty?", WAIT).await;
+    assert_eq!(w["quick_replies"].as_array().unwrap().len(), 2, "{w}");
+
+    // A bank warning (a scam campaign) respects "all off": John gets it, Anna does not.
+    let url = format!("{}/admin/warnings", gw.url);
+    let notice = json!({
+        "id": "campaign-all-off",
+        "text_pl": "Uwaga: fałszywi konsultanci banku proszą o instalację AnyDesk.",
+        "text_en": "Beware: fake bank staff ask you to install AnyDesk.",
+        "bank": "sandbox",
+    });
+    let (s, v) = post_json(&url, notice.clone(), Some(TOKEN)).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["delivered"], 1, "{v}");
+    assert_eq!(v["skipped_all_notices_off"], 1, "{v}");
+    john.expect("any", "fake bank staff", WAIT).await;
+    let quiet = drain(&mut anna, Duration::from_secs(4)).await;
+    assert!(
+        !quiet.iter().any(|r| r.to_string().contains("AnyDesk")),
+        "{quiet:#?}"
+    );
+
+    // Turning notices back on: the same warning, published again, reaches her once; John
+    // already had it.
+    anna.say("włącz powiadomienia").await;
+    anna.expect("any", "", WAIT).await;
+    let (s, v) = post_json(&url, notice, Some(TOKEN)).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["delivered"], 1, "{v}");
+    assert_eq!(v["already_delivered"], 1, "{v}");
+    assert_eq!(v["skipped_all_notices_off"], 0, "{v}");
+    anna.expect("any", "AnyDesk", WAIT).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quiet_hours_hold_low_severity_and_bank_warnings_but_not_high_severity() {
+    use chrono::{Duration as CDuration, Timelike, Utc};
+    let dir = tempfile::tempdir().unwrap();
+    let bank = spawn_bank(dir.path(), 0);
+    // The gateway's default has no quiet hours; the customers set their own. Held warnings are
+    // checked every second.
+    let gw = gateway_with(
+        dir.path(),
+        &bank.url,
+        &[("OKIENKO_NOTICES__TICK_SECS", "1")],
+    );
+    let mut anna = Chat::connect(&gw.url, "pl").await;
+    link(&mut anna, "połącz bank", "anna").await;
+    let mut john = Chat::connect(&gw.url, "en").await;
+    link(&mut john, "connect my bank", "john").await;
+
+    // Quiet hours in the customers' zone (chat.timezone, Europe/Warsaw) from an hour ago until
+    // the start of the minute after next: they end 60–120 s from now, in UTC `quiet_end`.
+    let now = Utc::now();
+    let tz = chrono_tz::Europe::Warsaw;
+    let end_utc = (now + CDuration::seconds(120))
+        .with_second(0)
+        .unwrap()
+        .with_nanosecond(0)
+        .unwrap();
+    let start_local = (now - CDuration::hours(1)).with_timezone(&tz);
+    let end_local = end_utc.with_timezone(&tz);
+    let hm = |t: chrono::DateTime<chrono_tz::Tz>| format!("{:02}:{:02}", t.hour(), t.minute());
+    let (from, to) = (hm(start_local), hm(end_local));
+    anna.say(&format!("cisza nocna od {from} do {to}")).await;
+    anna.expect("any", &format!("cisza nocna: {from}–{to}"), WAIT)
+        .await;
+    john.say(&format!("quiet hours from {from} to {to}")).await;
+    john.expect("any", &format!("quiet hours: {from}–{to}"), WAIT)
+        .await;
+
+    // Anna: a low-severity episode (online payments at new merchants) is held.
+    let (status, v) = post_json(
+        &format!("{}/sandbox/customers/anna/fraud-episode", bank.url),
+        json!({ "count": 4, "amount": "1249.00" }),
+        None,
+    )
+    .await;
+    assert_eq!(status, 201, "{v}");
+    anna.say("ile mam na koncie?").await;
+    anna.expect("balance_card", "", WAIT).await;
+    let held = drain(&mut anna, Duration::from_secs(4)).await;
+    assert!(!held.iter().any(is_warning), "{held:#?}");
+    assert_eq!(
+        count(&gw.log(), "warning held until quiet hours end"),
+        1,
+        "{}",
+        gw.log()
+    );
+
+    // John: one payment hundreds of times his usual is high severity: it warns at once,
+    // quiet hours or not.
+    let (status, v) = post_json(
+        &format!("{}/sandbox/customers/john/transactions", bank.url),
+        json!({ "amount": "250000.00", "merchant": "GOLD-BULLION.SHOP", "city": "LAGOS", "country": "NG" }),
+        None,
+    )
+    .await;
+    assert_eq!(status, 201, "{v}");
+    john.say("what's my balance?").await;
+    john.expect("any", "Was this you?", WAIT).await;
+    assert!(Utc::now() < end_utc, "the test ran past the quiet hours");
+
+    // A bank warning during quiet hours is held for both.
+    let url = format!("{}/admin/warnings", gw.url);
+    let notice = json!({
+        "id": "campaign-quiet",
+        "text_pl": "Uwaga: fałszywe SMS-y o dopłacie do paczki.",
+        "text_en": "Beware: fake texts about a parcel surcharge.",
+        "bank": "sandbox",
+    });
+    let (s, v) = post_json(&url, notice.clone(), Some(TOKEN)).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["delivered"], 0, "{v}");
+    assert_eq!(v["held_for_quiet_hours"], 2, "{v}");
+    // Publishing again while held adds nothing.
+    let (_, v) = post_json(&url, notice.clone(), Some(TOKEN)).await;
+    assert_eq!(v["held_for_quiet_hours"], 2, "{v}");
+    let early = drain(&mut anna, Duration::from_secs(3)).await;
+    assert!(
+        !early
+            .iter()
+            .any(|r| is_warning(r) || r.to_string().contains("SMS-y")),
+        "{early:#?}"
+    );
+    assert!(Utc::now() < end_utc, "the test ran past the quiet hours");
+
+    // When the quiet hours end, Anna gets the held fraud warning and the bank warning, each
+    // once, and not before the end; John gets the bank warning.
+    let deadline = Duration::from_secs((end_utc - Utc::now()).num_seconds().max(0) as u64 + 60);
+    let got = collect_until(&mut anna, &["Czy to Ty?", "fałszywe SMS-y"], deadline).await;
+    assert!(
+        Utc::now() >= end_utc,
+        "a held warning came before the quiet hours ended"
+    );
+    let w = got.iter().find(|r| is_warning(r)).unwrap();
+    assert_eq!(w["quick_replies"].as_array().unwrap().len(), 2, "{w}");
+    john.expect("any", "fake texts", WAIT).await;
+    let after = drain(&mut anna, Duration::from_secs(3)).await;
+    assert!(
+        !after
+            .iter()
+            .any(|r| is_warning(r) || r.to_string().contains("SMS-y")),
+        "each once: {after:#?}"
+    );
+    let (_, v) = post_json(&url, notice, Some(TOKEN)).await;
+    assert_eq!(v["already_delivered"], 2, "{v}");
+    assert_eq!(v["held_for_quiet_hours"], 0, "{v}");
+    let log = gw.log();
+    assert!(
+        !log.contains("250000") && !log.contains("250 000"),
+        "amounts in logs"
+    );
+    assert!(
+        !log.contains("SMS-y") && !log.contains("AnyDesk"),
+        "texts in logs"
+    );
 }

@@ -3,7 +3,11 @@
 //! matrix-sdk clients with their own encrypted stores and cross-signing, as a phone app would be.
 //!
 //! In an encrypted DM the customer links the bank through the consent page, then gets the
-//! balance and the transactions, checked against the sandbox bank's own data. An unencrypted
+//! balance and the transactions, checked against the sandbox bank's own data. Asking for a
+//! human puts the conversation in the agents' queue (the same handover as the web chat and
+//! Messenger); the agent's reply, driven over the console's HTTP and WebSocket API, arrives in
+//! the encrypted DM, the customer's answer reaches the console, and after the agent closes the
+//! bot answers again. An unencrypted
 //! room and a room with three people get the refusal and no data. Finally Synapse's own database
 //! is scanned: no balance and no amount in plaintext, while the refusal (sent unencrypted, in
 //! the unencrypted room) is found there, so the scan does see plaintext.
@@ -34,6 +38,8 @@ use msdk::ruma::events::room::message::{
 use msdk::ruma::{OwnedRoomId, OwnedUserId, RoomId};
 use msdk::{Client, Room};
 use okienko_channels::matrix::sdk as msdk;
+use serde_json::json;
+use support::console::{console_ws, send as console_send, sign_in, until};
 use support::*;
 
 const WAIT: Duration = Duration::from_secs(90);
@@ -259,6 +265,33 @@ fn shows_amount(text: &str, decimal: &str) -> bool {
     amount_forms(decimal).iter().any(|f| text.contains(f))
 }
 
+/// Adds a console staff account (password `demo`) with `okienko agents add-staff`, in the data
+/// directory the gateway will use.
+fn add_staff(dir: &Path, username: &str, name: &str) {
+    use std::io::Write as _;
+    let mut child = std::process::Command::new(BIN)
+        .args([
+            "agents",
+            "add-staff",
+            "--bank",
+            "sandbox",
+            "--role",
+            "agent",
+            "--username",
+            username,
+            "--name",
+            name,
+        ])
+        .current_dir(dir)
+        .env("OKIENKO_DATA_DIR", dir.join("data"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"demo\n").unwrap();
+    assert!(child.wait().unwrap().success(), "add-staff failed");
+}
+
 fn bytes_contain(path: &Path, needle: &str) -> bool {
     std::fs::read(path).is_ok_and(|b| b.windows(needle.len()).any(|w| w == needle.as_bytes()))
 }
@@ -282,6 +315,7 @@ async fn matrix_bot_links_and_answers_only_in_an_encrypted_dm_and_synapse_sees_n
     hs.register("bob", "bob-password-123").await;
 
     let bank = spawn_bank(dir.path(), 0);
+    add_staff(dir.path(), "agent", "Ola (konsultantka)");
     let gw = spawn(
         &["serve"],
         &[
@@ -418,6 +452,84 @@ async fn matrix_bot_links_and_answers_only_in_an_encrypted_dm_and_synapse_sees_n
         shown >= 3,
         "{shown} of the 5 newest amounts shown: {table:?}"
     );
+
+    // Asking for a human: the conversation goes to the agents' queue.
+    let from = alice.say(&dm_id, "chcę rozmawiać z konsultantem").await;
+    alice
+        .expect(&dm_id, &bot_id, from, "the queue notice", |s| {
+            s.body.contains("w kolejce")
+        })
+        .await;
+    let console = format!("{}/agent", gw.url);
+    let cookie = sign_in(&console, "agent").await;
+    let mut ws = console_ws(&console, Some(&cookie), None).await.unwrap();
+    let state = until(&mut ws, WAIT, |v| {
+        v["type"] == "state" && v["queue"].as_array().is_some_and(|q| q.len() == 1)
+    })
+    .await;
+    let conv = state["queue"][0]["id"].as_str().unwrap().to_owned();
+    console_send(&mut ws, json!({"type": "claim", "conversation": conv})).await;
+    let opened = until(&mut ws, WAIT, |v| v["type"] == "opened").await;
+    assert!(
+        opened["transcript"].to_string().contains("konsultantem"),
+        "{opened}"
+    );
+    alice
+        .expect(&dm_id, &bot_id, from, "the agent joining", |s| {
+            s.body.contains("dołącza do rozmowy")
+        })
+        .await;
+    // The agent's reply reaches the encrypted DM.
+    let from = alice.seen.lock().unwrap().len();
+    console_send(
+        &mut ws,
+        json!({"type": "reply", "conversation": conv, "text": "Dzień dobry, tu Ola z banku."}),
+    )
+    .await;
+    let reply = alice
+        .expect(&dm_id, &bot_id, from, "the agent's reply", |s| {
+            s.body.contains("tu Ola z banku")
+        })
+        .await;
+    assert!(reply.encrypted, "the agent's reply came unencrypted");
+    // The customer's answer reaches the console, and the bot keeps quiet.
+    let from = alice.say(&dm_id, "Mam pytanie o kartę").await;
+    let line = until(&mut ws, WAIT, |v| {
+        v["type"] == "line" && v["line"]["sender"]["kind"] == "customer"
+    })
+    .await;
+    assert_eq!(line["line"]["text"], "Mam pytanie o kartę");
+    assert_eq!(line["conversation"], conv.as_str());
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let bot_after = alice
+        .seen
+        .lock()
+        .unwrap()
+        .iter()
+        .skip(from)
+        .filter(|s| s.room == dm_id && s.sender.as_str() == bot_id)
+        .count();
+    assert_eq!(
+        bot_after, 0,
+        "the bot answered while the agent held the chat"
+    );
+    // Closing: the bot owns the chat again.
+    console_send(
+        &mut ws,
+        json!({"type": "close", "conversation": conv, "resolution": "information_given"}),
+    )
+    .await;
+    alice
+        .expect(&dm_id, &bot_id, from, "the closing note", |s| {
+            s.body.contains("Jak oceniasz")
+        })
+        .await;
+    let from = alice.say(&dm_id, "ile mam na koncie?").await;
+    alice
+        .expect(&dm_id, &bot_id, from, "the bot answering again", |s| {
+            shows_amount(&s.body, &balances[0])
+        })
+        .await;
 
     // An unencrypted room: refused, with the reason, and nothing else.
     let open = alice.create_room(&[bot_id.as_str()], false).await;

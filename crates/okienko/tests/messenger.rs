@@ -299,3 +299,273 @@ async fn messenger_conversation_is_signed_deduplicated_and_never_shows_money() {
         "message text in the log"
     );
 }
+
+/// The account-link button's URL in a Send API call, if the call holds one.
+fn account_link_url(call: &Value) -> Option<String> {
+    let b = &call["message"]["attachment"]["payload"]["buttons"][0];
+    (b["type"] == "account_link").then(|| b["url"].as_str().unwrap().to_owned())
+}
+
+/// Opens the account-link page as Meta does (with its token and redirect_uri); returns the
+/// status and the Location header.
+async fn open_account_link(url: &str, redirect: &str) -> (u16, Option<String>) {
+    let r = http()
+        .get(url)
+        .query(&[
+            ("account_linking_token", "ALT-1"),
+            ("redirect_uri", redirect),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let loc = r
+        .headers()
+        .get("location")
+        .map(|v| v.to_str().unwrap().to_owned());
+    (r.status().as_u16(), loc)
+}
+
+const META_REDIRECT: &str =
+    "https://www.facebook.com/messenger_platform/account_linking/?account_linking_token=ALT-1";
+
+fn code_in(location: &str) -> Option<String> {
+    location
+        .split_once("authorization_code=")
+        .map(|(_, c)| c.split('&').next().unwrap().to_owned())
+}
+
+/// Asks for the account-link button and walks Meta's side of it: returns the authorization code.
+async fn get_code(gw: &str, graph: &Graph, psid: &str, mid: &str) -> String {
+    let from = graph.count();
+    let pb = delivery(
+        psid,
+        now_ms(),
+        json!({"postback": {"mid": mid, "title": "Połącz", "payload": "MESSENGER_ACCOUNT_LINK"}}),
+    );
+    assert_eq!(send_signed(gw, &pb).await.0, 200);
+    let call = graph
+        .wait_for(from, "with the account-link button", |c| {
+            to_psid(psid)(c) && account_link_url(c).is_some()
+        })
+        .await;
+    assert_eq!(call["messaging_type"], "RESPONSE");
+    let url = account_link_url(&call).unwrap();
+    assert!(url.starts_with(gw), "{url}");
+    let (status, loc) = open_account_link(&url, META_REDIRECT).await;
+    assert_eq!(status, 303);
+    let loc = loc.unwrap();
+    assert!(loc.starts_with(META_REDIRECT), "{loc}");
+    code_in(&loc).unwrap()
+}
+
+fn linking(psid: &str, ts: i64, status: &str, code: Option<&str>) -> Vec<u8> {
+    let mut al = json!({"status": status});
+    if let Some(c) = code {
+        al["authorization_code"] = json!(c);
+    }
+    delivery(psid, ts, json!({"account_linking": al}))
+}
+
+/// Meta's account linking completes only with the code the gateway issued for that PSID, once,
+/// in time; after a gateway restart a replayed webhook is still refused and the PSID links hold
+/// (a push reaches a linked PSID that has not written since); `unlinked` drops the link.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messenger_links_survive_a_restart_and_account_linking_takes_only_its_own_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let bank = spawn_bank(dir.path(), 0);
+    let (graph, graph_url) = fake_graph().await;
+    // One address for both runs: the bank's consent redirect (and OAuth's redirect_uri check)
+    // must find the gateway again after the restart.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let env = [
+        ("OKIENKO_BANK__RETRY_AFTER_SECS", "1".to_owned()),
+        ("OKIENKO_MESSENGER__ACCOUNT_LINK_TTL_SECS", "8".to_owned()),
+        ("OKIENKO_LISTEN", format!("127.0.0.1:{port}")),
+    ];
+    let mut gw = spawn_messenger_gateway(dir.path(), &bank.url, &graph_url, &env);
+    let (anna, john) = ("5550001112223334", "5550001112229999");
+
+    let hello = text_event(anna, "m_r_hello", "cześć");
+    assert_eq!(send_signed(&gw.url, &hello).await.0, 200);
+    graph.wait_for(0, "answering anna", to_psid(anna)).await;
+    let from = graph.count();
+    assert_eq!(
+        send_signed(&gw.url, &text_event(john, "m_r_john", "cześć"))
+            .await
+            .0,
+        200
+    );
+    graph.wait_for(from, "answering john", to_psid(john)).await;
+
+    // The account-link page: Meta's redirect only, and each state once.
+    let from = graph.count();
+    let pb = delivery(
+        anna,
+        now_ms(),
+        json!({"postback": {"mid": "m_r_pb0", "title": "Połącz", "payload": "MESSENGER_ACCOUNT_LINK"}}),
+    );
+    assert_eq!(send_signed(&gw.url, &pb).await.0, 200);
+    let call = graph
+        .wait_for(from, "with the account-link button", |c| {
+            account_link_url(c).is_some()
+        })
+        .await;
+    let url = account_link_url(&call).unwrap();
+    let evil = open_account_link(&url, "https://evil.example/cb").await;
+    assert_eq!(evil, (400, None));
+    let first = open_account_link(&url, META_REDIRECT).await;
+    assert_eq!(first.0, 303);
+    assert!(code_in(first.1.as_deref().unwrap()).is_some());
+    let again = open_account_link(&url, META_REDIRECT).await;
+    assert_eq!(
+        again,
+        (303, Some(META_REDIRECT.to_owned())),
+        "a state works once"
+    );
+    let forged = open_account_link(
+        &format!("{}/channels/messenger/account-link?state=forged", gw.url),
+        META_REDIRECT,
+    )
+    .await;
+    assert_eq!(forged, (303, Some(META_REDIRECT.to_owned())));
+
+    // Anna's code, brought by john: refused, and anna's code is still good.
+    let code = get_code(&gw.url, &graph, anna, "m_r_pb1").await;
+    let from = graph.count();
+    let foreign = linking(john, now_ms(), "linked", Some(&code));
+    assert_eq!(send_signed(&gw.url, &foreign).await.0, 200);
+    graph
+        .wait_for(from, "refusing john", |c| {
+            to_psid(john)(c) && c.to_string().contains("Nie udało się połączyć")
+        })
+        .await;
+    let from = graph.count();
+    let own = linking(anna, now_ms(), "linked", Some(&code));
+    assert_eq!(send_signed(&gw.url, &own).await.0, 200);
+    graph
+        .wait_for(from, "confirming anna's link", |c| {
+            to_psid(anna)(c) && c.to_string().contains("Messenger jest połączony")
+        })
+        .await;
+    // The same code again (a new event, so no replay): used.
+    let from = graph.count();
+    let reused = linking(anna, now_ms() + 1, "linked", Some(&code));
+    assert_eq!(send_signed(&gw.url, &reused).await.0, 200);
+    graph
+        .wait_for(from, "refusing a used code", |c| {
+            to_psid(anna)(c) && c.to_string().contains("Nie udało się połączyć")
+        })
+        .await;
+    // A code past its lifetime.
+    let late = get_code(&gw.url, &graph, anna, "m_r_pb2").await;
+    tokio::time::sleep(Duration::from_secs(9)).await;
+    let from = graph.count();
+    let expired = linking(anna, now_ms(), "linked", Some(&late));
+    assert_eq!(send_signed(&gw.url, &expired).await.0, 200);
+    graph
+        .wait_for(from, "refusing an expired code", |c| {
+            to_psid(anna)(c) && c.to_string().contains("Nie udało się połączyć")
+        })
+        .await;
+
+    // Anna starts linking her bank, then the gateway restarts before she approves.
+    let from = graph.count();
+    assert_eq!(
+        send_signed(&gw.url, &text_event(anna, "m_r_link", "połącz bank"))
+            .await
+            .0,
+        200
+    );
+    let link = graph
+        .wait_for(from, "with anna's consent link", |c| {
+            to_psid(anna)(c) && c["message"]["attachment"]["payload"]["template_type"] == "button"
+        })
+        .await;
+    let anna_consent = link["message"]["attachment"]["payload"]["buttons"][0]["url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let from = graph.count();
+    assert_eq!(
+        send_signed(&gw.url, &text_event(john, "m_r_link2", "połącz bank"))
+            .await
+            .0,
+        200
+    );
+    let link = graph
+        .wait_for(from, "with john's consent link", |c| {
+            to_psid(john)(c) && c["message"]["attachment"]["payload"]["template_type"] == "button"
+        })
+        .await;
+    let john_consent = link["message"]["attachment"]["payload"]["buttons"][0]["url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let old_url = gw.url.clone();
+    gw.kill();
+    let gw = spawn_messenger_gateway(dir.path(), &bank.url, &graph_url, &env);
+    assert_eq!(gw.url, old_url);
+
+    // A delivery handled before the restart, replayed after it: refused, nothing sent.
+    let before = graph.count();
+    assert_eq!(send_signed(&gw.url, &hello).await.0, 409);
+    assert_eq!(send_signed(&gw.url, &own).await.0, 409);
+
+    // Anna approves at the bank: the push reaches her PSID though she has not written since
+    // the restart.
+    let callback = approve_at_bank(&anna_consent, "anna", "demo", "approve").await;
+    assert_eq!(http().get(&callback).send().await.unwrap().status(), 200);
+    let pushed = graph
+        .wait_for(before, "the push after the restart", |c| {
+            to_psid(anna)(c) && c["messaging_type"] == "UPDATE"
+        })
+        .await;
+    assert_eq!(pushed["recipient"]["id"], anna);
+    // And her questions are answered (masked).
+    let from = graph.count();
+    assert_eq!(
+        send_signed(&gw.url, &text_event(anna, "m_r_bal", "ile mam na koncie?"))
+            .await
+            .0,
+        200
+    );
+    graph
+        .wait_for(from, "with a view link", |c| {
+            to_psid(anna)(c) && c.to_string().contains("/view/")
+        })
+        .await;
+
+    // John unlinks: told so, and a push no longer reaches him.
+    let from = graph.count();
+    let unlink = linking(john, now_ms(), "unlinked", None);
+    assert_eq!(send_signed(&gw.url, &unlink).await.0, 200);
+    graph
+        .wait_for(from, "confirming the unlink", |c| {
+            to_psid(john)(c) && c.to_string().contains("odłączony")
+        })
+        .await;
+    let from = graph.count();
+    let callback = approve_at_bank(&john_consent, "john", "demo", "approve").await;
+    assert_eq!(http().get(&callback).send().await.unwrap().status(), 200);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(
+        !graph.calls().iter().skip(from).any(|c| to_psid(john)(c)),
+        "a push reached an unlinked PSID: {:#?}",
+        graph.calls()
+    );
+    assert!(
+        graph.refused.lock().unwrap().is_empty(),
+        "{:?}",
+        graph.refused
+    );
+    let log = gw.log();
+    assert!(
+        !log.contains(anna) && !log.contains(&code),
+        "a PSID or code in the log"
+    );
+}

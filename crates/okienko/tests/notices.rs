@@ -316,6 +316,7 @@ impl World {
             NoticeConfig {
                 timezone: chrono_tz::Europe::Warsaw,
                 digest_hour,
+                digest_minute: 0,
                 tick: Duration::from_secs(30),
             },
         )

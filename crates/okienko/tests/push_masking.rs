@@ -13,42 +13,8 @@ mod support;
 
 use std::time::Duration;
 
-use okienko::messenger::DEMO_APP_SECRET;
-use okienko_channels::messenger::signature::sign;
-use serde_json::{Value, json};
 use support::messenger::*;
 use support::*;
-
-const PAGE: &str = "1234567890";
-
-async fn say(gw: &str, psid: &str, mid: &str, text: &str) {
-    let ts = chrono::Utc::now().timestamp_millis();
-    let body = serde_json::to_vec(&json!({"object": "page", "entry": [{"id": PAGE, "time": ts,
-        "messaging": [{"sender": {"id": psid}, "recipient": {"id": PAGE}, "timestamp": ts,
-        "message": {"mid": mid, "text": text}}]}]}))
-    .unwrap();
-    let status = http()
-        .post(format!("{gw}/channels/messenger/webhook"))
-        .header("content-type", "application/json")
-        .header("x-hub-signature-256", sign(DEMO_APP_SECRET, &body))
-        .body(body)
-        .send()
-        .await
-        .unwrap()
-        .status();
-    assert_eq!(status, 200);
-}
-
-/// The `/view/…` URL in a Send API call.
-fn view_url(call: &Value) -> Option<String> {
-    let s = call.to_string();
-    let at = s.find("http")?;
-    let url: String = s[at..]
-        .chars()
-        .take_while(|c| !matches!(c, '"' | ' ' | '\\'))
-        .collect();
-    url.contains("/view/").then_some(url)
-}
 
 /// The customer's accounts at the bank: (name, IBAN).
 async fn accounts(bank: &str, psu: &str) -> Vec<(String, String)> {

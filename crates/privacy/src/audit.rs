@@ -7,16 +7,146 @@
 //! last row. So a row changed, deleted, reordered or forged, the last rows deleted, or the whole
 //! chain rehashed without the key is detected, and [`AuditLog::verify`] says where and what.
 
-use chrono::{DateTime, Utc};
-use okienko_store::{AuditEntry, AuditProblem, Store, StoreError};
-use serde::Serialize;
-use tokio::sync::Mutex;
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
 
+use chrono::{DateTime, Utc};
+use okienko_store::{AuditEntry, AuditProblem, DbFailure, Store, StoreError};
+use serde::Serialize;
+use tokio::sync::watch;
+
+/// A flush that takes longer than this fails the accesses it carries (they are refused).
+const FLUSH_TIMEOUT: Duration = Duration::from_secs(20);
+/// At most this many rows per transaction, so one batch never holds the write lock for long.
+const MAX_BATCH: usize = 1024;
+
+/// The audit writer of one gate: an in-memory queue of rows waiting to be written, and one
+/// flushing task at a time that writes everything queued in one transaction (group commit).
+///
+/// An access queues its row and gets a [`Ticket`]; the row's seq, link and MAC are assigned by
+/// the store inside the flush transaction (under its write lock), so gateways sharing a
+/// PostgreSQL database still build one chain. Whoever hands the data out first waits for the
+/// ticket: the gate itself, unless the access runs inside [`crate::PrivacyGate::deferred_audit`],
+/// whose scope waits for all its tickets before it returns.
 pub(crate) struct AuditLog {
     store: Store,
-    /// Appends in this process queue here rather than on the database's write lock (the store
-    /// serialises appenders across processes too).
-    append_lock: Mutex<()>,
+    queue: Mutex<Queue>,
+    settle: Arc<Settle>,
+    /// Transactions written and rows they carried (for the benchmark).
+    batches: AtomicU64,
+    rows: AtomicU64,
+}
+
+#[derive(Default)]
+struct Queue {
+    /// The last ticket number handed out.
+    issued: u64,
+    entries: Vec<AuditEntry>,
+    tickets: Vec<Arc<Ticket>>,
+    /// Whether a flushing task is running (it empties the queue before it stops).
+    flushing: bool,
+}
+
+/// Tickets up to this number are settled: written (with a seq) or failed.
+struct Settle {
+    through: watch::Sender<u64>,
+}
+
+/// Why a queued audit row was not written. Kept small and clonable: every access of a failed
+/// batch gets one.
+#[derive(Debug, Clone)]
+struct FlushFailure(DbFailure);
+
+impl FlushFailure {
+    fn of(e: &StoreError) -> Self {
+        let kind = match e {
+            StoreError::Query(f) | StoreError::Connect(f) => return FlushFailure(f.clone()),
+            StoreError::Corrupt(_) => "audit log or checkpoint corrupt",
+            StoreError::UnknownMasterKey(_) | StoreError::WrongMasterKey(_) => "audit key",
+            _ => "audit append",
+        };
+        FlushFailure::kind(kind)
+    }
+
+    fn kind(kind: &'static str) -> Self {
+        FlushFailure(DbFailure {
+            kind,
+            code: None,
+            constraint: None,
+        })
+    }
+
+    fn error(&self) -> StoreError {
+        StoreError::Query(self.0.clone())
+    }
+}
+
+/// One queued audit row: settled once, by the flushing task.
+pub(crate) struct Ticket {
+    n: u64,
+    result: OnceLock<Result<i64, FlushFailure>>,
+    settle: Arc<Settle>,
+}
+
+impl Ticket {
+    /// The row's seq once it is written.
+    pub(crate) fn seq(&self) -> Option<i64> {
+        match self.result.get() {
+            Some(Ok(seq)) => Some(*seq),
+            _ => None,
+        }
+    }
+
+    /// Waits until the row is durable; its seq, or why it was not written (then the access it
+    /// records must not release anything).
+    pub(crate) async fn durable(&self) -> Result<i64, StoreError> {
+        if self.result.get().is_none() {
+            let mut rx = self.settle.through.subscribe();
+            // The sender lives in `settle`, which this ticket holds: it cannot close.
+            let _ = rx.wait_for(|through| *through >= self.n).await;
+        }
+        match self.result.get() {
+            Some(Ok(seq)) => Ok(*seq),
+            Some(Err(f)) => Err(f.error()),
+            None => Err(FlushFailure::kind("audit row not settled").error()),
+        }
+    }
+}
+
+tokio::task_local! {
+    /// Inside [`crate::PrivacyGate::deferred_audit`]: the tickets of the accesses made so far,
+    /// which the scope waits for before it returns.
+    static DEFERRED: RefCell<Vec<Arc<Ticket>>>;
+}
+
+/// Whether this task runs inside a deferred-audit scope; if so, `ticket` joins the scope's.
+pub(crate) fn defer(ticket: &Arc<Ticket>) -> bool {
+    DEFERRED
+        .try_with(|d| d.borrow_mut().push(ticket.clone()))
+        .is_ok()
+}
+
+/// Runs `f` as a deferred-audit scope and returns its output with the tickets it queued.
+pub(crate) async fn deferred_scope<F: std::future::Future>(f: F) -> (F::Output, Vec<Arc<Ticket>>) {
+    DEFERRED
+        .scope(RefCell::new(Vec::new()), async move {
+            let out = f.await;
+            let tickets = DEFERRED
+                .try_with(|d| std::mem::take(&mut *d.borrow_mut()))
+                .unwrap_or_default();
+            (out, tickets)
+        })
+        .await
+}
+
+/// Waits until every ticket is durable; the first failure if one was not written.
+pub(crate) async fn all_durable(tickets: &[Arc<Ticket>]) -> Result<(), StoreError> {
+    for t in tickets {
+        t.durable().await?;
+    }
+    Ok(())
 }
 
 /// One access as the customer may see it.
@@ -81,27 +211,163 @@ impl AuditLog {
     pub(crate) fn new(store: Store) -> Self {
         AuditLog {
             store,
-            append_lock: Mutex::new(()),
+            queue: Mutex::new(Queue::default()),
+            settle: Arc::new(Settle {
+                through: watch::Sender::new(0),
+            }),
+            batches: AtomicU64::new(0),
+            rows: AtomicU64::new(0),
         }
     }
 
-    pub(crate) async fn append(&self, e: NewAudit<'_>) -> Result<i64, StoreError> {
-        let _guard = self.append_lock.lock().await;
-        let row = self
-            .store
-            .append_audit(&AuditEntry {
-                at: e.at,
-                actor: e.actor,
-                subject: e.subject,
-                purpose: e.purpose.to_owned(),
-                action: e.action.to_owned(),
-                decision: e.decision.to_owned(),
-                channel: e.channel.to_owned(),
-            })
-            .await?;
-        Ok(row.seq)
+    /// (transactions written, rows they carried) so far.
+    pub(crate) fn writer_stats(&self) -> (u64, u64) {
+        (
+            self.batches.load(Ordering::Relaxed),
+            self.rows.load(Ordering::Relaxed),
+        )
     }
 
+    fn queue(&self) -> std::sync::MutexGuard<'_, Queue> {
+        match self.queue.lock() {
+            Ok(q) => q,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    /// Queues the row and makes sure a flushing task is running; returns at once. The row is
+    /// durable when [`Ticket::durable`] says so, and not before.
+    pub(crate) fn enqueue(self: &Arc<Self>, e: NewAudit<'_>) -> Arc<Ticket> {
+        let entry = AuditEntry {
+            at: e.at,
+            actor: e.actor,
+            subject: e.subject,
+            purpose: e.purpose.to_owned(),
+            action: e.action.to_owned(),
+            decision: e.decision.to_owned(),
+            channel: e.channel.to_owned(),
+        };
+        let (ticket, start) = {
+            let mut q = self.queue();
+            q.issued += 1;
+            let ticket = Arc::new(Ticket {
+                n: q.issued,
+                result: OnceLock::new(),
+                settle: self.settle.clone(),
+            });
+            q.entries.push(entry);
+            q.tickets.push(ticket.clone());
+            let start = !q.flushing;
+            q.flushing = true;
+            (ticket, start)
+        };
+        if start {
+            let log = self.clone();
+            tokio::spawn(async move { log.flush().await });
+        }
+        ticket
+    }
+
+    /// Queues the row and waits until it is durable (what the gate did before the queue).
+    pub(crate) async fn append(self: &Arc<Self>, e: NewAudit<'_>) -> Result<i64, StoreError> {
+        self.enqueue(e).durable().await
+    }
+
+    /// Waits until every row queued so far is settled (written or failed).
+    pub(crate) async fn settled(&self) {
+        let issued = self.queue().issued;
+        let mut rx = self.settle.through.subscribe();
+        let _ = rx.wait_for(|through| *through >= issued).await;
+    }
+
+    /// The flushing task: writes what is queued, batch after batch, until the queue is empty.
+    async fn flush(self: Arc<Self>) {
+        let mut guard = FlushGuard {
+            log: &self,
+            in_flight: Vec::new(),
+            done: false,
+        };
+        loop {
+            let entries = {
+                let mut q = self.queue();
+                if q.entries.is_empty() {
+                    q.flushing = false;
+                    guard.done = true;
+                    return;
+                }
+                let n = q.entries.len().min(MAX_BATCH);
+                guard.in_flight = q.tickets.drain(..n).collect();
+                q.entries.drain(..n).collect::<Vec<_>>()
+            };
+            let written =
+                tokio::time::timeout(FLUSH_TIMEOUT, self.store.append_audit_batch(&entries)).await;
+            let tickets = std::mem::take(&mut guard.in_flight);
+            match written {
+                Ok(Ok(rows)) if rows.len() == tickets.len() => {
+                    self.batches.fetch_add(1, Ordering::Relaxed);
+                    self.rows.fetch_add(rows.len() as u64, Ordering::Relaxed);
+                    for (t, row) in tickets.iter().zip(&rows) {
+                        let _ = t.result.set(Ok(row.seq));
+                    }
+                }
+                outcome => {
+                    let failure = match &outcome {
+                        Ok(Err(e)) => FlushFailure::of(e),
+                        Ok(Ok(_)) => FlushFailure::kind("audit append returned other rows"),
+                        Err(_) => FlushFailure::kind("audit flush timed out"),
+                    };
+                    tracing::error!(
+                        rows = tickets.len(),
+                        error = %failure.0,
+                        "audit flush failed; the accesses it recorded are refused"
+                    );
+                    for t in &tickets {
+                        let _ = t.result.set(Err(failure.clone()));
+                    }
+                }
+            }
+            if let Some(last) = tickets.last() {
+                self.settle
+                    .through
+                    .send_modify(|through| *through = (*through).max(last.n));
+            }
+        }
+    }
+}
+
+/// If the flushing task is dropped mid-flush (its runtime shuts down) or panics, the accesses it
+/// carried and those still queued fail instead of waiting forever, and the next access starts a
+/// new task.
+struct FlushGuard<'a> {
+    log: &'a AuditLog,
+    in_flight: Vec<Arc<Ticket>>,
+    /// Set when the task ends normally (queue empty, flag lowered under the lock).
+    done: bool,
+}
+
+impl Drop for FlushGuard<'_> {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        let mut q = self.log.queue();
+        let failure = FlushFailure::kind("audit writer stopped");
+        let queued = std::mem::take(&mut q.tickets);
+        q.entries.clear();
+        q.flushing = false;
+        let issued = q.issued;
+        drop(q);
+        for t in self.in_flight.iter().chain(&queued) {
+            let _ = t.result.set(Err(failure.clone()));
+        }
+        self.log
+            .settle
+            .through
+            .send_modify(|through| *through = (*through).max(issued));
+    }
+}
+
+impl AuditLog {
     pub(crate) async fn for_subject(
         &self,
         subject: &str,

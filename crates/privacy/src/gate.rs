@@ -1,12 +1,33 @@
 //! The gate itself: look up the facts, decide, audit, and only then read.
+//!
+//! # Where the time goes, and what keeps it small
+//!
+//! A gated read costs, besides the read itself: the consent lookup, the Cedar decision and the
+//! audit row. The consent lookup is served by [`ConsentCache`] (invalidated synchronously by the
+//! store on every consent write in this process, at most [`crate::consent_cache::MAX_AGE`] old,
+//! expiry judged on every access); the decision by the decision cache (`decision_cache`). The
+//! audit row is queued in memory and written by a flushing task in batches (group commit, see
+//! [`crate::audit`]).
+//!
+//! # The audit invariant
+//!
+//! Every access is audited, and its audit row is durable before the data leaves the process.
+//! By default each read waits for its own row before returning (many concurrent reads share one
+//! transaction). Code that hands the data out itself — the dialog's reply, the view page — runs
+//! its reads inside [`PrivacyGate::deferred_audit`]: the reads return as soon as the row is
+//! queued, and the scope returns its output (the reply) only once every row queued inside it is
+//! durable, or an error instead of the output if one could not be written. A crash before the
+//! flush therefore loses rows only of reads whose data never left.
 
+use std::future::Future;
 use std::sync::Arc;
 
-use okienko_core::{Account, Balance, Clock, ConsentStatus, CustomerId, Transaction, TxFilter};
+use okienko_core::{Account, Balance, Clock, CustomerId, Transaction, TxFilter};
 use okienko_store::{Store, StoreError};
 
-use crate::audit::{AccessLogEntry, AuditLog, AuditVerification, NewAudit};
+use crate::audit::{AccessLogEntry, AuditLog, AuditVerification, NewAudit, Ticket};
 use crate::case::{CaseBook, CaseId};
+use crate::consent_cache::ConsentCache;
 use crate::policy::{Decision, DenyReason, Facts, PolicyEngine, PolicyError};
 use crate::purpose::{AccessRequest, Actor, Purpose};
 
@@ -25,13 +46,38 @@ pub enum AccessError {
 #[derive(Debug)]
 pub struct Gated<T> {
     data: T,
-    audit_seq: i64,
+    audit_seq: AuditSeq,
     purpose: Purpose,
+}
+
+/// The audit row of an access: written, or (inside [`PrivacyGate::deferred_audit`]) queued.
+#[derive(Clone)]
+pub(crate) enum AuditSeq {
+    Written(i64),
+    Queued(Arc<Ticket>),
+}
+
+impl std::fmt::Debug for AuditSeq {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AuditSeq::Written(seq) => write!(f, "Written({seq})"),
+            AuditSeq::Queued(t) => write!(f, "Queued({:?})", t.seq()),
+        }
+    }
+}
+
+impl AuditSeq {
+    fn get(&self) -> i64 {
+        match self {
+            AuditSeq::Written(seq) => *seq,
+            AuditSeq::Queued(t) => t.seq().unwrap_or(0),
+        }
+    }
 }
 
 impl<T> Gated<T> {
     /// Only the gate's own modules wrap data that passed it.
-    pub(crate) fn new(data: T, audit_seq: i64, purpose: Purpose) -> Self {
+    pub(crate) fn new(data: T, audit_seq: AuditSeq, purpose: Purpose) -> Self {
         Gated {
             data,
             audit_seq,
@@ -47,9 +93,10 @@ impl<T> Gated<T> {
         self.data
     }
 
-    /// The audit row that records this read.
+    /// The audit row that records this read. Inside [`PrivacyGate::deferred_audit`] the row may
+    /// still be queued: then 0 until it is written (always written once the scope has returned).
     pub fn audit_seq(&self) -> i64 {
-        self.audit_seq
+        self.audit_seq.get()
     }
 
     pub fn purpose(&self) -> Purpose {
@@ -79,6 +126,7 @@ pub struct PrivacyGate {
     clock: Arc<dyn Clock>,
     engine: Arc<PolicyEngine>,
     cases: Arc<CaseBook>,
+    consents: Arc<ConsentCache>,
 }
 
 impl PrivacyGate {
@@ -105,13 +153,53 @@ impl PrivacyGate {
 
     /// A gate deciding with an engine built elsewhere (shared between gates, or custom policies).
     pub fn with_engine(store: Store, clock: Arc<dyn Clock>, engine: Arc<PolicyEngine>) -> Self {
+        let consents = Arc::new(ConsentCache::new());
+        let listener: Arc<dyn okienko_store::ConsentListener> = consents.clone();
+        store.on_consent_change(Arc::downgrade(&listener));
         PrivacyGate {
             audit: Arc::new(AuditLog::new(store.clone())),
             cases: Arc::new(CaseBook::new(store.clone())),
             store,
             clock,
             engine,
+            consents,
         }
+    }
+
+    /// Runs `f` (code that reads through this gate and then hands the data out: a chat reply, a
+    /// page) with the audit deferred: reads inside return as soon as their decision is made and
+    /// their audit row is queued, and this returns `f`'s output only once every audit row queued
+    /// inside is durable. If one could not be written, the output is dropped unseen and the
+    /// error returned: the caller must then send nothing from it.
+    ///
+    /// The output must be the only way data read inside leaves: anything sent from inside `f`
+    /// (a push, a spawned task) is not held back. Tasks spawned inside are outside the scope, so
+    /// their reads wait for their own rows as usual.
+    pub async fn deferred_audit<F: Future>(&self, f: F) -> Result<F::Output, AccessError> {
+        let (out, tickets) = crate::audit::deferred_scope(f).await;
+        crate::audit::all_durable(&tickets).await?;
+        Ok(out)
+    }
+
+    /// Waits until every audit row queued by this gate so far is settled (written, or failed and
+    /// its access refused).
+    pub async fn flush_audit(&self) {
+        self.audit.settled().await
+    }
+
+    /// (audit transactions written, rows they carried) so far by this gate's writer.
+    pub fn audit_writer_stats(&self) -> (u64, u64) {
+        self.audit.writer_stats()
+    }
+
+    /// Queues an audit row for the benchmark's breakdown, without waiting.
+    pub(crate) fn enqueue_audit(&self, row: NewAudit<'_>) {
+        self.audit.enqueue(row);
+    }
+
+    /// (hits, misses) of the consent cache so far.
+    pub fn consent_cache_stats(&self) -> (u64, u64) {
+        self.consents.stats()
     }
 
     /// The policy engine this gate decides with.
@@ -146,20 +234,11 @@ impl PrivacyGate {
     }
 
     /// The consent scopes valid now for the subject, and the agent's case facts.
-    async fn facts(&self, req: &AccessRequest) -> Result<Facts, StoreError> {
-        let today = self.clock.now().date_naive();
-        let consents = self.store.consents_for_customer(req.subject).await?;
-        let mut valid_scopes = Vec::new();
-        for c in consents
-            .iter()
-            .filter(|c| c.status == ConsentStatus::Valid && c.valid_until >= today)
-        {
-            for s in &c.scopes {
-                if !valid_scopes.contains(s) {
-                    valid_scopes.push(*s);
-                }
-            }
-        }
+    pub(crate) async fn facts(&self, req: &AccessRequest) -> Result<Facts, StoreError> {
+        let valid_scopes = self
+            .consents
+            .valid_scopes(&self.store, req.subject, self.clock.now())
+            .await?;
         let (agent_cases, case_subject) = match &req.actor {
             Actor::BankAgent(staff) => self.cases.facts(staff, req.case).await?,
             _ => (Vec::new(), None),
@@ -171,27 +250,31 @@ impl PrivacyGate {
         })
     }
 
-    /// Decides and audits; returns the audit sequence number when allowed.
+    /// Decides and audits; returns the audit row when allowed. Outside
+    /// [`PrivacyGate::deferred_audit`] the row is durable when this returns (a denial's too);
+    /// inside, it is queued and the scope waits for it.
     pub(crate) async fn authorize(
         &self,
         req: &AccessRequest,
         action: &str,
-    ) -> Result<i64, AccessError> {
+    ) -> Result<AuditSeq, AccessError> {
         let facts = self.facts(req).await?;
         let verdict = self.engine.decide(req, &facts);
         let decision = verdict.decision;
-        let seq = self
-            .audit
-            .append(NewAudit {
-                at: self.clock.now(),
-                actor: req.actor.audit_label(),
-                subject: req.subject.to_string(),
-                purpose: req.purpose.as_str(),
-                action,
-                decision: &verdict.audit_string(),
-                channel: req.channel.as_str(),
-            })
-            .await?;
+        let ticket = self.audit.enqueue(NewAudit {
+            at: self.clock.now(),
+            actor: req.actor.audit_label(),
+            subject: req.subject.to_string(),
+            purpose: req.purpose.as_str(),
+            action,
+            decision: &verdict.audit_string(),
+            channel: req.channel.as_str(),
+        });
+        let seq = if crate::audit::defer(&ticket) {
+            AuditSeq::Queued(ticket)
+        } else {
+            AuditSeq::Written(ticket.durable().await?)
+        };
         match decision {
             Decision::Allow => Ok(seq),
             Decision::Deny(reason) => {
@@ -199,7 +282,7 @@ impl PrivacyGate {
                     purpose = req.purpose.as_str(),
                     reason = reason.as_str(),
                     policies = ?verdict.policies,
-                    audit_seq = seq,
+                    audit_seq = seq.get(),
                     "privacy gate denied a read"
                 );
                 Err(AccessError::Denied(reason))
@@ -310,6 +393,8 @@ impl PrivacyGate {
             Purpose::ServiceAccessLog,
             crate::purpose::ChannelContext::WebChat,
         );
+        // Rows still queued (this gate's deferred reads) are part of the answer.
+        self.audit.settled().await;
         let entries = self.audit.for_subject(&customer.to_string()).await?;
         let seq = self.authorize(&req, "read.access_log").await?;
         Ok(Gated {

@@ -14,6 +14,7 @@ pub mod cards;
 pub mod case;
 pub mod categories;
 mod cedar;
+mod consent_cache;
 mod decision_cache;
 pub mod fraud_case;
 pub mod gate;

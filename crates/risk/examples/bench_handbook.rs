@@ -32,7 +32,8 @@ fn main() -> ExitCode {
     }
     // Optional overrides for exploring settings on the validation split:
     // HB_TREES, HB_LR, HB_LEAVES, HB_DEPTH, HB_MIN_LEAF, HB_SUBSAMPLE, HB_L2, HB_BAG,
-    // HB_LR_BLEND, HB_CARD (max | noisy_or | sum).
+    // HB_LR_BLEND, HB_CARD (max | noisy_or | sum), HB_CW and HB_TERM_AGE (1 | 0: the
+    // customer-window and terminal fraud-age features), HB_DUMP (file for the test scores).
     let env = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<f64>().ok());
     let p = &mut opts.params;
     if let Some(v) = env("HB_TREES") {
@@ -67,6 +68,16 @@ fn main() -> ExitCode {
         Ok("noisy_or") => opts.card_score = CardScore::NoisyOr,
         Ok("sum") => opts.card_score = CardScore::Sum,
         _ => {}
+    }
+    let flag = |k: &str| std::env::var(k).ok().map(|v| v == "1");
+    if let Some(v) = flag("HB_CW") {
+        opts.customer_windows = v;
+    }
+    if let Some(v) = flag("HB_TERM_AGE") {
+        opts.terminal_fraud_age = v;
+    }
+    if let Ok(v) = std::env::var("HB_DUMP") {
+        opts.scores_csv = Some(PathBuf::from(v));
     }
     let Some(path) = path else {
         eprintln!("usage: bench_handbook DIR [--validation]");

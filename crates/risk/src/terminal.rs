@@ -76,6 +76,20 @@ impl<K: Hash + Eq + Clone> TerminalRisk<K> {
         out
     }
 
+    /// Days from the oldest fraud known at `terminal` (older than the delay, within the
+    /// longest window) to `ts - delay`; -1 when none is known. A compromise has a start: a
+    /// terminal whose frauds are all old may have been cleaned since.
+    pub fn known_fraud_age_days(&self, terminal: &K, ts: i64) -> f32 {
+        let Some(q) = self.terminals.get(terminal) else {
+            return -1.0;
+        };
+        let end = ts - self.delay_secs;
+        let start = end - TERMINAL_WINDOWS_DAYS[2] * 86_400;
+        q.iter()
+            .find(|(t, f)| *f && *t > start && *t <= end)
+            .map_or(-1.0, |(t, _)| ((end - *t) as f64 / 86_400.0) as f32)
+    }
+
     /// Records a payment and its (eventual) label. Payments must come in time order per
     /// terminal; entries older than delay + 30 days are dropped.
     pub fn record(&mut self, terminal: &K, ts: i64, is_fraud: bool) {

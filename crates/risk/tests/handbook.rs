@@ -178,3 +178,55 @@ fn handbook_bench_refuses_a_missing_file_and_a_foreign_csv() {
     assert!(e.contains("row 1") && e.contains("negative"), "{e}");
     assert!(!e.contains("5.00"), "error leaks the amount: {e}");
 }
+
+#[test]
+fn terminal_fraud_age_counts_from_the_oldest_fraud_past_the_delay() {
+    let mut t: TerminalRisk<u32> = TerminalRisk::new(7);
+    let t0 = 1_000 * DAY;
+    t.record(&1, t0 - DAY, false);
+    // No fraud known yet: -1, as for a terminal never seen.
+    assert_eq!(t.known_fraud_age_days(&1, t0 + 9 * DAY), -1.0);
+    assert_eq!(t.known_fraud_age_days(&9, t0), -1.0);
+    t.record(&1, t0, true);
+    t.record(&1, t0 + 2 * DAY, true);
+    // Inside the delay the fraud is not known.
+    assert_eq!(t.known_fraud_age_days(&1, t0 + 6 * DAY), -1.0);
+    // Three days past the delay: the oldest fraud is 3 days old; the newer one does not reset it.
+    assert_eq!(t.known_fraud_age_days(&1, t0 + 10 * DAY), 3.0);
+    // Past the 30-day window the first fraud drops out and the second is the oldest.
+    assert_eq!(t.known_fraud_age_days(&1, t0 + 38 * DAY), 29.0);
+    t.record(&1, t0 + 60 * DAY, false);
+    assert_eq!(t.known_fraud_age_days(&1, t0 + 61 * DAY), -1.0);
+}
+
+#[test]
+fn handbook_feature_options_add_the_book_windows_and_the_fraud_age() {
+    let Some(dir) = data_dir() else { return };
+    let on = bench_handbook(&dir, &slice()).expect("bench runs");
+    let names: Vec<String> = on["_meta"]["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect();
+    assert!(names.iter().any(|n| n == "amount_over_avg_7d"), "{names:?}");
+    assert_eq!(names.last().unwrap(), "terminal_known_fraud_age_days");
+    // The book's rule ranks cards by default.
+    assert_eq!(on["_meta"]["card_score"], "max");
+    let off = bench_handbook(
+        &dir,
+        &HandbookOptions {
+            customer_windows: false,
+            terminal_fraud_age: false,
+            ..slice()
+        },
+    )
+    .expect("bench runs");
+    let n_off = off["_meta"]["features"].as_array().unwrap().len();
+    assert_eq!(n_off + 10, names.len());
+    // The baselines do not depend on our features.
+    assert_eq!(
+        on["baselines"]["book_features_logistic_regression"],
+        off["baselines"]["book_features_logistic_regression"]
+    );
+}

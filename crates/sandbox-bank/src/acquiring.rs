@@ -2,8 +2,9 @@
 //! issuer and acquirer in one. Every card has a full number (PAN), expiry and CVC derived from its
 //! account, so they are stable for a seed; a card vault charges a card by PAN at
 //! `POST /acquiring/v1/charges`, and the money moves on the sandbox ledger from the card's account
-//! to the bank's acquiring settlement account. A blocked card, a wrong expiry or CVC, or missing
-//! funds decline.
+//! to the bank's acquiring settlement account as a visible booking, so the charge is on the
+//! cardholder's AIS transactions (code `CARD`, the merchant as counterparty) and balances. A
+//! blocked card, a wrong expiry or CVC, or missing funds decline.
 //!
 //! Idempotency: `X-Request-ID` (a UUID) is the key. A repeat with the same id and body gets the
 //! same answer and moves nothing more; the same id with another body is a 409.
@@ -27,6 +28,7 @@ use sha2::{Digest, Sha256};
 use crate::cards::{Card, cards_of};
 use crate::error::ApiError;
 use crate::http::{X_REQUEST_ID, header, json_response};
+use crate::ledger::payments::Booking;
 use crate::state::Inner;
 
 /// The issuer BIN of every sandbox card. Vault tokens come from another range.
@@ -175,6 +177,8 @@ struct ChargeRequest {
     cvc: Option<String>,
     amount: Decimal,
     currency: Currency,
+    /// The merchant's name as the cardholder's statement shows it.
+    merchant: Option<String>,
 }
 
 fn parse(body: &[u8]) -> Result<ChargeRequest, ApiError> {
@@ -210,6 +214,21 @@ fn parse(body: &[u8]) -> Result<ChargeRequest, ApiError> {
         .ok_or(ApiError::Format(
             "amount must be a decimal string from 0.00 to 1000000.00",
         ))?;
+    let merchant = match v.get("merchant") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(m))
+            if !m.trim().is_empty()
+                && m.chars().count() <= 70
+                && !m.chars().any(char::is_control) =>
+        {
+            Some(m.trim().to_owned())
+        }
+        Some(_) => {
+            return Err(ApiError::Format(
+                "merchant must be a name of at most 70 characters",
+            ));
+        }
+    };
     Ok(ChargeRequest {
         pan,
         exp_month,
@@ -217,6 +236,7 @@ fn parse(body: &[u8]) -> Result<ChargeRequest, ApiError> {
         cvc,
         amount,
         currency,
+        merchant,
     })
 }
 
@@ -260,8 +280,9 @@ async fn charge(
     if let Some(r) = repeated_in(&st.acquiring, &rid, &fp)? {
         return Ok(r);
     }
+    let charge_id = uuid::Uuid::new_v4().to_string();
     let new_charge = |approved: bool, reason: Option<&'static str>| Charge {
-        id: uuid::Uuid::new_v4().to_string(),
+        id: charge_id.clone(),
         fingerprint: fp.clone(),
         approved,
         reason,
@@ -290,11 +311,28 @@ async fn charge(
                 if st.pis.ledger.account(&settle).is_none() {
                     let _ = st.pis.ledger.open(&settle, currency, None);
                 }
-                match st.pis.ledger.reserve(&k.account, &settle, req.amount, day) {
-                    Ok(t) => match st.pis.ledger.post(t, day) {
-                        Ok(()) => new_charge(true, None),
-                        Err(_) => new_charge(false, Some("processing_error")),
-                    },
+                // A visible booking: the charge is on the cardholder's statement (AIS
+                // transactions and balances) as well as on the ledger.
+                match st
+                    .pis
+                    .ledger
+                    .book_visible(&k.account, &settle, req.amount, day)
+                {
+                    Ok(t) => {
+                        st.pis.bookings.push(Booking {
+                            id: format!("card-{charge_id}"),
+                            account: k.account.clone(),
+                            transfer: t,
+                            counterparty: req
+                                .merchant
+                                .clone()
+                                .unwrap_or_else(|| "CARD PAYMENT".to_owned()),
+                            counterparty_iban: None,
+                            remittance: format!("Płatność kartą •••• {}", last4(&k.masked_pan)),
+                            code: "CARD",
+                        });
+                        new_charge(true, None)
+                    }
                     Err(crate::ledger::LedgerError::InsufficientFunds) => {
                         new_charge(false, Some("insufficient_funds"))
                     }

@@ -1,5 +1,6 @@
 //! The test control API under `/sandbox/` (only when `control_api` is on): move the bank's day,
-//! inject faults into `/v1/accounts*`, expire a consent, and read a customer's full truth.
+//! inject faults into `/v1/accounts*`, expire a consent, read a customer's full truth, and book
+//! card purchases, incoming credits and merchant debits.
 //! It exists for tests; it must never be enabled in front of real users.
 
 use std::sync::Arc;
@@ -36,6 +37,10 @@ pub fn routes() -> Router<Arc<Inner>> {
         .route(
             "/sandbox/customers/{psu_id}/transactions",
             post(crate::cards::control_push),
+        )
+        .route(
+            "/sandbox/customers/{psu_id}/bookings",
+            post(crate::bookings::control_book),
         )
         .route(
             "/sandbox/customers/{psu_id}/fraud-episode",

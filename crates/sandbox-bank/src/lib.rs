@@ -10,6 +10,7 @@ mod acquiring;
 mod api;
 mod app;
 mod bench;
+mod bookings;
 mod cards;
 mod consent;
 mod control;

@@ -94,7 +94,12 @@ async fn warnings(State(admin): State<Admin>, headers: HeaderMap, body: Bytes) -
     match admin.publisher.publish(notice).await {
         Ok(r) => (
             StatusCode::OK,
-            axum::Json(json!({ "delivered": r.delivered, "already_delivered": r.already_had_it })),
+            axum::Json(json!({
+                "delivered": r.delivered,
+                "already_delivered": r.already_had_it,
+                "held_for_quiet_hours": r.held,
+                "skipped_all_notices_off": r.skipped_all_off,
+            })),
         )
             .into_response(),
         Err(NoticeError::Invalid(field, why)) => error(

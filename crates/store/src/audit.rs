@@ -30,6 +30,9 @@
 //!
 //! # Concurrency
 //!
+//! Appends come one at a time ([`Store::append_audit`]) or as a batch in one transaction
+//! ([`Store::append_audit_batch`], the privacy gate's group commit); a batch links and MACs each
+//! row exactly like single appends, and moves the checkpoint once.
 //! Appends are serialised by the database: `BEGIN IMMEDIATE` on SQLite (the write lock), and
 //! `LOCK TABLE audit_log IN EXCLUSIVE MODE` on PostgreSQL (readers are not blocked). Reading the
 //! last row, inserting the next one and moving the checkpoint happen in that one transaction, so
@@ -59,7 +62,7 @@ use crate::codec::{instant, read_instant};
 use crate::crypto::DataKey;
 use crate::error::StoreError;
 use crate::records::AuditRow;
-use crate::store::{Backend, Store, begin_write, with_pool};
+use crate::store::{Backend, Store, with_pool};
 use crate::vault::{dek_for_write, load_dek};
 
 /// The hash the first row points back to.
@@ -308,102 +311,166 @@ impl Store {
     /// audit key (created on the first append) and moves the checkpoint, all in one transaction.
     /// Returns the stored row.
     pub async fn append_audit(&self, e: &AuditEntry) -> Result<AuditRow, StoreError> {
+        self.append_audit_batch(std::slice::from_ref(e))
+            .await?
+            .pop()
+            .ok_or(StoreError::Corrupt("audit_log"))
+    }
+
+    /// Appends `entries` as the next rows, in the order given, in one transaction (group commit):
+    /// each row is linked to the one before it and MACed exactly as [`Store::append_audit`] does,
+    /// and the checkpoint moves once, to the last row. All or none are written. Returns the stored
+    /// rows in order; an empty batch writes nothing.
+    ///
+    /// On SQLite this one transaction commits with `synchronous = FULL` (the WAL is fsynced before
+    /// the commit returns), so an audit row survives a power loss too, not only a process crash;
+    /// the rest of the database keeps `NORMAL` (see `store.rs`). One fsync per batch, not per row.
+    pub async fn append_audit_batch(
+        &self,
+        entries: &[AuditEntry],
+    ) -> Result<Vec<AuditRow>, StoreError> {
+        if entries.is_empty() {
+            return Ok(Vec::new());
+        }
         // Micro-second precision, so the MAC survives a round trip through either database.
-        let at = DateTime::from_timestamp_micros(e.at.timestamp_micros()).unwrap_or(e.at);
-        let at_text = instant(at, "audit.at")?;
+        let mut stamps = Vec::with_capacity(entries.len());
+        for e in entries {
+            let at = DateTime::from_timestamp_micros(e.at.timestamp_micros()).unwrap_or(e.at);
+            stamps.push((at, instant(at, "audit.at")?));
+        }
         let backend = self.backend();
+        let sqlite = backend == Backend::Sqlite;
         with_pool!(self, p => {
-            let mut tx = begin_write(p, backend).await?;
-            if backend == Backend::Postgres {
-                // Serialises appenders; readers are not blocked.
-                sqlx::query("LOCK TABLE audit_log IN EXCLUSIVE MODE")
-                    .execute(&mut *tx)
+            let mut conn = p.acquire().await?;
+            if sqlite {
+                // A per-connection setting that cannot change inside a transaction: set it
+                // around this one and put it back.
+                sqlx::query("PRAGMA main.synchronous = FULL")
+                    .execute(&mut *conn)
                     .await?;
             }
-            let key_existed = load_dek!(self, &mut *tx, AUDIT_KEY_ID).is_some();
-            let key = ChainKey::new(&dek_for_write!(self, &mut *tx, AUDIT_KEY_ID));
-            let last: Option<(i64, String)> =
-                sqlx::query_as("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            let head: Option<HeadDbRow> =
-                sqlx::query_as("SELECT keyed_from, seq, hash, mac FROM audit_head WHERE id = 1")
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            // Appending must never launder tampering into a fresh, valid checkpoint. A forged
-            // or missing checkpoint stops appends (the gate then fails closed) until an operator
-            // has looked at `okienko audit verify`; otherwise the chain goes on from the row the
-            // checkpoint vouches for, so deleted last rows stay a gap and rows appended around
-            // the store stay unlinked.
-            let (seq, prev_hash) = match (&head, last) {
-                (Some(h), last) => {
-                    if !same(&key.head_mac(h.keyed_from, h.seq, &h.hash), &h.mac) {
-                        tracing::error!("audit checkpoint does not verify; refusing to append");
+            let out = async {
+                let mut tx = if sqlite {
+                    sqlx::Connection::begin_with(&mut *conn, "BEGIN IMMEDIATE").await?
+                } else {
+                    sqlx::Connection::begin(&mut *conn).await?
+                };
+                if backend == Backend::Postgres {
+                    // Serialises appenders; readers are not blocked.
+                    sqlx::query("LOCK TABLE audit_log IN EXCLUSIVE MODE")
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                let key_existed = load_dek!(self, &mut *tx, AUDIT_KEY_ID).is_some();
+                let key = ChainKey::new(&dek_for_write!(self, &mut *tx, AUDIT_KEY_ID));
+                let last: Option<(i64, String)> =
+                    sqlx::query_as("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                let head: Option<HeadDbRow> = sqlx::query_as(
+                    "SELECT keyed_from, seq, hash, mac FROM audit_head WHERE id = 1",
+                )
+                .fetch_optional(&mut *tx)
+                .await?;
+                // Appending must never launder tampering into a fresh, valid checkpoint. A forged
+                // or missing checkpoint stops appends (the gate then fails closed) until an
+                // operator has looked at `okienko audit verify`; otherwise the chain goes on from
+                // the row the checkpoint vouches for, so deleted last rows stay a gap and rows
+                // appended around the store stay unlinked.
+                let (mut seq, mut prev_hash) = match (&head, last) {
+                    (Some(h), last) => {
+                        if !same(&key.head_mac(h.keyed_from, h.seq, &h.hash), &h.mac) {
+                            tracing::error!("audit checkpoint does not verify; refusing to append");
+                            return Err(StoreError::Corrupt("audit_head"));
+                        }
+                        let top = last.map_or(h.seq, |(seq, _)| seq.max(h.seq));
+                        (
+                            top.checked_add(1).ok_or(StoreError::Corrupt("audit_log.seq"))?,
+                            h.hash.clone(),
+                        )
+                    }
+                    (None, _) if key_existed => {
+                        // (On SQLite a crash between committing the key file and the main file
+                        // of the very first keyed append could also leave this state; see the
+                        // docs.)
+                        tracing::error!("audit checkpoint missing; refusing to append");
                         return Err(StoreError::Corrupt("audit_head"));
                     }
-                    let top = last.map_or(h.seq, |(seq, _)| seq.max(h.seq));
-                    (
-                        top.checked_add(1).ok_or(StoreError::Corrupt("audit_log.seq"))?,
-                        h.hash.clone(),
+                    (None, Some((seq, hash))) => (
+                        seq.checked_add(1).ok_or(StoreError::Corrupt("audit_log.seq"))?,
+                        hash,
+                    ),
+                    (None, None) => (1, AUDIT_GENESIS.to_owned()),
+                };
+                // The first keyed row of a database written before 0013 starts the keyed part.
+                let keyed_from = head.as_ref().map_or(seq, |h| h.keyed_from);
+                let mut rows = Vec::with_capacity(entries.len());
+                for (e, (at, at_text)) in entries.iter().zip(&stamps) {
+                    let mut row = AuditRow {
+                        seq,
+                        at: *at,
+                        actor: e.actor.clone(),
+                        subject: e.subject.clone(),
+                        purpose: e.purpose.clone(),
+                        action: e.action.clone(),
+                        decision: e.decision.clone(),
+                        channel: e.channel.clone(),
+                        prev_hash: std::mem::take(&mut prev_hash),
+                        hash: String::new(),
+                    };
+                    row.hash = key.row_link(&row);
+                    sqlx::query(
+                        "INSERT INTO audit_log (seq, at, actor, subject, purpose, action, \
+                         decision, channel, prev_hash, hash) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
                     )
+                    .bind(row.seq)
+                    .bind(at_text)
+                    .bind(&row.actor)
+                    .bind(&row.subject)
+                    .bind(&row.purpose)
+                    .bind(&row.action)
+                    .bind(&row.decision)
+                    .bind(&row.channel)
+                    .bind(&row.prev_hash)
+                    .bind(&row.hash)
+                    .execute(&mut *tx)
+                    .await?;
+                    prev_hash = row.hash.clone();
+                    seq = seq.checked_add(1).ok_or(StoreError::Corrupt("audit_log.seq"))?;
+                    rows.push(row);
                 }
-                (None, _) if key_existed => {
-                    // (On SQLite a crash between committing the key file and the main file of
-                    // the very first keyed append could also leave this state; see the docs.)
-                    tracing::error!("audit checkpoint missing; refusing to append");
-                    return Err(StoreError::Corrupt("audit_head"));
-                }
-                (None, Some((seq, hash))) => (
-                    seq.checked_add(1).ok_or(StoreError::Corrupt("audit_log.seq"))?,
-                    hash,
-                ),
-                (None, None) => (1, AUDIT_GENESIS.to_owned()),
-            };
-            // The first keyed row of a database written before 0013 starts the keyed part.
-            let keyed_from = head.as_ref().map_or(seq, |h| h.keyed_from);
-            let mut row = AuditRow {
-                seq,
-                at,
-                actor: e.actor.clone(),
-                subject: e.subject.clone(),
-                purpose: e.purpose.clone(),
-                action: e.action.clone(),
-                decision: e.decision.clone(),
-                channel: e.channel.clone(),
-                prev_hash,
-                hash: String::new(),
-            };
-            row.hash = key.row_link(&row);
-            sqlx::query(
-                "INSERT INTO audit_log (seq, at, actor, subject, purpose, action, decision, \
-                 channel, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-            )
-            .bind(row.seq)
-            .bind(&at_text)
-            .bind(&row.actor)
-            .bind(&row.subject)
-            .bind(&row.purpose)
-            .bind(&row.action)
-            .bind(&row.decision)
-            .bind(&row.channel)
-            .bind(&row.prev_hash)
-            .bind(&row.hash)
-            .execute(&mut *tx)
-            .await?;
-            let mac = key.head_mac(keyed_from, row.seq, &row.hash);
-            sqlx::query(
-                "INSERT INTO audit_head (id, keyed_from, seq, hash, mac) VALUES (1, $1, $2, $3, $4) \
-                 ON CONFLICT (id) DO UPDATE SET keyed_from = excluded.keyed_from, \
-                 seq = excluded.seq, hash = excluded.hash, mac = excluded.mac",
-            )
-            .bind(keyed_from)
-            .bind(row.seq)
-            .bind(&row.hash)
-            .bind(&mac)
-            .execute(&mut *tx)
-            .await?;
-            tx.commit().await?;
-            Ok(row)
+                let (last_seq, last_hash) = match rows.last() {
+                    Some(r) => (r.seq, r.hash.as_str()),
+                    None => return Err(StoreError::Corrupt("audit_log")),
+                };
+                let mac = key.head_mac(keyed_from, last_seq, last_hash);
+                sqlx::query(
+                    "INSERT INTO audit_head (id, keyed_from, seq, hash, mac) \
+                     VALUES (1, $1, $2, $3, $4) \
+                     ON CONFLICT (id) DO UPDATE SET keyed_from = excluded.keyed_from, \
+                     seq = excluded.seq, hash = excluded.hash, mac = excluded.mac",
+                )
+                .bind(keyed_from)
+                .bind(last_seq)
+                .bind(last_hash)
+                .bind(&mac)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok::<_, StoreError>(rows)
+            }
+            .await;
+            if sqlite
+                && sqlx::query("PRAGMA main.synchronous = NORMAL")
+                    .execute(&mut *conn)
+                    .await
+                    .is_err()
+            {
+                // Keep the pool's connections alike: drop this one rather than reuse it.
+                conn.detach();
+            }
+            out
         })
     }
 

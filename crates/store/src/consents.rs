@@ -24,6 +24,24 @@ macro_rules! select_consents {
     };
 }
 
+/// What one consent grants: its bank, status, scopes and last valid day, without its secrets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsentGrant {
+    pub id: ConsentId,
+    pub bank: String,
+    pub status: ConsentStatus,
+    pub scopes: Vec<ConsentScope>,
+    pub valid_until: chrono::NaiveDate,
+}
+
+fn parse_scopes(column: &str) -> Result<Vec<ConsentScope>, StoreError> {
+    column
+        .split(',')
+        .filter(|s| !s.is_empty())
+        .map(|s| ConsentScope::parse(s).ok_or(StoreError::Corrupt("consents.scopes")))
+        .collect()
+}
+
 #[derive(sqlx::FromRow)]
 struct ConsentRow {
     id: String,
@@ -56,12 +74,7 @@ impl ConsentRow {
                 pkce_verifier: None,
             },
         };
-        let scopes = r
-            .scopes
-            .split(',')
-            .filter(|s| !s.is_empty())
-            .map(|s| ConsentScope::parse(s).ok_or(StoreError::Corrupt("consents.scopes")))
-            .collect::<Result<Vec<_>, _>>()?;
+        let scopes = parse_scopes(&r.scopes)?;
         Ok(ConsentRecord {
             id: parse(&r.id, "consents.id")?,
             customer: parse(&r.customer_id, "consents.customer_id")?,
@@ -167,6 +180,7 @@ impl Store {
             .await?;
             tx.commit().await?;
         });
+        self.consent_watch.changed(c.customer);
         Ok(())
     }
 
@@ -175,8 +189,13 @@ impl Store {
     pub async fn update_consent(&self, c: &ConsentRecord) -> Result<(), StoreError> {
         let mut v = ConsentParams::new(c)?;
         let backend = self.backend();
-        let done = with_pool!(self, p => {
+        let (done, before) = with_pool!(self, p => {
             let mut tx = begin_write(p, backend).await?;
+            let before: Option<String> =
+                sqlx::query_scalar("SELECT customer_id FROM consents WHERE id = $1")
+                    .bind(&v.id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
             if ConsentParams::has_secrets(c) {
                 let dek = dek_for_write!(self, &mut *tx, &v.customer_id);
                 v.seal(&dek, c)?;
@@ -191,10 +210,17 @@ impl Store {
             .await?
             .rows_affected();
             tx.commit().await?;
-            n
+            (n, before)
         });
         if done == 0 {
             return Err(StoreError::NotFound("consents"));
+        }
+        // The update may have moved the consent to another customer: both forget it.
+        self.consent_watch.changed(c.customer);
+        if let Some(before) = before.and_then(|b| b.parse::<CustomerId>().ok())
+            && before != c.customer
+        {
+            self.consent_watch.changed(before);
         }
         Ok(())
     }
@@ -235,6 +261,34 @@ impl Store {
         .fetch_all(p)
         .await)?;
         self.open_consents(rows).await
+    }
+
+    /// What the customer's consents grant, without their secrets (no data key is touched): the
+    /// privacy gate's consent lookup. Oldest first.
+    pub async fn consent_grants_for_customer(
+        &self,
+        c: CustomerId,
+    ) -> Result<Vec<ConsentGrant>, StoreError> {
+        type GrantRow = (String, String, String, String, String);
+        let rows: Vec<GrantRow> = with_pool!(self, p => sqlx::query_as(
+            "SELECT id, bank, status, scopes, valid_until FROM consents \
+             WHERE customer_id = $1 ORDER BY created_at, id",
+        )
+        .bind(c.to_string())
+        .fetch_all(p)
+        .await)?;
+        rows.into_iter()
+            .map(|(id, bank, status, scopes, valid_until)| {
+                Ok(ConsentGrant {
+                    id: parse(&id, "consents.id")?,
+                    bank,
+                    status: ConsentStatus::from_wire(&status)
+                        .ok_or(StoreError::Corrupt("consents.status"))?,
+                    scopes: parse_scopes(&scopes)?,
+                    valid_until: read_date(&valid_until, "consents.valid_until")?,
+                })
+            })
+            .collect()
     }
 
     /// Oldest first.

@@ -25,6 +25,9 @@ mod erase;
 mod error;
 mod fraud;
 mod keys;
+/// Leader leases for run-once jobs (`Store::try_acquire_lease`).
+pub mod lease;
+mod messenger;
 mod payees;
 mod payments;
 mod pg_user;
@@ -39,17 +42,19 @@ mod view_links;
 
 pub use alerts::NoticeRecord;
 pub use audit::{AUDIT_GENESIS, AuditCheck, AuditEntry, AuditProblem};
+pub use consents::ConsentGrant;
 pub use corrections::{CategoryCorrection, MAX_CORRECTIONS};
 pub use error::{DbFailure, StoreError};
 pub use fraud::{FraudCaseRecord, FraudEpisodeRecord};
 pub use keys::{KeyError, KeyId, Keyring, MasterKey};
+pub use messenger::{LinkCodeTake, MessengerLinkRecord};
 pub use payees::{CounterpartyRecord, PayeeRecord};
 pub use payments::{NewPayment, PaymentRecord};
 pub use records::{
     AccountRecord, AuditRow, ConsentRecord, CustomerRecord, NewTransaction, StoredTransaction,
     SyncState, TxBatch,
 };
-pub use store::{Backend, Store, pg_connect_options};
+pub use store::{Backend, ConsentListener, Store, pg_connect_options};
 pub use support::{
     StaffRecord, SupportCaseRecord, SupportConversationRecord, SupportMessageRecord,
 };

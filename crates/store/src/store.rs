@@ -7,7 +7,7 @@
 
 use std::path::PathBuf;
 use std::str::FromStr;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, RwLock, Weak};
 use std::time::Duration;
 
 use sqlx::migrate::{MigrateError, Migrator};
@@ -17,14 +17,35 @@ use sqlx::sqlite::{
 };
 use sqlx::{Connection, Database, Pool, Transaction};
 
+use okienko_core::CustomerId;
+
 use crate::error::{DbFailure, StoreError};
 use crate::keys::Keyring;
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
 
+// SQLite settings, and why:
+//
+// * `journal_mode = WAL`: readers never block the one writer nor each other, so the gate's reads
+//   run beside the audit writer and the sync engine.
+// * `synchronous = NORMAL`: in WAL mode a commit is written to the WAL (the OS holds it) but the
+//   WAL is fsynced only at checkpoints. A *process* crash loses nothing committed. A *power loss*
+//   or kernel crash can roll back the last transactions committed since the last checkpoint; the
+//   database stays consistent (never corrupt), it just ends a little earlier. Bank data synced
+//   again and chat state can take that; the audit trail cannot (a read whose audit row vanished
+//   would have disclosed data unaudited), so `append_audit_batch` commits its transaction with
+//   `synchronous = FULL`: one fsync per batch of audit rows, none on the read path.
+// * `busy_timeout`: a writer waits this long for the write lock (held by another process, e.g.
+//   `okienko audit verify` or a second gateway on the same file) before failing.
+// * pool size: WAL allows many readers and one writer at a time; 8 connections let reads from
+//   several tasks proceed while a write (a sync batch, an audit batch) holds the lock, and stay
+//   well under the file descriptors of a small host.
+
 /// How long a SQLite writer waits for another writer before giving up.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(15);
+/// Connections in a SQLite pool (see above).
+const SQLITE_POOL_SIZE: u32 = 8;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Backend {
@@ -44,6 +65,50 @@ pub struct Store {
     pub(crate) pools: Pools,
     /// Shared by every clone; rotation swaps the active key in place.
     pub(crate) ring: Arc<RwLock<Keyring>>,
+    /// Told synchronously about every consent written through this handle or its clones.
+    pub(crate) consent_watch: Arc<ConsentWatch>,
+}
+
+/// Something that keeps derived consent state (the privacy gate's consent cache) and must
+/// forget a customer's as soon as one of their consents changes.
+pub trait ConsentListener: Send + Sync {
+    fn consent_changed(&self, customer: CustomerId);
+}
+
+/// The listeners of one store (all its clones). Held weakly: a dropped gate drops out.
+#[derive(Default)]
+pub(crate) struct ConsentWatch {
+    listeners: RwLock<Vec<Weak<dyn ConsentListener>>>,
+}
+
+impl ConsentWatch {
+    /// Tells every live listener, before the write that changed the consent returns.
+    pub(crate) fn changed(&self, customer: CustomerId) {
+        let mut dead = false;
+        {
+            let listeners = match self.listeners.read() {
+                Ok(l) => l,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            for l in listeners.iter() {
+                match l.upgrade() {
+                    Some(l) => l.consent_changed(customer),
+                    None => dead = true,
+                }
+            }
+        }
+        if dead {
+            self.prune();
+        }
+    }
+
+    fn prune(&self) {
+        let mut listeners = match self.listeners.write() {
+            Ok(l) => l,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        listeners.retain(|l| l.strong_count() > 0);
+    }
 }
 
 /// Runs `$body` with `$p` bound to the concrete pool. The body is compiled once per backend, so
@@ -162,7 +227,7 @@ impl Store {
             // Erased customer data is overwritten, not just unlinked from the b-tree.
             .pragma("secure_delete", "ON");
         let pool = SqlitePoolOptions::new()
-            .max_connections(8)
+            .max_connections(SQLITE_POOL_SIZE)
             .after_connect(move |conn, _meta| {
                 let keys_file = keys_file.clone();
                 Box::pin(async move { attach_keys(conn, &keys_file).await })
@@ -176,6 +241,7 @@ impl Store {
         Ok(Store {
             pools: Pools::Sqlite(pool),
             ring: Arc::new(RwLock::new(keyring)),
+            consent_watch: Arc::default(),
         })
     }
 
@@ -196,6 +262,7 @@ impl Store {
         Ok(Store {
             pools: Pools::Postgres(pool),
             ring: Arc::new(RwLock::new(keyring)),
+            consent_watch: Arc::default(),
         })
     }
 
@@ -204,6 +271,19 @@ impl Store {
             Pools::Sqlite(_) => Backend::Sqlite,
             Pools::Postgres(_) => Backend::Postgres,
         }
+    }
+
+    /// Registers `listener` to be told, synchronously and before the write returns, whenever a
+    /// consent of a customer is inserted or updated through this store (any clone). Only writes
+    /// in this process are seen: another process sharing the database tells nobody here (the
+    /// event bus is the way for that, issue 9), so keep what is derived from consents short-lived.
+    pub fn on_consent_change(&self, listener: Weak<dyn ConsentListener>) {
+        self.consent_watch.prune();
+        let mut listeners = match self.consent_watch.listeners.write() {
+            Ok(l) => l,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        listeners.push(listener);
     }
 
     /// Closes the pool and waits for connections to finish (SQLite checkpoints its WAL).

@@ -45,13 +45,15 @@ impl Acquirer {
         })
     }
 
-    /// Charges (or with a zero amount, verifies) the card. `cvc` only at enrolment.
+    /// Charges (or with a zero amount, verifies) the card. `cvc` only at enrolment; `merchant`
+    /// is what the cardholder's statement shows.
     pub async fn charge(
         &self,
         request_id: &str,
         card: &CardData,
         cvc: Option<&str>,
         amount: &Money,
+        merchant: Option<&str>,
     ) -> Result<IssuerAnswer, VaultError> {
         let mut body = serde_json::json!({
             "pan": card.pan.as_str(),
@@ -62,6 +64,9 @@ impl Acquirer {
         });
         if let Some(c) = cvc {
             body["cvc"] = serde_json::Value::String(c.to_owned());
+        }
+        if let Some(m) = merchant {
+            body["merchant"] = serde_json::Value::String(m.to_owned());
         }
         let body = Zeroizing::new(serde_json::to_vec(&body).map_err(|_| VaultError::Corrupt)?);
         let resp = self

@@ -171,6 +171,15 @@ impl Vault {
         })
     }
 
+    /// A transaction that holds SQLite's write lock from its first statement (`BEGIN
+    /// IMMEDIATE`). A deferred transaction that reads and then writes must upgrade its read
+    /// snapshot to a write; when another connection committed in between, SQLite fails that
+    /// upgrade at once with "database is locked" instead of waiting on the busy timeout, so
+    /// concurrent charges came back as 500s. Taking the lock up front makes them queue instead.
+    async fn write_tx(&self) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
+        self.pool.begin_with("BEGIN IMMEDIATE").await
+    }
+
     /// The owner's data key, created and wrapped on first use.
     async fn dek(&self, tx: &mut Transaction<'_, Sqlite>, owner: &str) -> Result<Key, VaultError> {
         let row: Option<Vec<u8>> =
@@ -269,13 +278,19 @@ impl Vault {
         let zero = Money::parse("0.00", "PLN").map_err(|_| VaultError::BadRequest("amount"))?;
         match self
             .acquirer
-            .charge(&uuid::Uuid::new_v4().to_string(), &card, Some(cvc), &zero)
+            .charge(
+                &uuid::Uuid::new_v4().to_string(),
+                &card,
+                Some(cvc),
+                &zero,
+                None,
+            )
             .await?
         {
             IssuerAnswer::Approved { .. } => {}
             IssuerAnswer::Declined { .. } => return Err(VaultError::BadRequest("declined")),
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         // The session is spent in the same transaction that stores the card.
         let spent = sqlx::query("UPDATE sessions SET used = 1 WHERE id_hash = $1 AND used = 0")
             .bind(sha_hex(session_id))
@@ -337,7 +352,7 @@ impl Vault {
     pub async fn tokens(&self, owner: &str, requestor: &str) -> Result<Vec<TokenInfo>, VaultError> {
         check_id(owner, "owner must be a short id")?;
         check_id(requestor, "requestor must be a short id")?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let cards: Vec<(String, String, String)> = sqlx::query_as(
             "SELECT card_id, last4, brand FROM cards WHERE owner_id = $1 ORDER BY created_at, card_id",
         )
@@ -417,7 +432,7 @@ impl Vault {
             sha_hex(&r.cryptogram)
         ));
         let (card_id, owner) = self.card_of_token(&r.token, &r.requestor).await?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let existing = sqlx::query(
             "SELECT charge_id, fingerprint, status, reason, merchant_token, acquirer_request_id \
              FROM charges WHERE request_id = $1",
@@ -490,13 +505,13 @@ impl Vault {
         // same acquirer request id, which the issuer answers idempotently.
         let answer = self
             .acquirer
-            .charge(&acq_rid, &card, None, &r.amount)
+            .charge(&acq_rid, &card, None, &r.amount, Some(&r.merchant))
             .await?;
         let (status, reason) = match answer {
             IssuerAnswer::Approved { .. } => ("approved", None),
             IssuerAnswer::Declined { reason } => ("declined", Some(reason)),
         };
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let merchant_token = if status == "approved" {
             Some(token_for(&mut tx, &card_id, &format!("merchant:{}", r.merchant)).await?)
         } else {
@@ -562,7 +577,7 @@ impl Vault {
 
     /// Deletes an owner's cards, tokens and data key (crypto-shredding what a backup may hold).
     pub async fn forget_owner(&self, owner: &str) -> Result<(), VaultError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         sqlx::query(
             "DELETE FROM tokens WHERE card_id IN (SELECT card_id FROM cards WHERE owner_id = $1)",
         )

@@ -7,12 +7,11 @@ use okienko_core::Lang;
 use okienko_privacy::support::{ConversationStatus, Staff, SupportError, TransferTarget};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tokio::sync::broadcast::error::RecvError;
 
 use super::ConsoleState;
 use super::view::{self, AgentLoad, ConversationView, Overview, TeamLoad};
 use crate::canned::{CANNED, RESOLUTIONS};
-use crate::hub::HubEvent;
+use crate::hub::{HubEvent, Received};
 
 #[derive(Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -277,7 +276,7 @@ impl Console {
 }
 
 pub(super) async fn serve(socket: WebSocket, state: ConsoleState, me: Staff) {
-    let mut events = state.handover.hub().subscribe();
+    let mut events = state.handover.hub().subscribe(&me.bank, Some(&me.id));
     let console = Console { state, me };
     let (mut tx, mut rx) = socket.split();
     let send = |v: Value| Message::Text(v.to_string().into());
@@ -317,12 +316,20 @@ pub(super) async fn serve(socket: WebSocket, state: ConsoleState, me: Staff) {
                 }
             }
             ev = events.recv() => {
-                let ev = match ev {
-                    Ok(ev) => ev,
-                    Err(RecvError::Lagged(_)) => HubEvent::Changed { bank: console.me.bank.clone() },
-                    Err(RecvError::Closed) => return,
+                let out = match ev {
+                    Received::Event(ev) => console.on_event(ev).await,
+                    Received::Changed => console.state_frame().await.ok(),
+                    // Lines were lost: the page reloads its lists and the open conversation.
+                    Received::Lost => {
+                        if let Ok(v) = console.state_frame().await
+                            && tx.send(send(v)).await.is_err()
+                        {
+                            return;
+                        }
+                        Some(json!({ "type": "resync" }))
+                    }
                 };
-                if let Some(v) = console.on_event(ev).await
+                if let Some(v) = out
                     && tx.send(send(v)).await.is_err()
                 {
                     return;

@@ -3,8 +3,9 @@
 //! An event is accepted once: its key (the message id, or kind + sender + timestamp where Meta
 //! gives no id) is remembered for the window, and events stamped outside the window (older, or
 //! more than five minutes ahead of our clock) are refused outright, so a captured, correctly
-//! signed body cannot be played again later. Keys live in memory only, at most `capacity` of them
-//! (the oldest go first when full): a restart forgets them, but the timestamp window still holds.
+//! signed body cannot be played again later. Keys live here in memory, at most `capacity` of them
+//! (the oldest go first when full); the channel also keeps them in its state store, which
+//! survives a restart.
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::Mutex;
@@ -71,6 +72,15 @@ impl ReplayGuard {
         st.seen.insert(key.to_owned());
         st.order.push_back((now, key.to_owned()));
         Verdict::Fresh
+    }
+
+    /// Forgets a key remembered by [`ReplayGuard::check`] (it could not be handled after all).
+    pub fn forget(&self, key: &str) {
+        let mut st = match self.state.lock() {
+            Ok(s) => s,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        st.seen.remove(key);
     }
 
     #[cfg(test)]

@@ -89,8 +89,35 @@ pub struct Element {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum WireButton {
-    WebUrl { url: String, title: String },
-    Postback { title: String, payload: String },
+    WebUrl {
+        url: String,
+        title: String,
+    },
+    Postback {
+        title: String,
+        payload: String,
+    },
+    /// Meta's account-linking button (a "Log In" button without a title of ours).
+    AccountLink {
+        url: String,
+    },
+}
+
+/// A button template with Meta's `account_link` button opening `url`.
+pub fn account_link_message(text: &str, url: &str) -> WireMessage {
+    WireMessage {
+        text: None,
+        attachment: Some(Attachment {
+            kind: "template",
+            payload: TemplatePayload::Button {
+                text: crate::adapter::truncate(text, 640),
+                buttons: vec![WireButton::AccountLink {
+                    url: url.to_owned(),
+                }],
+            },
+        }),
+        quick_replies: Vec::new(),
+    }
 }
 
 impl From<&Button> for WireButton {

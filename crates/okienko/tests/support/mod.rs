@@ -221,6 +221,22 @@ impl Chat {
             .unwrap();
     }
 
+    /// Waits for the next frame of type `ty` (skipping others, replies recorded); `None` when
+    /// none came within `wait`.
+    pub async fn frame_of_type(&mut self, ty: &str, wait: Duration) -> Option<Value> {
+        let deadline = Instant::now() + wait;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let frame = self.frame(left).await?;
+            if frame["type"] == "reply" {
+                self.replies.push(frame["reply"].clone());
+            }
+            if frame["type"] == ty {
+                return Some(frame);
+            }
+        }
+    }
+
     /// Tells the web chat the customer is typing.
     pub async fn typing(&mut self) {
         self.ws

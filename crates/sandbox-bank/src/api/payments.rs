@@ -586,28 +586,25 @@ pub fn views(inner: &Inner, c: &Customer, idx: usize, today: NaiveDate) -> Vec<T
         st.pis.settle_due(today);
         st.pis.entries(&acc.resource_id, today)
     };
-    if entries.is_empty() {
-        return out;
-    }
     for e in entries {
-        let id = format!("pis-{}", e.payment_id);
         let is_credit = !e.amount.is_negative();
         out.push(TxView {
             booked: e.booked,
-            id: id.clone(),
+            id: e.tx_id.clone(),
             entry_date: e.entry_date,
             booking_date: e.booking_date,
             amount: e.amount,
             counterparty: e.counterparty,
-            counterparty_iban: Some(e.counterparty_iban),
+            counterparty_iban: e.counterparty_iban,
             description: e.remittance,
-            code: "TRANSFER",
+            code: e.code,
             is_credit,
-            pending_id: id,
+            pending_id: e.tx_id,
             pending_amount: e.amount,
         });
     }
-    // Stable: generated entries keep their order within a day.
+    // Stable: generated entries keep their order within a day; entries pushed for an earlier
+    // day through the control API move to their place.
     out.sort_by_key(|t| std::cmp::Reverse(t.entry_date));
     out
 }

@@ -66,6 +66,9 @@ pub enum TransferKind {
     Payment,
     /// Keeps a customer account's ledger balance equal to its generated history; never shown.
     External,
+    /// Money crossing the bank's edge that the account holder sees: an incoming transfer or a
+    /// merchant's debit booked through the control API (`/sandbox/customers/{psu}/bookings`).
+    Booking,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -277,6 +280,26 @@ impl Ledger {
             amount,
             TransferState::Posted,
             TransferKind::External,
+            day,
+        ))
+    }
+
+    /// Books a visible transfer with the outside world (see [`TransferKind::Booking`]): posted
+    /// at once on `day`; a debit the account cannot cover is refused.
+    pub fn book_visible(
+        &mut self,
+        debit: &str,
+        credit: &str,
+        amount: Decimal,
+        day: NaiveDate,
+    ) -> Result<TransferId, LedgerError> {
+        self.validate(debit, credit, amount, true)?;
+        Ok(self.push(
+            debit,
+            credit,
+            amount,
+            TransferState::Posted,
+            TransferKind::Booking,
             day,
         ))
     }

@@ -74,10 +74,11 @@ pub mod reason {
     pub const SCA_FAILED: &str = "FF01";
 }
 
-/// One side of a payment as the account holder sees it.
+/// One side of a payment (or a booking) as the account holder sees it.
 #[derive(Debug, Clone)]
 pub struct Entry {
-    pub payment_id: String,
+    /// The AIS `transactionId`: `pis-<payment id>` or a booking's id.
+    pub tx_id: String,
     pub transfer: TransferId,
     pub booked: bool,
     pub entry_date: NaiveDate,
@@ -85,8 +86,37 @@ pub struct Entry {
     /// Signed: negative for the debtor.
     pub amount: Money,
     pub counterparty: String,
-    pub counterparty_iban: String,
+    pub counterparty_iban: Option<String>,
     pub remittance: String,
+    /// `proprietaryBankTransactionCode`.
+    pub code: &'static str,
+}
+
+/// A transfer with the outside world booked through the control API: an incoming credit
+/// (a salary, a refund) or a merchant's debit, on the ledger against `internal:world`.
+#[derive(Debug, Clone)]
+pub struct Booking {
+    pub id: String,
+    /// The customer account's ledger key.
+    pub account: String,
+    pub transfer: TransferId,
+    pub counterparty: String,
+    pub counterparty_iban: Option<String>,
+    pub remittance: String,
+    pub code: &'static str,
+}
+
+/// What to book; see [`Pis::book`].
+#[derive(Debug, Clone)]
+pub struct NewBooking {
+    /// Money in (`true`) or out.
+    pub credit: bool,
+    pub amount: Decimal,
+    pub day: NaiveDate,
+    pub counterparty: String,
+    pub counterparty_iban: Option<String>,
+    pub remittance: String,
+    pub code: &'static str,
 }
 
 #[derive(Debug, Clone)]
@@ -145,6 +175,8 @@ pub struct Pis {
     seeded: HashMap<String, Decimal>,
     /// IBAN → account `resourceId`, built once on the first payment.
     pub iban_index: Option<HashMap<String, String>>,
+    /// Control-API bookings, in the order they were made.
+    pub bookings: Vec<Booking>,
 }
 
 fn world(c: Currency) -> String {
@@ -196,6 +228,38 @@ impl Pis {
         if res.is_ok() {
             self.seeded.insert(key.to_owned(), generated);
         }
+    }
+
+    /// Books a credit from, or a debit to, the outside world on a customer account, posted on
+    /// `b.day`. `generated` is the account's generated available balance today (mirrored first,
+    /// so a debit is checked against what the customer really has). Returns the booking's id.
+    pub fn book(
+        &mut self,
+        key: &str,
+        currency: Currency,
+        generated: Decimal,
+        today: NaiveDate,
+        b: NewBooking,
+    ) -> Result<String, LedgerError> {
+        self.sync_generated(key, currency, generated, today);
+        let w = world(currency);
+        let (debit, credit) = if b.credit {
+            (w.as_str(), key)
+        } else {
+            (key, w.as_str())
+        };
+        let transfer = self.ledger.book_visible(debit, credit, b.amount, b.day)?;
+        let id = format!("bk{:014x}", self.bookings.len() + 1);
+        self.bookings.push(Booking {
+            id: id.clone(),
+            account: key.to_owned(),
+            transfer,
+            counterparty: b.counterparty,
+            counterparty_iban: b.counterparty_iban,
+            remittance: b.remittance,
+            code: b.code,
+        });
+        Ok(id)
     }
 
     /// Reserves the funds of a freshly received payment; RJCT (AM04) when they are not there.
@@ -314,15 +378,39 @@ impl Pis {
                 p.amount
             };
             out.push(Entry {
-                payment_id: p.id.clone(),
+                tx_id: format!("pis-{}", p.id),
                 transfer: tid,
                 booked,
                 entry_date: t.created,
                 booking_date: if booked { t.posted } else { None },
                 amount,
                 counterparty: counterparty.clone(),
-                counterparty_iban: iban.expose().to_owned(),
+                counterparty_iban: Some(iban.expose().to_owned()),
                 remittance: p.remittance.clone(),
+                code: "TRANSFER",
+            });
+        }
+        for b in self.bookings.iter().filter(|b| b.account == key) {
+            let Some(t) = self.ledger.transfer(b.transfer) else {
+                continue;
+            };
+            if t.kind != TransferKind::Booking || t.created > today {
+                continue;
+            }
+            let Ok(m) = Money::new(t.amount, t.currency) else {
+                continue;
+            };
+            out.push(Entry {
+                tx_id: b.id.clone(),
+                transfer: b.transfer,
+                booked: true,
+                entry_date: t.created,
+                booking_date: t.posted,
+                amount: if t.credit == key { m } else { m.negate() },
+                counterparty: b.counterparty.clone(),
+                counterparty_iban: b.counterparty_iban.clone(),
+                remittance: b.remittance.clone(),
+                code: b.code,
             });
         }
         out.sort_by(|a, b| {

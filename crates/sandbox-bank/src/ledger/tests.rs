@@ -13,6 +13,7 @@ enum Op {
     Reserve(usize, usize, i64),
     PostNow(usize, usize, i64),
     External(usize, usize, i64),
+    Visible(usize, usize, i64),
     Post(usize),
     Void(usize),
 }
@@ -24,6 +25,7 @@ fn op() -> impl Strategy<Value = Op> {
         (0..5usize, 0..5usize, -5i64..50_000).prop_map(|(d, c, a)| Op::Reserve(d, c, a)),
         (0..5usize, 0..5usize, -5i64..50_000).prop_map(|(d, c, a)| Op::PostNow(d, c, a)),
         (0..5usize, 0..5usize, 1i64..50_000).prop_map(|(d, c, a)| Op::External(d, c, a)),
+        (0..5usize, 0..5usize, -5i64..50_000).prop_map(|(d, c, a)| Op::Visible(d, c, a)),
         (0..40usize).prop_map(Op::Post),
         (0..40usize).prop_map(Op::Void),
     ]
@@ -52,6 +54,7 @@ proptest! {
                 Op::Reserve(d, c, a) => l.reserve(KEYS[*d], KEYS[*c], Decimal::new(*a, 2), day).map(|_| ()),
                 Op::PostNow(d, c, a) => l.post_now(KEYS[*d], KEYS[*c], Decimal::new(*a, 2), day).map(|_| ()),
                 Op::External(d, c, a) => l.book_external(KEYS[*d], KEYS[*c], Decimal::new(*a, 2), day).map(|_| ()),
+                Op::Visible(d, c, a) => l.book_visible(KEYS[*d], KEYS[*c], Decimal::new(*a, 2), day).map(|_| ()),
                 Op::Post(i) => l.post(*i as u64, day),
                 Op::Void(i) => l.void(*i as u64, day),
             };
@@ -62,7 +65,7 @@ proptest! {
                 Ok(()) => {
                     // A payment (not an external booking) never pushes a limited debit side
                     // below its limit unless it already was below (then it could not pass).
-                    if let Op::Reserve(d, _, _) | Op::PostNow(d, _, _) = op {
+                    if let Op::Reserve(d, _, _) | Op::PostNow(d, _, _) | Op::Visible(d, _, _) = op {
                         let acc = l.account(KEYS[d]).unwrap();
                         if let Some(limit) = acc.overdraft_limit {
                             prop_assert!(acc.available() >= -limit);

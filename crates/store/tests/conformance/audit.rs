@@ -517,3 +517,56 @@ pub async fn audit_legacy_rows_are_kept_and_sealed(ctx: &Ctx) {
         "legacy rehash",
     );
 }
+
+pub async fn audit_batches_chain_like_single_appends(ctx: &Ctx) {
+    // Two stores on one database stand for two gateway processes, each group-committing.
+    let other = ctx.reopen(keyring()).await.unwrap();
+    assert!(ctx.store.append_audit_batch(&[]).await.unwrap().is_empty());
+    let stores = [ctx.store.clone(), other.clone()];
+    let tasks: Vec<_> = (0..6)
+        .map(|w| {
+            let s = stores[w % 2].clone();
+            tokio::spawn(async move {
+                let mut seqs = Vec::new();
+                for size in [1usize, 7, 3] {
+                    let batch: Vec<AuditEntry> = (0..size)
+                        .map(|i| entry(&format!("w{w}-{i}"), "allow"))
+                        .collect();
+                    let rows = s.append_audit_batch(&batch).await.expect("append batch");
+                    assert_eq!(rows.len(), size);
+                    // A batch is contiguous and in the order given.
+                    for (pair, e) in rows.windows(2).zip(&batch) {
+                        assert_eq!(pair[1].seq, pair[0].seq + 1);
+                        assert_eq!(pair[1].prev_hash, pair[0].hash);
+                        assert_eq!(pair[0].subject, e.subject);
+                    }
+                    seqs.extend(rows.iter().map(|r| r.seq));
+                }
+                seqs
+            })
+        })
+        .collect();
+    let mut seqs = Vec::new();
+    for t in tasks {
+        seqs.extend(t.await.unwrap());
+    }
+    seqs.sort_unstable();
+    assert_eq!(seqs, (1..=66).collect::<Vec<_>>());
+    let rows = ctx.store.audit_rows(0, 1000).await.unwrap();
+    for pair in rows.windows(2) {
+        assert_eq!(pair[1].prev_hash, pair[0].hash, "chain is linear");
+    }
+    let v = ctx.store.verify_audit().await.unwrap();
+    assert_eq!((v.problem, v.rows, v.head_seq), (None, 66, Some(66)));
+    // A row changed inside a batch is caught like any other.
+    drop_append_only_triggers(ctx).await;
+    ctx.exec("UPDATE audit_log SET decision = 'deny' WHERE seq = 5")
+        .await
+        .unwrap();
+    let v = ctx.store.verify_audit().await.unwrap();
+    assert_eq!(
+        (v.problem, v.first_broken_seq),
+        (Some(AuditProblem::BadMac), Some(5))
+    );
+    other.close().await;
+}

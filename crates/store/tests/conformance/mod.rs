@@ -17,6 +17,8 @@ pub mod corrections;
 pub use corrections::*;
 pub mod payees;
 pub use payees::*;
+pub mod messenger;
+pub use messenger::*;
 pub mod payments;
 pub mod support;
 pub use payments::*;
@@ -62,6 +64,7 @@ macro_rules! conformance_tests {
             sync_state_round_trip,
             audit_is_gapless_chained_and_append_only,
             audit_concurrent_appenders_stay_gapless,
+            audit_batches_chain_like_single_appends,
             audit_tampering_of_each_kind_is_detected,
             audit_legacy_rows_are_kept_and_sealed,
             corrupt_rows_are_errors,
@@ -88,6 +91,9 @@ macro_rules! conformance_tests {
             erase_deletes_category_corrections,
             alert_settings_are_sealed_replaced_and_erased,
             notices_are_once_per_event_and_digests_once_a_day,
+            messenger_replays_are_once_and_purged,
+            messenger_links_are_sealed_replaced_and_forgotten,
+            messenger_codes_are_single_use_and_bound,
         );
     };
     (@each $make:path; $($name:ident),* $(,)?) => {
