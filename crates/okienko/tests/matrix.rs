@@ -55,6 +55,8 @@ struct Seen {
     html: Option<String>,
     /// Whether it arrived encrypted (decrypted by the client).
     encrypted: bool,
+    /// For an `m.image`: where its (encrypted) file is.
+    image: Option<msdk::ruma::events::room::MediaSource>,
 }
 
 /// A customer with a matrix-sdk client syncing in the background.
@@ -111,14 +113,18 @@ impl Person {
                   enc: Option<msdk::deserialized_responses::EncryptionInfo>| {
                 let sink = sink.clone();
                 async move {
-                    let (body, html) = match &ev.content.msgtype {
-                        MessageType::Notice(n) => {
-                            (n.body.clone(), n.formatted.as_ref().map(|f| f.body.clone()))
-                        }
-                        MessageType::Text(t) => {
-                            (t.body.clone(), t.formatted.as_ref().map(|f| f.body.clone()))
-                        }
-                        MessageType::Image(i) => (i.body.clone(), None),
+                    let (body, html, image) = match &ev.content.msgtype {
+                        MessageType::Notice(n) => (
+                            n.body.clone(),
+                            n.formatted.as_ref().map(|f| f.body.clone()),
+                            None,
+                        ),
+                        MessageType::Text(t) => (
+                            t.body.clone(),
+                            t.formatted.as_ref().map(|f| f.body.clone()),
+                            None,
+                        ),
+                        MessageType::Image(i) => (i.body.clone(), None, Some(i.source.clone())),
                         _ => return,
                     };
                     sink.lock().unwrap().push(Seen {
@@ -127,6 +133,7 @@ impl Person {
                         body,
                         html,
                         encrypted: enc.is_some(),
+                        image,
                     });
                 }
             },
@@ -451,6 +458,41 @@ async fn matrix_bot_links_and_answers_only_in_an_encrypted_dm_and_synapse_sees_n
     assert!(
         shown >= 3,
         "{shown} of the 5 newest amounts shown: {table:?}"
+    );
+
+    // A spending summary: the chart arrives as an encrypted `m.image` whose file is a real PNG,
+    // with the text version beside it for clients that show no images.
+    let from = alice.say(&dm_id, "ile wydałem w tym miesiącu?").await;
+    let chart = alice
+        .expect(&dm_id, &bot_id, from, "a chart image", |s| {
+            s.image.is_some()
+        })
+        .await;
+    assert!(chart.encrypted, "{chart:?}");
+    let source = chart.image.clone().unwrap();
+    assert!(
+        matches!(source, msdk::ruma::events::room::MediaSource::Encrypted(_)),
+        "the chart file must be uploaded encrypted: {source:?}"
+    );
+    let png_bytes = alice
+        .client
+        .media()
+        .get_media_content(
+            &msdk::media::MediaRequestParameters {
+                source,
+                format: msdk::media::MediaFormat::File,
+            },
+            false,
+        )
+        .await
+        .unwrap();
+    let reader = png::Decoder::new(std::io::Cursor::new(png_bytes))
+        .read_info()
+        .unwrap();
+    assert!(reader.info().width >= 320 && reader.info().height >= 120);
+    assert!(
+        !chart.body.trim().is_empty(),
+        "the chart has a text alternative"
     );
 
     // Asking for a human: the conversation goes to the agents' queue.
