@@ -418,6 +418,47 @@ async fn order_state(gateway: &str, order: &str) -> Value {
         .unwrap()
 }
 
+/// Paying with no saved card: the chat answers with the vault's card page (never asking for the
+/// number in the chat), and the card is typed there, as `card_number`.
+async fn save_card_from_the_chat_link(
+    chat: &mut support::Chat,
+    vault_url: &str,
+    code: &str,
+    card_number: &str,
+    card: &Value,
+) {
+    chat.say(&format!("zapłać {code}")).await;
+    let r = chat
+        .expect("any", "zapisz najpierw kartę", Duration::from_secs(30))
+        .await;
+    let text = r.to_string();
+    let start = text.find(vault_url).unwrap();
+    let link: String = text[start..]
+        .chars()
+        .take_while(|c| !c.is_whitespace() && *c != '"' && *c != '\\')
+        .collect();
+    let session = link
+        .split("session=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap()
+        .to_owned();
+    let saved = http()
+        .post(format!("{vault_url}/cards/new"))
+        .form(&[
+            ("session", session.as_str()),
+            ("card_number", card_number),
+            ("expiry", card["expiry"].as_str().unwrap()),
+            ("cvc", card["cvc"].as_str().unwrap()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(saved.status(), 200);
+}
+
 fn pay_button(reply: &Value) -> String {
     reply["quick_replies"]
         .as_array()
@@ -473,36 +514,7 @@ async fn a_shop_order_is_paid_in_the_chat_with_a_saved_card_and_the_gateway_neve
     assert_eq!(order_state(&gateway.url, &order).await["status"], "pending");
     let mut chat = support::Chat::connect(&gateway.url, "pl").await;
     // No card yet: the chat sends the customer to the vault's page, never asks for the number.
-    chat.say(&format!("zapłać {code}")).await;
-    let r = chat
-        .expect("any", "zapisz najpierw kartę", Duration::from_secs(30))
-        .await;
-    let text = r.to_string();
-    let start = text.find(&vault.url).unwrap();
-    let link: String = text[start..]
-        .chars()
-        .take_while(|c| !c.is_whitespace() && *c != '"' && *c != '\\')
-        .collect();
-    let session = link
-        .split("session=")
-        .nth(1)
-        .unwrap()
-        .split('&')
-        .next()
-        .unwrap()
-        .to_owned();
-    let saved = h
-        .post(format!("{}/cards/new", vault.url))
-        .form(&[
-            ("session", session.as_str()),
-            ("card_number", &pan_forms(&pan)[2]),
-            ("expiry", card["expiry"].as_str().unwrap()),
-            ("cvc", card["cvc"].as_str().unwrap()),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(saved.status(), 200);
+    save_card_from_the_chat_link(&mut chat, &vault.url, &code, &pan_forms(&pan)[2], &card).await;
 
     // The read-back, then confirm.
     let before = posted_debits(&ledger_account(&bank.url, &account).await);
@@ -712,36 +724,14 @@ async fn the_shops_orders_and_their_outcomes_survive_a_gateway_restart() {
 
     // The code from before the restart is still payable in the chat.
     let mut chat = support::Chat::connect(&gateway.url, "pl").await;
-    chat.say(&format!("zapłać {code}")).await;
-    let r = chat
-        .expect("any", "zapisz najpierw kartę", Duration::from_secs(30))
-        .await;
-    let text = r.to_string();
-    let start = text.find(&vault.url).unwrap();
-    let link: String = text[start..]
-        .chars()
-        .take_while(|c| !c.is_whitespace() && *c != '"' && *c != '\\')
-        .collect();
-    let session = link
-        .split("session=")
-        .nth(1)
-        .unwrap()
-        .split('&')
-        .next()
-        .unwrap()
-        .to_owned();
-    let saved = h
-        .post(format!("{}/cards/new", vault.url))
-        .form(&[
-            ("session", session.as_str()),
-            ("card_number", card["pan"].as_str().unwrap()),
-            ("expiry", card["expiry"].as_str().unwrap()),
-            ("cvc", card["cvc"].as_str().unwrap()),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(saved.status(), 200);
+    save_card_from_the_chat_link(
+        &mut chat,
+        &vault.url,
+        &code,
+        card["pan"].as_str().unwrap(),
+        &card,
+    )
+    .await;
     let before = posted_debits(&ledger_account(&bank.url, &account).await);
     chat.say(&format!("zapłać {code}")).await;
     let offer = chat
