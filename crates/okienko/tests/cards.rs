@@ -14,8 +14,8 @@ use support::*;
 
 const WAIT: Duration = Duration::from_secs(60);
 
-/// The bank's own list of the customer's cards: (last four, status).
-async fn bank_cards(bank: &str, psu: &str) -> Vec<(String, String)> {
+/// The customer's cards as the sandbox bank's control API lists them.
+async fn sandbox_cards(bank: &str, psu: &str) -> Vec<Value> {
     let v: Value = http()
         .get(format!("{bank}/sandbox/customers/{psu}/cards"))
         .send()
@@ -24,9 +24,13 @@ async fn bank_cards(bank: &str, psu: &str) -> Vec<(String, String)> {
         .json()
         .await
         .unwrap();
-    v["cards"]
-        .as_array()
-        .unwrap()
+    v["cards"].as_array().unwrap().clone()
+}
+
+/// The bank's own list of the customer's cards: (last four, status).
+async fn bank_cards(bank: &str, psu: &str) -> Vec<(String, String)> {
+    sandbox_cards(bank, psu)
+        .await
         .iter()
         .map(|c| {
             let pan = c["maskedPan"].as_str().unwrap();
@@ -40,17 +44,8 @@ async fn bank_cards(bank: &str, psu: &str) -> Vec<(String, String)> {
 
 /// The account of the card ending in `last4` (the bank's resource id).
 async fn account_of(bank: &str, psu: &str, last4: &str) -> String {
-    let v: Value = http()
-        .get(format!("{bank}/sandbox/customers/{psu}/cards"))
-        .send()
+    sandbox_cards(bank, psu)
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    v["cards"]
-        .as_array()
-        .unwrap()
         .iter()
         .find(|c| c["maskedPan"].as_str().unwrap().ends_with(last4))
         .unwrap()["accountId"]
