@@ -1,6 +1,7 @@
 //! Real-time events for the console: every change to a conversation is published here and each
-//! open console socket receives what concerns its bank and its person. Scaled out, this is what
-//! would move to the event bus.
+//! open console socket receives what concerns its bank and its person. Scaled out, every event
+//! published here is also relayed to the other gateway instances through the event bus
+//! (`crate::relay`), which deliver it to their own consoles.
 //!
 //! Each console has its own subscription, filtered when the event is published: a conversation's
 //! lines, typing and ending go only to the consoles of the person who holds it, and "the queue
@@ -11,7 +12,7 @@
 //! made a slow console skip everyone's lines once 1024 events were in flight.)
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use okienko_privacy::support::TranscriptLine;
 use serde::Serialize;
@@ -45,6 +46,14 @@ pub enum HubEvent {
         owner: Option<String>,
         by_customer: bool,
     },
+    /// A new transcript line written on another gateway instance: only its number travels
+    /// between instances, so the console reads the line itself (through the gate, as the agent).
+    RemoteLine {
+        bank: String,
+        conversation: String,
+        owner: Option<String>,
+        seq: i64,
+    },
 }
 
 impl HubEvent {
@@ -53,7 +62,8 @@ impl HubEvent {
             HubEvent::Changed { bank }
             | HubEvent::Line { bank, .. }
             | HubEvent::CustomerTyping { bank, .. }
-            | HubEvent::Ended { bank, .. } => bank,
+            | HubEvent::Ended { bank, .. }
+            | HubEvent::RemoteLine { bank, .. } => bank,
         }
     }
 
@@ -64,7 +74,8 @@ impl HubEvent {
             HubEvent::Changed { .. } => None,
             HubEvent::Line { owner, .. }
             | HubEvent::CustomerTyping { owner, .. }
-            | HubEvent::Ended { owner, .. } => owner.as_deref(),
+            | HubEvent::Ended { owner, .. }
+            | HubEvent::RemoteLine { owner, .. } => owner.as_deref(),
         }
     }
 }
@@ -95,6 +106,8 @@ struct Shared {
     next_id: AtomicU64,
     overflows: AtomicU64,
     typing_dropped: AtomicU64,
+    /// Where events published here also go (the relay to other instances), once set.
+    outgoing: OnceLock<mpsc::UnboundedSender<HubEvent>>,
 }
 
 /// Cheap to clone; clones share the subscribers.
@@ -108,7 +121,25 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Hub {
+    /// Publishes an event of this instance: to its consoles, and to the relay when one is set.
     pub fn publish(&self, e: HubEvent) {
+        if let Some(out) = self.shared.outgoing.get() {
+            // The relay went away (shutdown): local consoles still get the event.
+            let _ = out.send(e.clone());
+        }
+        self.deliver(e);
+    }
+
+    /// Everything published here from now on also comes out of the returned receiver (for the
+    /// relay to other instances); `None` if a relay was already taken.
+    pub fn relay_out(&self) -> Option<mpsc::UnboundedReceiver<HubEvent>> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.shared.outgoing.set(tx).ok()?;
+        Some(rx)
+    }
+
+    /// Delivers an event to this instance's consoles only (events relayed from elsewhere).
+    pub fn deliver(&self, e: HubEvent) {
         let mut slots = lock(&self.shared.slots);
         if let HubEvent::Changed { bank } = &e {
             for s in slots.iter().filter(|s| &s.bank == bank) {

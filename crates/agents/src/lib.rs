@@ -15,6 +15,7 @@ pub mod config;
 pub mod console;
 mod handover;
 pub mod hub;
+pub mod relay;
 mod texts;
 
 pub use config::{AgentsConfig, BusinessHours};

@@ -7,7 +7,7 @@
 //! are never logged. The OAuth `state` is single use: it is cleared before the code is exchanged.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -128,6 +128,9 @@ struct Inner {
     /// customer-present. In memory only: after a restart the first sync runs unattended.
     start_ips: Mutex<HashMap<ConsentId, String>>,
     events: tokio::sync::broadcast::Sender<LinkEvent>,
+    /// Where new transactions are announced when set ([`BankLink::announce_on`]): the event bus,
+    /// so whichever instance leads hears syncs done on any instance.
+    bus: OnceLock<Arc<dyn okienko_bus::EventBus>>,
     /// Consents already reminded of their expiry (in memory: a restart may remind once more).
     reminded: Mutex<std::collections::HashSet<ConsentId>>,
 }
@@ -136,6 +139,51 @@ fn random_token() -> String {
     let mut b = [0u8; 32];
     rand::rng().fill_bytes(&mut b);
     URL_SAFE_NO_PAD.encode(b)
+}
+
+/// Publishes of one sync's new transactions, in all (about a minute of retries).
+const ANNOUNCE_ATTEMPTS: u32 = 8;
+/// The most one publish may take, whatever the bus's own limit.
+const ANNOUNCE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+async fn publish_bounded(
+    bus: &dyn okienko_bus::EventBus,
+    id: &str,
+    event: &okienko_bus::Event,
+) -> Result<(), okienko_bus::BusError> {
+    match tokio::time::timeout(ANNOUNCE_TIMEOUT, bus.publish(id, event)).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "announcing new transactions failed");
+            Err(e)
+        }
+        Err(_) => {
+            tracing::warn!("announcing new transactions timed out");
+            Err(okienko_bus::BusError::Timeout("publish"))
+        }
+    }
+}
+
+/// The idempotency id of one sync's announcement: the consent and a digest of what it stored.
+/// Transaction ids are new on every sync that adds them, so two syncs never share an id, while
+/// a retried publish of the same sync does.
+pub fn new_transactions_id(
+    consent: ConsentId,
+    added: &[TransactionId],
+    booked: &[TransactionId],
+) -> String {
+    let mut h = Sha256::new();
+    for (tag, ids) in [(b'a', added), (b'b', booked)] {
+        let mut ids: Vec<String> = ids.iter().map(|t| t.to_string()).collect();
+        ids.sort();
+        for id in ids {
+            h.update([tag]);
+            h.update(id.as_bytes());
+        }
+    }
+    let digest = h.finalize();
+    let hex: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
+    format!("tx:{consent}:{hex}")
 }
 
 /// RFC 7636 S256: BASE64URL(SHA256(ASCII(verifier))).
@@ -174,6 +222,7 @@ impl BankLink {
                 engine,
                 start_ips: Mutex::new(HashMap::new()),
                 events: tokio::sync::broadcast::channel(1024).0,
+                bus: OnceLock::new(),
                 reminded: Mutex::new(std::collections::HashSet::new()),
             }),
         }
@@ -187,6 +236,63 @@ impl BankLink {
     fn emit(&self, e: LinkEvent) {
         // No subscriber is fine: nobody is listening (e.g. in a benchmark).
         let _ = self.inner.events.send(e);
+    }
+
+    /// From now on, new transactions ([`LinkEvent::NewTransactions`]) are published on `bus`
+    /// as [`okienko_bus::Event::NewTransactions`] instead of this link's own broadcast: the
+    /// watchers consume them from the bus (a durable consumer), whichever instance synced. Set
+    /// once, at start-up; a second call is ignored. The other link events stay local (they come
+    /// from the leader's own jobs).
+    pub fn announce_on(&self, bus: Arc<dyn okienko_bus::EventBus>) {
+        let _ = self.inner.bus.set(bus);
+    }
+
+    /// Announces a sync's new transactions: on the bus when one is set, else on the broadcast.
+    async fn announce_new(&self, e: LinkEvent) {
+        let Some(bus) = self.inner.bus.get() else {
+            self.emit(e);
+            return;
+        };
+        let (customer, consent, added, booked, first_sync) = match e {
+            LinkEvent::NewTransactions {
+                customer,
+                consent,
+                added,
+                booked,
+                first_sync,
+            } => (customer, consent, added, booked, first_sync),
+            other => {
+                self.emit(other);
+                return;
+            }
+        };
+        let id = new_transactions_id(consent, &added, &booked);
+        let event = okienko_bus::Event::NewTransactions {
+            customer,
+            consent,
+            added,
+            booked,
+            first_sync,
+        };
+        // The sync is stored: a bus that is down must neither fail nor delay the customer's
+        // answer, so every attempt runs in the background; the idempotency id makes a publish
+        // that did land once count once.
+        let bus = bus.clone();
+        tokio::spawn(async move {
+            let mut pause = std::time::Duration::from_millis(500);
+            for attempt in 1..=ANNOUNCE_ATTEMPTS {
+                match publish_bounded(bus.as_ref(), &id, &event).await {
+                    Ok(()) => return,
+                    Err(e) if attempt == ANNOUNCE_ATTEMPTS => {
+                        tracing::error!(%consent, error = %e, "new transactions not announced; the watchers will not see this sync");
+                        return;
+                    }
+                    Err(_) => {}
+                }
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(std::time::Duration::from_secs(30));
+            }
+        });
     }
 
     fn today(&self) -> NaiveDate {
@@ -401,13 +507,14 @@ impl BankLink {
         match self.inner.engine.sync_consent_changes(c, presence).await {
             Ok((report, changes)) => {
                 if !changes.added.is_empty() || !changes.booked.is_empty() {
-                    self.emit(LinkEvent::NewTransactions {
+                    self.announce_new(LinkEvent::NewTransactions {
                         customer: c.customer,
                         consent: c.id,
                         added: changes.added,
                         booked: changes.booked,
                         first_sync,
-                    });
+                    })
+                    .await;
                 }
                 Ok(report)
             }
@@ -613,6 +720,45 @@ impl BankLink {
             tracing::info!(consents = n, "expired consents past validUntil");
         }
         Ok(n)
+    }
+
+    /// The consent a bank notification names (the bank's consent id and one of its accounts'
+    /// `resourceId`): `NotLinked` unless it is a valid consent here and the account is one of
+    /// its accounts.
+    pub async fn notified_consent(
+        &self,
+        bank_consent_id: &str,
+        account_resource_id: &str,
+    ) -> Result<ConsentId, BankError> {
+        let today = self.today();
+        let store = &self.inner.store;
+        for c in store.consents_by_bank_consent_id(bank_consent_id).await? {
+            if c.status != ConsentStatus::Valid || c.valid_until < today {
+                continue;
+            }
+            if store
+                .accounts_for_consent(c.id)
+                .await?
+                .iter()
+                .any(|a| a.bank_resource_id == account_resource_id)
+            {
+                return Ok(c.id);
+            }
+        }
+        Err(BankError::NotLinked)
+    }
+
+    /// Syncs one consent unattended now (the bank said its accounts changed): new transactions
+    /// go out as [`LinkEvent::NewTransactions`] like any background sync's.
+    pub async fn sync_consent(&self, consent: ConsentId) -> Result<SyncReport, BankError> {
+        let c = self
+            .inner
+            .store
+            .consent(consent)
+            .await?
+            .filter(|c| c.status == ConsentStatus::Valid)
+            .ok_or(BankError::NotLinked)?;
+        self.sync_one(&c, Presence::Unattended).await
     }
 
     /// Unattended refresh of every valid consent (the background worker's job). Returns how many

@@ -3,6 +3,11 @@
 //! `max_deliver`, and the idempotency id as `Nats-Msg-Id` (the stream's duplicate window drops a
 //! second publish). Every call to the server is bounded by the configured timeout.
 //!
+//! `listen` is an ephemeral ordered push consumer starting after the stream's last event: the
+//! client library recreates it from the last event seen when it detects a gap or a lost
+//! server, so a listener misses nothing the stream still holds; its errors reach the caller as
+//! error items (resync).
+//!
 //! Errors keep the NATS error kind only: a server's text can quote subjects.
 
 use std::time::Duration;
@@ -12,8 +17,8 @@ use futures::future::BoxFuture;
 use futures::{FutureExt, StreamExt};
 
 use crate::{
-    AckHandle, BusError, BusOptions, Delivery, Event, EventBus, Published, Subscription, Topic,
-    valid_id, valid_name,
+    AckHandle, BusError, BusOptions, Delivery, Event, EventBus, Listener, Published, Subscription,
+    Topic, valid_id, valid_name,
 };
 
 /// How long the server may hold a pull open.
@@ -184,6 +189,56 @@ impl EventBus for JetStreamBus {
                 }
             });
             Ok(Subscription::new(rx, task))
+        }
+        .boxed()
+    }
+
+    fn listen<'a>(&'a self, topic: Topic) -> BoxFuture<'a, Result<Listener, BusError>> {
+        async move {
+            let limit = self.opts.timeout;
+            let info = bounded(limit, "listen", self.stream.get_info())
+                .await?
+                .map_err(|e| failed("listen", e.kind()))?;
+            // Events from here on. On a recreate before its first event the library starts
+            // again from the stream's beginning; `start` filters those old events out.
+            let start = info.state.last_sequence.saturating_add(1);
+            let config = consumer::push::OrderedConfig {
+                deliver_subject: self.js.client().new_inbox(),
+                filter_subject: self.subject(topic),
+                deliver_policy: consumer::DeliverPolicy::ByStartSequence {
+                    start_sequence: start,
+                },
+                ..Default::default()
+            };
+            let consumer = bounded(limit, "listen", self.stream.create_consumer(config))
+                .await?
+                .map_err(|e| failed("listen", e.kind()))?;
+            let messages = bounded(limit, "listen", consumer.messages())
+                .await?
+                .map_err(|e| failed("listen", e.kind()))?;
+            let events = messages.filter_map(move |m| {
+                futures::future::ready(match m {
+                    Ok(m) => {
+                        let seq = m.info().map(|i| i.stream_sequence).unwrap_or(u64::MAX);
+                        if seq < start {
+                            None
+                        } else {
+                            match serde_json::from_slice::<Event>(&m.payload) {
+                                Ok(e) => Some(Ok(e)),
+                                Err(_) => {
+                                    tracing::warn!("undecodable event on the bus; skipped");
+                                    None
+                                }
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        tracing::debug!(kind = %e.kind(), "event bus listener interrupted");
+                        Some(Err(failed("listen", e.kind())))
+                    }
+                })
+            });
+            Ok(Listener::new(Box::pin(events)))
         }
         .boxed()
     }

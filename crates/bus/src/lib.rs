@@ -13,6 +13,12 @@
 //!   On JetStream a server crash (SIGKILL) may also forget the last acknowledgements before it
 //!   (the server persists consumer state lazily): those events come again. A publish the server
 //!   acknowledged is never lost (tests/nats_restart.rs).
+//! - `listen` is a fan-out subscription: every event on the topic published after `listen`
+//!   returns reaches every listener, on every instance. Not durable, no acks: a listener that
+//!   falls behind (or loses the server for a while) gets an error item — [`BusError::Lagged`] or
+//!   a transient error — and should then resync from the store; it never silently misses events
+//!   without such an item. Use it for "something changed, reload it" signals (cache
+//!   invalidation, relays to live connections), and `subscribe` for work that must be done once.
 //!
 //! **Privacy:** the bus sits outside the privacy gate (on NATS it crosses the network and is
 //! stored on the NATS server's disk), so events carry ids and states only, never amounts,
@@ -68,6 +74,9 @@ pub enum Event {
         channel: String,
         message: String,
     },
+    /// A customer's consents changed (granted, revoked, expired, refreshed): every instance drops
+    /// what it caches about them and reads the store again.
+    ConsentChanged { customer: CustomerId },
 }
 
 /// The kinds of [`Event`], one subject each.
@@ -78,15 +87,17 @@ pub enum Topic {
     AgentMessage,
     PaymentStatus,
     ChannelDelivery,
+    ConsentChanged,
 }
 
 impl Topic {
-    pub const ALL: [Topic; 5] = [
+    pub const ALL: [Topic; 6] = [
         Topic::NewTransactions,
         Topic::Warning,
         Topic::AgentMessage,
         Topic::PaymentStatus,
         Topic::ChannelDelivery,
+        Topic::ConsentChanged,
     ];
 
     /// The subject under the deployment prefix (`<prefix>.<subject>`).
@@ -97,6 +108,7 @@ impl Topic {
             Topic::AgentMessage => "agent.message",
             Topic::PaymentStatus => "payment.status",
             Topic::ChannelDelivery => "channel.delivery",
+            Topic::ConsentChanged => "consent.changed",
         }
     }
 }
@@ -109,6 +121,7 @@ impl Event {
             Event::AgentMessage { .. } => Topic::AgentMessage,
             Event::PaymentStatus { .. } => Topic::PaymentStatus,
             Event::ChannelDelivery { .. } => Topic::ChannelDelivery,
+            Event::ConsentChanged { .. } => Topic::ConsentChanged,
         }
     }
 }
@@ -133,6 +146,10 @@ pub enum BusError {
     /// The bus was shut down.
     #[error("event bus closed")]
     Closed,
+    /// A listener fell behind and this many events (0: an unknown number) passed it by; the
+    /// caller should resync from the store.
+    #[error("event bus listener missed {0} events")]
+    Lagged(u64),
 }
 
 /// What `publish` reports.
@@ -217,6 +234,30 @@ impl Subscription {
     }
 }
 
+/// A live fan-out subscription to one topic (see [`EventBus::listen`]). Dropping it stops it.
+pub struct Listener {
+    inner: futures::stream::BoxStream<'static, Result<Event, BusError>>,
+}
+
+impl fmt::Debug for Listener {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Listener").finish_non_exhaustive()
+    }
+}
+
+impl Listener {
+    pub(crate) fn new(inner: futures::stream::BoxStream<'static, Result<Event, BusError>>) -> Self {
+        Listener { inner }
+    }
+
+    /// The next event; `None` when the bus has shut down. An error item says events may have
+    /// been missed ([`BusError::Lagged`], or the server was unreachable for a while): resync from
+    /// the store, then keep calling `next` (the listener carries on).
+    pub async fn next(&mut self) -> Option<Result<Event, BusError>> {
+        futures::StreamExt::next(&mut self.inner).await
+    }
+}
+
 struct AbortOnDrop(tokio::task::JoinHandle<()>);
 
 impl Drop for AbortOnDrop {
@@ -242,6 +283,11 @@ pub trait EventBus: Send + Sync {
         consumer: &'a str,
         topic: Option<Topic>,
     ) -> BoxFuture<'a, Result<Subscription, BusError>>;
+
+    /// Listens to `topic` on every instance: each event published after the returned future
+    /// resolves reaches this listener (and every other one). Not durable, no acks; a listener
+    /// that falls behind gets an error item instead of silently missing events.
+    fn listen<'a>(&'a self, topic: Topic) -> BoxFuture<'a, Result<Listener, BusError>>;
 }
 
 /// Tuning shared by both buses.
@@ -259,6 +305,8 @@ pub struct BusOptions {
     pub max_events: u64,
     /// The limit on every network call (JetStream).
     pub timeout: Duration,
+    /// Events a listener may fall behind by before it gets [`BusError::Lagged`] (in-process).
+    pub listen_buffer: usize,
 }
 
 impl Default for BusOptions {
@@ -270,6 +318,7 @@ impl Default for BusOptions {
             max_age: Duration::from_secs(24 * 3600),
             max_events: 1_000_000,
             timeout: Duration::from_secs(5),
+            listen_buffer: 4096,
         }
     }
 }

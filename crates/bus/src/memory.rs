@@ -8,12 +8,12 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use futures::FutureExt;
 use futures::future::BoxFuture;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, broadcast};
 use tokio::time::Instant;
 
 use crate::{
-    AckHandle, BusError, BusOptions, Delivery, Event, EventBus, Published, Subscription, Topic,
-    valid_id, valid_name,
+    AckHandle, BusError, BusOptions, Delivery, Event, EventBus, Listener, Published, Subscription,
+    Topic, valid_id, valid_name,
 };
 
 /// The default bus. Cheap to clone; clones share the log and the consumers.
@@ -27,6 +27,8 @@ struct Inner {
     state: Mutex<State>,
     /// Woken on every publish and nak.
     changed: Notify,
+    /// Every new event, for the listeners (fan-out; a slow listener sees `Lagged`).
+    fanout: broadcast::Sender<Event>,
 }
 
 struct Stored {
@@ -89,6 +91,7 @@ enum Next {
 
 impl InProcessBus {
     pub fn new(opts: BusOptions) -> Self {
+        let opts_buffer = opts.listen_buffer.max(1);
         InProcessBus {
             inner: Arc::new(Inner {
                 opts,
@@ -97,6 +100,7 @@ impl InProcessBus {
                     ..State::default()
                 }),
                 changed: Notify::new(),
+                fanout: broadcast::channel(opts_buffer).0,
             }),
         }
     }
@@ -230,6 +234,8 @@ impl EventBus for InProcessBus {
             st.ids.insert(id.to_owned(), seq);
             st.id_order.push_back((now, id.to_owned()));
             st.prune(&self.inner.opts, now);
+            // Under the lock, so listeners see events in log order. No listener is fine.
+            let _ = self.inner.fanout.send(event.clone());
             Ok(Published {
                 sequence: seq,
                 duplicate: false,
@@ -296,5 +302,23 @@ impl EventBus for InProcessBus {
             }
         });
         futures::future::ready(Ok(Subscription::new(rx, task))).boxed()
+    }
+
+    fn listen<'a>(&'a self, topic: Topic) -> BoxFuture<'a, Result<Listener, BusError>> {
+        // Subscribed here, at the call, so nothing published after it is missed.
+        let rx = self.inner.fanout.subscribe();
+        let events = futures::stream::unfold(rx, move |mut rx| async move {
+            loop {
+                match rx.recv().await {
+                    Ok(e) if e.topic() == topic => return Some((Ok(e), rx)),
+                    Ok(_) => continue,
+                    Err(broadcast::error::RecvError::Lagged(n)) => {
+                        return Some((Err(BusError::Lagged(n)), rx));
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return None,
+                }
+            }
+        });
+        futures::future::ready(Ok(Listener::new(Box::pin(events)))).boxed()
     }
 }

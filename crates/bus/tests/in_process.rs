@@ -25,3 +25,33 @@ mod harness {
 }
 
 bus_conformance!(crate::harness);
+
+/// A listener that falls behind by more than its buffer is told so (and how much it missed),
+/// then carries on with the newest events.
+#[tokio::test]
+async fn a_lagging_listener_gets_an_error_item_not_silence() {
+    use okienko_bus::{BusError, BusOptions, Event, EventBus, InProcessBus, Topic};
+    use okienko_core::CustomerId;
+
+    let bus = InProcessBus::new(BusOptions {
+        listen_buffer: 4,
+        ..BusOptions::default()
+    });
+    let mut slow = bus.listen(Topic::ConsentChanged).await.unwrap();
+    let customers: Vec<CustomerId> = (0..10).map(|_| CustomerId::new()).collect();
+    for (i, c) in customers.iter().enumerate() {
+        bus.publish(&format!("c{i}"), &Event::ConsentChanged { customer: *c })
+            .await
+            .unwrap();
+    }
+    match slow.next().await {
+        Some(Err(BusError::Lagged(n))) => assert_eq!(n, 6),
+        other => panic!("expected a lag report, got {other:?}"),
+    }
+    for c in &customers[6..] {
+        assert_eq!(
+            slow.next().await.unwrap().unwrap(),
+            Event::ConsentChanged { customer: *c }
+        );
+    }
+}

@@ -401,6 +401,9 @@
       case "error":
         showTyping(false);
         showSystem(f.message || f.code || "error");
+        // No session yet (the instance could not open or resume one): try again, with backoff,
+        // wherever the page's origin sends us next.
+        if (!welcomed && f.code === "unavailable" && ws) ws.close();
         break;
       default:
         break;

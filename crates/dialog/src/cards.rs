@@ -34,7 +34,8 @@ const CONFIRM_TTL_MINUTES: i64 = 10;
 const DONE_REMEMBERED: usize = 16;
 
 /// What can be done to a card.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(from = "CardOpName", into = "CardOpName")]
 pub enum CardOp {
     /// Freeze for now.
     Block,
@@ -62,6 +63,38 @@ impl CardOp {
     }
 }
 
+/// How a [`CardOp`] is stored with the conversation state.
+#[derive(Clone, Copy, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum CardOpName {
+    Block,
+    Unblock,
+    ReportLost,
+    ReportStolen,
+}
+
+impl From<CardOp> for CardOpName {
+    fn from(op: CardOp) -> Self {
+        match op {
+            CardOp::Block => CardOpName::Block,
+            CardOp::Unblock => CardOpName::Unblock,
+            CardOp::Report(LostReason::Lost) => CardOpName::ReportLost,
+            CardOp::Report(LostReason::Stolen) => CardOpName::ReportStolen,
+        }
+    }
+}
+
+impl From<CardOpName> for CardOp {
+    fn from(n: CardOpName) -> Self {
+        match n {
+            CardOpName::Block => CardOp::Block,
+            CardOpName::Unblock => CardOp::Unblock,
+            CardOpName::ReportLost => CardOp::Report(LostReason::Lost),
+            CardOpName::ReportStolen => CardOp::Report(LostReason::Stolen),
+        }
+    }
+}
+
 /// What the customer asked about their cards.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CardAsk {
@@ -70,7 +103,7 @@ pub enum CardAsk {
 }
 
 /// A card the customer may pick. `Debug` shows no number.
-#[derive(Clone)]
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
 struct Candidate {
     account: AccountId,
     card_id: String,
@@ -84,7 +117,7 @@ impl std::fmt::Debug for Candidate {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 struct Pending {
     id: Uuid,
     op: CardOp,
@@ -93,7 +126,7 @@ struct Pending {
 }
 
 /// The card conversation of one customer: a choice or a read-back waiting for an answer.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct CardDialog {
     choosing: Option<(Uuid, CardOp, Vec<Candidate>)>,
     pending: Option<Pending>,

@@ -26,7 +26,7 @@ const PREFIX: &str = "cat:";
 const MAX_BUTTONS: usize = 6;
 
 /// What the conversation keeps between a summary and a correction.
-#[derive(Default)]
+#[derive(Default, serde::Serialize, serde::Deserialize)]
 pub struct CategoryDialog {
     /// Names the buttons of the last summary; a button of an older one is stale.
     summary: Option<Uuid>,

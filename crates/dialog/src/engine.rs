@@ -7,7 +7,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono_tz::Tz;
 use okienko_bank::{BankError, BankLink, LinkEvent, LinkStatus, Presence};
-use okienko_core::{Clock, CustomerId, Lang, Transaction, TxFilter, format};
+use okienko_core::{Clock, CustomerId, Lang, Transaction, TransactionId, TxFilter, format};
 use okienko_guard::Guard;
 use okienko_nlu::{Intent, Nlu, Parse};
 use okienko_privacy::{AccessError, AccessRequest, ChannelInfo, PrivacyGate, Purpose};
@@ -18,7 +18,9 @@ use crate::render;
 use crate::texts::{self, T};
 use crate::{Conversation, InboundEvent, Outbox, QuickReply, Reply};
 
+mod persist;
 mod summary;
+pub use persist::IDLE_EXPIRY_MINUTES;
 pub use summary::{ConversationSummary, OpenForm};
 
 /// Rows shown per page of a transactions table.
@@ -27,6 +29,11 @@ pub const PAGE_SIZE: usize = 10;
 const MAX_ROWS: u32 = 500;
 /// Refresh times kept before the stale ones are dropped (`EngineConfig::refresh_after`).
 const MAX_REFRESHED: usize = 100_000;
+/// Conversations kept in memory before idle ones are dropped (they expire anyway, and the
+/// conversation store, when set, keeps the rest).
+const MAX_CACHED: usize = 100_000;
+/// How often idle conversations are purged from the conversation store.
+const PURGE_EVERY: Duration = Duration::from_secs(300);
 
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
@@ -64,14 +71,20 @@ impl Default for EngineConfig {
     }
 }
 
-/// What the engine remembers about one customer's conversation.
+/// What the engine remembers about one customer's conversation; kept in memory and, when a
+/// conversation store is set, stored between messages (`persist` says what is kept).
 #[derive(Debug, Default)]
 pub(crate) struct DialogState {
     lang: Option<Lang>,
     /// The last transactions question, so "a w zeszłym miesiącu?" can reuse its filter.
     last_filter: Option<TxFilter>,
-    /// The rows of the last transactions answer, for "more".
+    /// The rows of the last transactions answer, for "more" (in memory only).
     last_rows: Vec<Transaction>,
+    /// The ids of those rows, in order: what is stored, so "more" on another instance reads
+    /// the same rows again through the privacy gate.
+    last_ids: Vec<TransactionId>,
+    /// The last transactions question was a spending summary (its purpose, for reading again).
+    last_summary: bool,
     misunderstandings: u8,
     /// The customer asked to check a link or message but has not pasted it yet.
     awaiting_scam_check: bool,
@@ -98,7 +111,9 @@ pub struct Engine {
     outbox: Arc<dyn Outbox>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) config: EngineConfig,
-    states: Mutex<HashMap<CustomerId, Arc<Mutex<DialogState>>>>,
+    states: Mutex<HashMap<CustomerId, Arc<Mutex<persist::Cached>>>>,
+    /// Where conversation state is shared with other instances (crate::conversations).
+    conversations: std::sync::OnceLock<Arc<dyn crate::conversations::ConversationStore>>,
     /// The payments side of transfers, when this gateway executes them (crate::transfer).
     pub(crate) transfers: std::sync::OnceLock<Arc<dyn crate::transfer::Transfers>>,
     /// Merchant checkout with saved cards, when a card vault is configured (crate::checkout).
@@ -134,6 +149,7 @@ impl Engine {
             clock,
             config,
             states: Mutex::new(HashMap::new()),
+            conversations: std::sync::OnceLock::new(),
             transfers: std::sync::OnceLock::new(),
             checkout: std::sync::OnceLock::new(),
             refreshed: std::sync::Mutex::new(HashMap::new()),
@@ -226,6 +242,41 @@ impl Engine {
         }
     }
 
+    /// Keeps conversation state in `store` between messages, so any instance sharing it can
+    /// continue any conversation (set once, at start-up, before the first message). Also purges
+    /// idle conversations from it every few minutes.
+    pub fn set_conversations(
+        self: &Arc<Self>,
+        store: Arc<dyn crate::conversations::ConversationStore>,
+    ) {
+        if self.conversations.set(store).is_err() {
+            tracing::warn!("the conversation store was already set");
+            return;
+        }
+        if tokio::runtime::Handle::try_current().is_ok() {
+            tokio::spawn(Engine::purge_idle(Arc::downgrade(self)));
+        }
+    }
+
+    /// Deletes stored conversations idle past the expiry, until the engine is dropped.
+    async fn purge_idle(engine: std::sync::Weak<Engine>) {
+        loop {
+            tokio::time::sleep(PURGE_EVERY).await;
+            let Some(engine) = engine.upgrade() else {
+                return;
+            };
+            let Some(store) = engine.conversations.get() else {
+                return;
+            };
+            let before = engine.clock.now() - persist::idle_expiry();
+            match store.purge_idle(before).await {
+                Ok(0) => {}
+                Ok(n) => tracing::debug!(purged = n, "idle conversations purged"),
+                Err(e) => tracing::warn!(error = %e, "idle conversations not purged"),
+            }
+        }
+    }
+
     /// Lets customers pay merchants' payment requests through `service` (set once, at start-up).
     pub fn set_checkout(&self, service: Arc<dyn crate::checkout::Checkout>) {
         if self.checkout.set(service).is_err() {
@@ -241,24 +292,37 @@ impl Engine {
     /// Drops what the conversation remembers of the customer's financial data.
     async fn forget(&self, customer: CustomerId) {
         self.refreshed_lock().remove(&customer);
-        let st = self.state(customer).await;
-        let mut st = st.lock().await;
-        st.last_rows.clear();
-        st.last_filter = None;
-        st.categories.forget();
+        let entry = self.state(customer).await;
+        let mut c = entry.lock().await;
+        // Twice at most: when another instance wrote meanwhile, forget on its state.
+        for _ in 0..2 {
+            self.sync_in(customer, &mut c).await;
+            forget_financial(&mut c.st);
+            if self.sync_out(customer, &mut c).await == persist::Written::Done {
+                return;
+            }
+            Engine::invalidate(&mut c);
+        }
     }
 
-    async fn state(&self, customer: CustomerId) -> Arc<Mutex<DialogState>> {
+    /// The customer's entry in memory (made empty when new; read from the store when used).
+    async fn state(&self, customer: CustomerId) -> Arc<Mutex<persist::Cached>> {
         let mut states = self.states.lock().await;
+        if states.len() >= MAX_CACHED && !states.contains_key(&customer) {
+            let now = self.clock.now();
+            states.retain(|_, e| {
+                Arc::strong_count(e) > 1 || e.try_lock().map_or(true, |c| !c.idle(now))
+            });
+        }
         states.entry(customer).or_default().clone()
     }
 
     /// Whether the customer asked for a person since the last call (and forgets it): the
     /// handover wrapper asks after each event it passed to the engine.
     pub async fn take_handover_request(&self, customer: CustomerId) -> bool {
-        let st = self.state(customer).await;
-        let mut st = st.lock().await;
-        std::mem::take(&mut st.wants_human)
+        let entry = self.state(customer).await;
+        let mut c = entry.lock().await;
+        std::mem::take(&mut c.st.wants_human)
     }
 
     pub(crate) fn today(&self) -> chrono::NaiveDate {
@@ -323,9 +387,13 @@ impl Engine {
 
     /// The customer's language as the conversation settled it.
     pub async fn lang_of(&self, customer: CustomerId) -> Lang {
-        let st = self.state(customer).await;
-        let st = st.lock().await;
-        st.lang.unwrap_or(self.config.default_lang)
+        let entry = self.state(customer).await;
+        let mut c = entry.lock().await;
+        if !c.is_loaded() {
+            // Not read here yet: the conversation may have been held by another instance.
+            self.sync_in(customer, &mut c).await;
+        }
+        c.st.lang.unwrap_or(self.config.default_lang)
     }
 
     async fn linked_reply(&self, customer: CustomerId, lang: Lang) -> Reply {
@@ -552,7 +620,9 @@ impl Engine {
         {
             Ok(page) => {
                 let page = page.into_data();
+                st.last_ids = page.transactions.iter().map(|t| t.id).collect();
                 st.last_rows = page.transactions;
+                st.last_summary = purpose == Purpose::ServiceSpendingSummary;
                 st.last_filter = Some(filter);
                 out.push(render::transactions(
                     lang,
@@ -572,9 +642,7 @@ impl Engine {
         match self.bank.revoke(customer).await {
             Ok(report) if report.consents == 0 => Reply::text(texts::NOTHING_TO_REVOKE.pick(lang)),
             Ok(_) => {
-                st.last_rows.clear();
-                st.last_filter = None;
-                st.categories.forget();
+                forget_financial(st);
                 Reply::text(texts::REVOKED.pick(lang)).with_quick_replies(vec![qr(
                     texts::QR_LINK,
                     lang,
@@ -657,7 +725,50 @@ impl Engine {
         });
     }
 
-    async fn next_page(&self, st: &DialogState, lang: Lang, offset: usize) -> Reply {
+    /// The page at `offset` of the last transactions answer. The rows are in memory when that
+    /// answer was given here; otherwise (another instance gave it) the same question is read
+    /// again through the privacy gate, and the stored ids pick and order the rows shown then.
+    async fn next_page(
+        &self,
+        customer: CustomerId,
+        via: ChannelInfo,
+        st: &mut DialogState,
+        lang: Lang,
+        offset: usize,
+    ) -> Reply {
+        if st.last_rows.len() != st.last_ids.len() {
+            let purpose = if st.last_summary {
+                Purpose::ServiceSpendingSummary
+            } else {
+                Purpose::ServiceTransactions
+            };
+            let filter = st.last_filter.clone().unwrap_or_default();
+            match self
+                .gate
+                .transactions(&self.req(customer, via, purpose), &filter, 0, MAX_ROWS)
+                .await
+            {
+                Ok(page) => {
+                    let mut by_id: HashMap<TransactionId, Transaction> = page
+                        .into_data()
+                        .transactions
+                        .into_iter()
+                        .map(|t| (t.id, t))
+                        .collect();
+                    st.last_rows = st
+                        .last_ids
+                        .iter()
+                        .filter_map(|id| by_id.remove(id))
+                        .collect();
+                    // Rows gone since (erased, or no longer matching) are left out for good.
+                    st.last_ids = st.last_rows.iter().map(|t| t.id).collect();
+                }
+                Err(e) => return self.access_error_reply(e, lang),
+            }
+            if offset >= st.last_rows.len() {
+                return Reply::text(texts::TX_NONE.pick(lang));
+            }
+        }
         render::transactions(
             lang,
             &st.last_rows,
@@ -666,6 +777,14 @@ impl Engine {
             PAGE_SIZE,
         )
     }
+}
+
+/// Drops what the conversation remembers of the customer's financial data (revoked, erased).
+fn forget_financial(st: &mut DialogState) {
+    st.last_rows.clear();
+    st.last_ids.clear();
+    st.last_filter = None;
+    st.categories.forget();
 }
 
 fn qr(label: T, lang: Lang, payload: &str) -> QuickReply {
@@ -768,7 +887,10 @@ impl Engine {
         })
     }
 
-    /// The answer to one event, before masking for the channel.
+    /// The answer to one event, before masking for the channel. The customer's state is
+    /// brought up to date from the conversation store first and written back after; when
+    /// another instance wrote it meanwhile, the event is answered again, once, on that state
+    /// (actions are bound to ids kept in the state, so nothing runs twice).
     async fn respond(
         &self,
         customer: CustomerId,
@@ -776,8 +898,37 @@ impl Engine {
         lang_hint: Option<Lang>,
         event: InboundEvent,
     ) -> Vec<Reply> {
-        let st = self.state(customer).await;
-        let mut st = st.lock().await;
+        let entry = self.state(customer).await;
+        let mut c = entry.lock().await;
+        self.sync_in(customer, &mut c).await;
+        let replies = self
+            .respond_on(customer, via, lang_hint, event.clone(), &mut c.st)
+            .await;
+        if self.sync_out(customer, &mut c).await == persist::Written::Done {
+            return replies;
+        }
+        tracing::warn!(%customer, "conversation changed on another instance meanwhile; answering on its state");
+        Engine::invalidate(&mut c);
+        self.sync_in(customer, &mut c).await;
+        let replies = self
+            .respond_on(customer, via, lang_hint, event, &mut c.st)
+            .await;
+        if self.sync_out(customer, &mut c).await == persist::Written::Conflict {
+            tracing::warn!(%customer, "conversation changed again meanwhile; keeping the stored state");
+            Engine::invalidate(&mut c);
+            self.sync_in(customer, &mut c).await;
+        }
+        replies
+    }
+
+    async fn respond_on(
+        &self,
+        customer: CustomerId,
+        via: ChannelInfo,
+        lang_hint: Option<Lang>,
+        event: InboundEvent,
+        st: &mut DialogState,
+    ) -> Vec<Reply> {
         if st.lang.is_none() {
             st.lang = lang_hint;
         }
@@ -795,10 +946,10 @@ impl Engine {
         {
             return replies;
         }
-        match self.form_step(customer, via, &mut st, lang, &event).await {
+        match self.form_step(customer, via, st, lang, &event).await {
             FormStep::Done(replies) => return replies,
             FormStep::Aside(parse) => {
-                let mut replies = self.dispatch(customer, via, &mut st, *parse).await;
+                let mut replies = self.dispatch(customer, via, st, *parse).await;
                 if st.form.is_some() {
                     replies.push(forms::reminder(lang));
                 }
@@ -820,7 +971,7 @@ impl Engine {
         }
         let parse = match event {
             InboundEvent::Text(text) if st.awaiting_scam_check => {
-                return vec![self.scam_check(&mut st, lang, &text)];
+                return vec![self.scam_check(st, lang, &text)];
             }
             InboundEvent::Text(text) if asks_about_ads(&text) => {
                 let lang = self.nlu.parse(&text, self.today(), &[]).lang;
@@ -850,7 +1001,9 @@ impl Engine {
                 }
                 if let Some(offset) = payload.strip_prefix("tx:page:") {
                     return match offset.parse::<usize>() {
-                        Ok(o) if o < st.last_rows.len() => vec![self.next_page(&st, lang, o).await],
+                        Ok(o) if o < st.last_ids.len() => {
+                            vec![self.next_page(customer, via, st, lang, o).await]
+                        }
                         _ => vec![Reply::text(texts::TX_NONE.pick(lang))],
                     };
                 }
@@ -868,7 +1021,7 @@ impl Engine {
                 }
             }
         };
-        self.dispatch(customer, via, &mut st, parse).await
+        self.dispatch(customer, via, st, parse).await
     }
 }
 

@@ -36,7 +36,7 @@ pub enum Slot {
 }
 
 /// The account a transfer goes to. `Debug` hides the name and the IBAN.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PayeeAccount {
     /// The name as saved or as the bank showed it; `None` for an IBAN typed in (the name the
     /// customer used goes to the bank then).
@@ -56,8 +56,8 @@ impl std::fmt::Debug for PayeeAccount {
 }
 
 /// A transfer being put together in the chat. Nothing leaves the gateway until the customer
-/// confirms the read-back.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// confirms the read-back. Stored between messages (sealed) with the conversation state.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TransferForm {
     pub id: Uuid,
     pub amount: Option<Money>,

@@ -10,8 +10,12 @@
 //! always warns. "Nie" blocks the card through the bank link and opens a fraud case.
 //!
 //! It also delivers bank warnings (scam campaigns) once to every opted-in customer, respecting
-//! their alert settings: nobody who turned all notices off gets one, and quiet hours hold it
-//! until they end. Fraud warnings about the customer's own account are exempt from "all off"
+//! their alert settings: nobody who turned all notices off gets one, each goes to the channel
+//! the customer chose for alerts (else the chat they last wrote from, else every open chat), and
+//! quiet hours hold it until they end. Held bank warnings are kept in the store (ids only; the
+//! texts are rebuilt from the published warning), so a restart delivers them when the quiet
+//! hours end, exactly once (a delivery is claimed in the ledger before it is pushed); held fraud
+//! warnings live in their episode (`warn_due_at`) the same way. Fraud warnings about the customer's own account are exempt from "all off"
 //! (issue 5 subjects them to quiet hours only, and high severity not even to those).
 //!
 //! It never logs amounts, merchants or message texts: only ids, counts and decisions.
@@ -27,7 +31,7 @@ use okienko_bank::{BankLink, LinkEvent};
 use okienko_core::{Clock, CustomerId, Lang, Transaction, TransactionId, TxFilter, format};
 use okienko_privacy::{
     AccessRequest, AlertSettings, AlertSeverity, ChannelInfo, EpisodeId, EpisodeStatus, FraudBook,
-    FraudCaseId, FraudEpisode, NoticeLedger, PrivacyGate, Purpose,
+    FraudCaseId, FraudEpisode, NoticeLedger, PrivacyGate, PublishedWarning, Purpose,
 };
 use okienko_risk::{CustomerState, LiveScorer, Severity, Tx};
 use tokio::sync::Mutex;
@@ -237,15 +241,6 @@ pub struct NoticeReport {
     pub skipped_all_off: u32,
 }
 
-/// A bank warning waiting for a customer's quiet hours to end. Kept in memory and claimed only
-/// when sent: a restart drops it unclaimed, so publishing the same warning again delivers it.
-#[derive(Debug, Clone)]
-struct HeldNotice {
-    due: DateTime<Utc>,
-    customer: CustomerId,
-    notice: Notice,
-}
-
 /// Publishes bank warnings; the admin route talks to this.
 #[async_trait]
 pub trait NoticePublisher: Send + Sync + 'static {
@@ -259,6 +254,12 @@ pub struct FraudWatcher {
     bank: BankLink,
     scorer: LiveScorer,
     outbox: Arc<dyn Outbox>,
+    /// One outbox per channel ("web_chat", "messenger", "matrix"), for bank warnings that go to
+    /// the customer's chosen channel.
+    channels: Vec<(String, Arc<dyn Outbox>)>,
+    /// The channel each customer last wrote from (in memory: after a restart, until they write
+    /// again, a held warning goes where it was meant to when held, else to every open chat).
+    last_channel: std::sync::Mutex<HashMap<CustomerId, &'static str>>,
     langs: Arc<dyn CustomerLang>,
     clock: Arc<dyn Clock>,
     config: FraudConfig,
@@ -266,8 +267,6 @@ pub struct FraudWatcher {
     states: Mutex<HashMap<CustomerId, CustomerState>>,
     /// One scoring or answer at a time per process, so an episode is never opened twice.
     serial: Mutex<()>,
-    /// Bank warnings held by quiet hours.
-    held_notices: Mutex<Vec<HeldNotice>>,
     /// Itself, for the timers that send held bank warnings on any instance (the tick loop runs
     /// only where the watcher holds its lease).
     me: std::sync::Weak<FraudWatcher>,
@@ -299,6 +298,7 @@ impl FraudWatcher {
         bank: BankLink,
         scorer: LiveScorer,
         outbox: Arc<dyn Outbox>,
+        channels: Vec<(String, Arc<dyn Outbox>)>,
         langs: Arc<dyn CustomerLang>,
         clock: Arc<dyn Clock>,
         config: FraudConfig,
@@ -310,12 +310,13 @@ impl FraudWatcher {
             bank,
             scorer,
             outbox,
+            channels,
+            last_channel: std::sync::Mutex::new(HashMap::new()),
             langs,
             clock,
             config,
             states: Mutex::new(HashMap::new()),
             serial: Mutex::new(()),
-            held_notices: Mutex::new(Vec::new()),
             me: me.clone(),
         })
     }
@@ -386,12 +387,11 @@ impl FraudWatcher {
     }
 
     /// Where a bank warning for `customer` goes now, by their alert settings.
-    async fn notice_route(&self, customer: CustomerId, now: DateTime<Utc>) -> NoticeRoute {
-        let settings = self.alert_settings(customer).await;
+    fn notice_route(&self, settings: &AlertSettings, now: DateTime<Utc>) -> NoticeRoute {
         if settings.all_off {
             return NoticeRoute::AllOff;
         }
-        let cfg = self.config_with(&settings);
+        let cfg = self.config_with(settings);
         match cfg
             .quiet_hours
             .and_then(|q| q.ends_after(now, cfg.timezone))
@@ -401,12 +401,58 @@ impl FraudWatcher {
         }
     }
 
-    /// Claims and pushes one bank warning; false when the customer already had it.
+    /// Records the channel a customer just wrote from.
+    pub fn saw(&self, customer: CustomerId, channel: &'static str) {
+        let mut last = match self.last_channel.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        if last.get(&customer) != Some(&channel) {
+            last.insert(customer, channel);
+        }
+    }
+
+    /// The channel a customer last wrote from (since this process started).
+    pub fn last_channel(&self, customer: CustomerId) -> Option<&'static str> {
+        match self.last_channel.lock() {
+            Ok(g) => g.get(&customer).copied(),
+            Err(p) => p.into_inner().get(&customer).copied(),
+        }
+    }
+
+    fn channel_outbox(&self, name: &str) -> Option<&Arc<dyn Outbox>> {
+        self.channels
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, o)| o)
+    }
+
+    /// The channel a bank warning for `customer` goes to: the one they chose in their alert
+    /// settings; without a choice (or when the chosen channel does not run here), the chat they
+    /// last wrote from, else (after a restart) the one the warning was meant for when it was
+    /// held (`held_for`); `None` = every open chat.
+    fn notice_channel(
+        &self,
+        customer: CustomerId,
+        settings: &AlertSettings,
+        held_for: Option<&str>,
+    ) -> Option<String> {
+        let last = self.last_channel(customer);
+        [settings.channel.as_deref(), last, held_for]
+            .into_iter()
+            .flatten()
+            .find(|c| self.channel_outbox(c).is_some())
+            .map(str::to_owned)
+    }
+
+    /// Claims and pushes one bank warning to `channel` (every open chat when `None`); false when
+    /// the customer already had it.
     async fn send_notice(
         &self,
         n: &Notice,
         customer: CustomerId,
         now: DateTime<Utc>,
+        channel: Option<&str>,
     ) -> Result<bool, NoticeError> {
         if !self
             .notices
@@ -422,41 +468,91 @@ impl FraudWatcher {
             Lang::En => &n.text_en,
         };
         let title = texts::BANK_NOTICE.pick(lang);
-        self.outbox
-            .push(customer, Reply::text(format!("{title}\n{}", text.trim())));
+        let outbox = channel
+            .and_then(|c| self.channel_outbox(c))
+            .unwrap_or(&self.outbox);
+        outbox.push(customer, Reply::text(format!("{title}\n{}", text.trim())));
+        tracing::info!(%customer, notice = %n.id, channel = channel.unwrap_or("all"), "bank warning sent");
         Ok(true)
     }
 
     /// Sends the held bank warnings whose quiet hours ended (again by the settings of now: a
-    /// customer who turned everything off meanwhile does not get them).
+    /// customer who turned everything off meanwhile, or withdrew their consent, does not get
+    /// them). The held rows live in the store, so this works after a restart too; each warning
+    /// is claimed before it is sent and its row deleted after, so it goes out once.
     async fn deliver_held_notices(&self, now: DateTime<Utc>) {
-        let due: Vec<HeldNotice> = {
-            let mut held = self.held_notices.lock().await;
-            let (due, wait): (Vec<_>, Vec<_>) = held.drain(..).partition(|h| h.due <= now);
-            *held = wait;
-            due
+        let due = match self.notices.held_due(now, 500).await {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::warn!(error = %e, "reading held bank warnings failed");
+                return;
+            }
         };
+        let mut opted: HashMap<String, Vec<CustomerId>> = HashMap::new();
         for h in due {
-            match self.notice_route(h.customer, now).await {
+            let (customer, id) = (h.customer, h.notice.as_str());
+            let published = match self.notices.published(id).await {
+                Ok(p) => p,
+                Err(e) => {
+                    tracing::warn!(%customer, notice = %id, error = %e, "reading a held bank warning failed");
+                    continue;
+                }
+            };
+            let Some(p) = published else {
+                let _ = self.notices.unhold(id, customer).await;
+                continue;
+            };
+            if !opted.contains_key(&p.bank) {
+                match self.notices.opted_in(&p.bank).await {
+                    Ok(list) => {
+                        opted.insert(p.bank.clone(), list);
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "reading opted-in customers failed");
+                        continue;
+                    }
+                }
+            }
+            if !opted.get(&p.bank).is_some_and(|l| l.contains(&customer)) {
+                tracing::info!(%customer, notice = %id, "held bank warning dropped: no longer opted in");
+                let _ = self.notices.unhold(id, customer).await;
+                continue;
+            }
+            let settings = self.alert_settings(customer).await;
+            match self.notice_route(&settings, now) {
                 NoticeRoute::AllOff => {
-                    tracing::info!(customer = %h.customer, notice = %h.notice.id, "held bank warning dropped: all notices off");
+                    tracing::info!(%customer, notice = %id, "held bank warning dropped: all notices off");
+                    let _ = self.notices.unhold(id, customer).await;
                 }
                 NoticeRoute::HoldUntil(at) => {
                     // Quiet hours changed meanwhile: wait for the new end.
-                    self.held_notices
-                        .lock()
-                        .await
-                        .push(HeldNotice { due: at, ..h });
+                    if let Err(e) = self.notices.hold_until(id, customer, at).await {
+                        tracing::warn!(%customer, notice = %id, error = %e, "rescheduling a held bank warning failed");
+                    }
                 }
-                NoticeRoute::Now => match self.send_notice(&h.notice, h.customer, now).await {
-                    Ok(true) => {
-                        tracing::info!(customer = %h.customer, notice = %h.notice.id, "held bank warning sent");
+                NoticeRoute::Now => {
+                    let n = Notice {
+                        id: p.id.clone(),
+                        text_pl: p.text_pl.clone(),
+                        text_en: p.text_en.clone(),
+                        bank: p.bank.clone(),
+                    };
+                    let channel = self.notice_channel(customer, &settings, h.channel.as_deref());
+                    match self
+                        .send_notice(&n, customer, now, channel.as_deref())
+                        .await
+                    {
+                        Ok(sent) => {
+                            if sent {
+                                tracing::info!(%customer, notice = %id, "held bank warning sent");
+                            }
+                            let _ = self.notices.unhold(id, customer).await;
+                        }
+                        Err(e) => {
+                            tracing::warn!(%customer, notice = %id, error = %e, "held bank warning not sent");
+                        }
                     }
-                    Ok(false) => {}
-                    Err(e) => {
-                        tracing::warn!(customer = %h.customer, notice = %h.notice.id, error = %e, "held bank warning not sent");
-                    }
-                },
+                }
             }
         }
     }
@@ -811,40 +907,54 @@ impl FraudWatcher {
 impl NoticePublisher for FraudWatcher {
     async fn publish(&self, n: Notice) -> Result<NoticeReport, NoticeError> {
         n.validate()?;
+        let now = self.clock.now();
+        // The texts are kept, so a warning held for quiet hours is rebuilt from them when it
+        // goes out (after a restart too).
+        self.notices
+            .save_published(
+                &PublishedWarning {
+                    id: n.id.clone(),
+                    bank: n.bank.clone(),
+                    text_pl: n.text_pl.clone(),
+                    text_en: n.text_en.clone(),
+                },
+                now,
+            )
+            .await
+            .map_err(|_| NoticeError::Store)?;
         let customers = self
             .notices
             .opted_in(&n.bank)
             .await
             .map_err(|_| NoticeError::Store)?;
         let mut report = NoticeReport::default();
-        let now = self.clock.now();
         let mut wake: Vec<DateTime<Utc>> = Vec::new();
         for c in customers {
             if self
-                .held_notices
-                .lock()
+                .notices
+                .is_held(&n.id, c)
                 .await
-                .iter()
-                .any(|h| h.customer == c && h.notice.id == n.id)
+                .map_err(|_| NoticeError::Store)?
             {
                 report.held += 1;
                 continue;
             }
-            match self.notice_route(c, now).await {
+            let settings = self.alert_settings(c).await;
+            let channel = self.notice_channel(c, &settings, None);
+            match self.notice_route(&settings, now) {
                 NoticeRoute::AllOff => report.skipped_all_off += 1,
                 NoticeRoute::HoldUntil(at) => {
-                    self.held_notices.lock().await.push(HeldNotice {
-                        due: at,
-                        customer: c,
-                        notice: n.clone(),
-                    });
+                    self.notices
+                        .hold(&n.id, c, at, now, channel.as_deref())
+                        .await
+                        .map_err(|_| NoticeError::Store)?;
                     report.held += 1;
                     if !wake.contains(&at) {
                         wake.push(at);
                     }
                 }
                 NoticeRoute::Now => {
-                    if self.send_notice(&n, c, now).await? {
+                    if self.send_notice(&n, c, now, channel.as_deref()).await? {
                         report.delivered += 1;
                     } else {
                         report.already_had_it += 1;
@@ -853,7 +963,8 @@ impl NoticePublisher for FraudWatcher {
             }
         }
         // A timer per distinct end of quiet hours, so held warnings go out on this instance even
-        // when its tick loop is not running (the tick sends them too; claims keep it once).
+        // when its tick loop is not running (the tick sends them too, after a restart as well;
+        // claims keep it once).
         if let Some(me) = self.me.upgrade() {
             for at in wake {
                 let me = me.clone();
@@ -973,6 +1084,7 @@ impl Conversation for FraudReplies {
         lang_hint: Option<Lang>,
         event: InboundEvent,
     ) -> Vec<Reply> {
+        self.watcher.saw(customer, channel.name);
         match &event {
             InboundEvent::QuickReply(p) if p.starts_with("fraud:") => {
                 let mut it = p.splitn(3, ':').skip(1);

@@ -8,6 +8,7 @@ pub mod alerts;
 pub mod cards;
 pub mod categories;
 pub mod checkout;
+pub mod conversations;
 pub mod engine;
 pub mod forms;
 pub mod fraud;
@@ -25,7 +26,10 @@ pub mod transfer;
 use async_trait::async_trait;
 use okienko_core::{CustomerId, Lang};
 
-pub use engine::{CallbackOutcome, DEFAULT_CHART_FONT, Engine, EngineConfig};
+pub use conversations::{
+    ConversationStore, ConversationStoreError, Loaded, Saved, StoredConversation,
+};
+pub use engine::{CallbackOutcome, DEFAULT_CHART_FONT, Engine, EngineConfig, IDLE_EXPIRY_MINUTES};
 pub use masking::{GoneReason, ViewConfig, ViewPage};
 /// Where a conversation takes place; channels build it, so they need not depend on the gate.
 pub use okienko_privacy::{ChannelContext, ChannelInfo, Room};

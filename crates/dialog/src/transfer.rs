@@ -899,9 +899,10 @@ impl Engine {
     }
 }
 
-/// The customer's last few messages (in memory only, never logged): a scam text they quoted
-/// before asking for a transfer is what the transfer's warning is about.
-#[derive(Default)]
+/// The customer's last few messages (never logged; stored only sealed, with the conversation
+/// state): a scam text they quoted before asking for a transfer is what the transfer's warning
+/// is about.
+#[derive(Default, serde::Serialize, serde::Deserialize)]
 pub(crate) struct RecentTexts(std::collections::VecDeque<String>);
 
 impl std::fmt::Debug for RecentTexts {

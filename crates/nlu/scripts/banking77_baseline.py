@@ -14,6 +14,7 @@ import argparse
 import csv
 import json
 import os
+import resource
 import sys
 import time
 
@@ -81,10 +82,23 @@ def main():
     train_seconds = time.perf_counter() - t0
     pred = model.predict([t for t, _ in test])
     gold = [l for _, l in test]
+    # Per-query latency, one text at a time as the Rust bench measures it (scikit-learn's
+    # per-call overhead included: that is what serving one message costs with it).
+    lat = []
+    for t, _ in test:
+        t1 = time.perf_counter()
+        model.predict([t])
+        lat.append((time.perf_counter() - t1) * 1e6)
+    lat.sort()
+    pct = lambda q: lat[round((len(lat) - 1) * q)]
     print(json.dumps({
         "accuracy": accuracy_score(gold, pred),
         "macro_f1": f1_score(gold, pred, average="macro"),
         "train_seconds": train_seconds,
+        "p50_us": pct(0.50),
+        "p99_us": pct(0.99),
+        # Linux reports ru_maxrss in KiB.
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "model": "sklearn tfidf+lr",
     }))
 

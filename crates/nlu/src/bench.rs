@@ -175,16 +175,18 @@ pub fn bench_banking77(dir: &Path, shots: Option<usize>) -> Result<serde_json::V
 /// Which sentence encoder `--encoder DIR` runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EncoderMode {
-    /// The distilled static token table (microseconds per query, but on BANKING77 it adds
-    /// only a fraction of a point to the n-grams: see `hybrid::bench_banking77_static`).
+    /// The distilled static token table, made contextual on the training sentences
+    /// (microseconds per query: see `hybrid::bench_banking77_static`).
     Static,
     /// The full 6-layer all-MiniLM-L6-v2 transformer per query: the accurate mode.
     Full,
 }
 
 impl EncoderMode {
-    /// The mode `--encoder` uses unless told otherwise: the static table did not reach the
-    /// accuracy bar (≥ 92.6 % full, ≥ 85.2 % 10-shot), so the full encoder stays the default.
+    /// The mode `--encoder` uses unless told otherwise. The contextual static table reaches
+    /// 93.5 % (full data) and 83.1 % (10-shot) on the official test split, below the targets
+    /// (≥ 93.7 %, ≥ 85.2 %) that the full encoder meets (94.1 %, 86.7 %), so the full encoder
+    /// stays the default; `static` is the mode that meets the latency target.
     pub const RECOMMENDED: EncoderMode = EncoderMode::Full;
 }
 
@@ -237,15 +239,30 @@ pub fn bench_banking77_with_mode(
 
 /// Peak resident memory of this process so far (Linux `VmHWM`), in MB; 0 elsewhere.
 pub fn peak_rss_mb() -> f64 {
+    status_kb("VmHWM:").map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// Resident memory of this process now (Linux `VmRSS`), in MB; 0 elsewhere.
+pub fn current_rss_mb() -> f64 {
+    status_kb("VmRSS:").map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// Resets the peak [`peak_rss_mb`] reports to the current resident size (Linux ≥ 4.0, writing
+/// `5` to `/proc/self/clear_refs`), so a phase's own peak can be measured. Best effort: where
+/// that is not possible the peak simply keeps counting from the start.
+pub fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+fn status_kb(key: &str) -> Option<f64> {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
             s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
+                .find(|l| l.starts_with(key))
                 .and_then(|l| l.split_whitespace().nth(1))
                 .and_then(|kb| kb.parse::<f64>().ok())
         })
-        .map_or(0.0, |kb| kb / 1024.0)
 }
 
 /// Seed of the k-shot sample (the Python baseline uses the same rows: it reads them by the same rule).

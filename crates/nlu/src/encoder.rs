@@ -139,6 +139,87 @@ impl Encoder {
         self.pooled(ids, vec![1u32; n * 3], n, 3)
     }
 
+    /// One pass of the full encoder over a corpus (the training sentences), keeping both what a
+    /// sentence embedding is made of and the sentence embeddings themselves: for every WordPiece
+    /// token (not `[CLS]`/`[SEP]`) the sum and count of its last-layer output vectors over all
+    /// its occurrences, and each text's embedding as [`Encoder::embed`] gives it. Texts are
+    /// batched by token length (little padding); the result does not depend on the order given.
+    pub fn contextual_pass(
+        &self,
+        texts: &[&str],
+    ) -> Result<(Vec<Vec<f32>>, TokenContexts), NluError> {
+        let bounded: Vec<String> = texts
+            .iter()
+            .map(|t| t.chars().take(crate::text::MAX_CHARS).collect())
+            .collect();
+        let mut encodings = Vec::with_capacity(bounded.len());
+        for t in &bounded {
+            let e = self
+                .tokenizer
+                .encode(t.as_str(), true)
+                .map_err(|e| enc_err("tokenising")(e.to_string()))?;
+            encodings.push(e.get_ids().to_vec());
+        }
+        let id = |t: &str| self.tokenizer.token_to_id(t).unwrap_or(u32::MAX);
+        let special = [id("[CLS]"), id("[SEP]"), id("[PAD]")];
+        let mut order: Vec<usize> = (0..encodings.len()).collect();
+        order.sort_by_key(|&i| (encodings[i].len(), i));
+        let mut out = vec![Vec::new(); encodings.len()];
+        let mut ctx = TokenContexts {
+            dim: self.dim,
+            tokens: Default::default(),
+        };
+        for (n, chunk) in order.chunks(32).enumerate() {
+            let len = chunk
+                .iter()
+                .map(|&i| encodings[i].len())
+                .max()
+                .unwrap_or(1)
+                .max(1);
+            let rows = chunk.len();
+            let mut ids = vec![0u32; rows * len];
+            let mut mask = vec![0u32; rows * len];
+            for (r, &i) in chunk.iter().enumerate() {
+                for (j, &t) in encodings[i].iter().enumerate() {
+                    ids[r * len + j] = t;
+                    mask[r * len + j] = 1;
+                }
+            }
+            let hidden = (|| -> candle_core::Result<Vec<Vec<Vec<f32>>>> {
+                let ids = Tensor::from_vec(ids, (rows, len), &self.device)?;
+                let mask = Tensor::from_vec(mask, (rows, len), &self.device)?;
+                let types = ids.zeros_like()?;
+                self.model
+                    .forward(&ids, &types, Some(&mask))?
+                    .to_vec3::<f32>()
+            })()
+            .map_err(|e| enc_err("embedding")(e.to_string()))?;
+            for (r, &i) in chunk.iter().enumerate() {
+                let mut mean = vec![0f32; self.dim];
+                let toks = &encodings[i];
+                for (j, &t) in toks.iter().enumerate() {
+                    let h = &hidden[r][j];
+                    mean.iter_mut().zip(h).for_each(|(m, x)| *m += x);
+                    if !special.contains(&t) {
+                        let e = ctx
+                            .tokens
+                            .entry(t)
+                            .or_insert_with(|| (vec![0f32; self.dim], 0));
+                        e.0.iter_mut().zip(h).for_each(|(s, x)| *s += x);
+                        e.1 += 1;
+                    }
+                }
+                let norm = mean.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
+                mean.iter_mut().for_each(|x| *x /= norm);
+                out[i] = mean;
+            }
+            if n % 50 == 0 {
+                tracing::info!(done = n * 32, of = texts.len(), "contextual pass");
+            }
+        }
+        Ok((out, ctx))
+    }
+
     /// Mean pooling over the mask of the model's output for `n` rows of `len` ids, L2-normalised.
     fn pooled(
         &self,
@@ -165,4 +246,13 @@ impl Encoder {
         };
         run().map_err(|e| enc_err("embedding")(e.to_string()))
     }
+}
+
+/// What [`Encoder::contextual_pass`] learns about each token from a corpus: the sum of its
+/// last-layer output vectors and how often it occurred, by token id (ordered, so everything
+/// computed from it is deterministic).
+#[derive(Debug, Clone, Default)]
+pub struct TokenContexts {
+    pub dim: usize,
+    pub tokens: std::collections::BTreeMap<u32, (Vec<f32>, u32)>,
 }

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use tokenizers::Tokenizer;
 
 use crate::NluError;
-use crate::encoder::Encoder;
+use crate::encoder::{Encoder, TokenContexts};
 
 /// File name of the distilled table inside the model directory.
 pub const STATIC_FILE: &str = "static-minilm-v1.f32";
@@ -122,12 +122,30 @@ pub const STATIC_WEIGHTING: Weighting = Weighting::Zipf;
 /// changed BANKING77 validation accuracy by ≤ 0.2 points either way).
 pub const STATIC_POST: Postprocess = Postprocess::NONE;
 
-/// The distilled table plus the tokeniser.
+/// How the training corpus reshapes the table ("contextual static table"): every token that
+/// occurs in the training sentences gets the mean of its last-layer MiniLM outputs *in those
+/// sentences* ([`crate::encoder::Encoder::contextual_pass`]) instead of its output when run
+/// alone, so that a sentence's static embedding approaches what the full encoder gives it.
+/// Tokens never seen in training keep their single-token row, optionally mapped into the
+/// contextual space by a linear map fitted (ridge regression) on the tokens that have both.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Contextual {
+    /// Map the single-token rows of unseen tokens into the contextual space.
+    pub align: bool,
+    /// Pseudo-count of the single-token (or mapped) row in a seen token's mean: a token seen
+    /// `c` times gets `(c·ctx + prior·fallback) / (c + prior)`; 0 = the contextual mean alone.
+    pub prior: f32,
+}
+
+/// The distilled table plus the tokeniser, for serving: one signed byte per value with one
+/// scale per row (weights already applied), a quarter of the f32 table; the rounding changes a
+/// sentence embedding by far less than the classifier can see (cosine > 0.9999 to the f32 one).
 pub struct StaticEncoder {
     tokenizer: Tokenizer,
     dim: usize,
-    /// `vocab × dim`, row-major, each row already multiplied by its token's weight.
-    table: Vec<f32>,
+    /// `vocab × dim`, row-major, quantised: value = `scales[row] · q`.
+    table: Vec<i8>,
+    scales: Vec<f32>,
     /// Ids of `[CLS]`, `[SEP]`, `[PAD]`: skipped when embedding.
     special: [u32; 3],
 }
@@ -136,7 +154,7 @@ impl std::fmt::Debug for StaticEncoder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("StaticEncoder")
             .field("dim", &self.dim)
-            .field("vocab", &(self.table.len() / self.dim.max(1)))
+            .field("vocab", &self.scales.len())
             .finish_non_exhaustive()
     }
 }
@@ -192,60 +210,90 @@ fn table_path(model_dir: &Path) -> PathBuf {
 
 /// Writes the raw table: magic, vocab and dim as u32 LE, then f32 LE values.
 fn write_table(path: &Path, table: &[f32], dim: usize) -> Result<(), NluError> {
-    let mut bytes = Vec::with_capacity(16 + table.len() * 4);
-    bytes.extend_from_slice(MAGIC);
-    bytes.extend_from_slice(&((table.len() / dim.max(1)) as u32).to_le_bytes());
-    bytes.extend_from_slice(&(dim as u32).to_le_bytes());
-    for x in table {
-        bytes.extend_from_slice(&x.to_le_bytes());
-    }
+    use std::io::Write;
+    let io = |source| NluError::Io {
+        what: "writing the static encoder table",
+        source,
+    };
     let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, bytes).map_err(|source| NluError::Io {
-        what: "writing the static encoder table",
-        source,
-    })?;
-    std::fs::rename(&tmp, path).map_err(|source| NluError::Io {
-        what: "writing the static encoder table",
-        source,
-    })
+    let mut w = std::io::BufWriter::new(std::fs::File::create(&tmp).map_err(io)?);
+    w.write_all(MAGIC).map_err(io)?;
+    w.write_all(&((table.len() / dim.max(1)) as u32).to_le_bytes())
+        .map_err(io)?;
+    w.write_all(&(dim as u32).to_le_bytes()).map_err(io)?;
+    for x in table {
+        w.write_all(&x.to_le_bytes()).map_err(io)?;
+    }
+    w.into_inner()
+        .map_err(|e| io(e.into_error()))?
+        .sync_all()
+        .map_err(io)?;
+    std::fs::rename(&tmp, path).map_err(io)
 }
 
+/// Reads the raw table, streaming: the file's bytes are converted block by block, never held
+/// whole beside the floats (that copy used to be 47 MB of the bench's peak).
 fn read_table(path: &Path) -> Result<Option<(Vec<f32>, usize)>, NluError> {
-    let bytes = match std::fs::read(path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(source) => {
-            return Err(NluError::Io {
-                what: "reading the static encoder table",
-                source,
-            });
-        }
+    use std::io::Read;
+    let io = |source| NluError::Io {
+        what: "reading the static encoder table",
+        source,
     };
+    let file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => return Err(io(source)),
+    };
+    let len = file.metadata().map_err(io)?.len() as usize;
     let bad = || err(STATIC_FILE)("truncated or foreign file".to_owned());
-    if bytes.len() < 16 || &bytes[..8] != MAGIC {
+    let mut r = std::io::BufReader::with_capacity(1 << 16, file);
+    let mut head = [0u8; 16];
+    if len < 16 || r.read_exact(&mut head).is_err() || &head[..8] != MAGIC {
         return Err(bad());
     }
-    let u = |o: usize| u32::from_le_bytes([bytes[o], bytes[o + 1], bytes[o + 2], bytes[o + 3]]);
+    let u = |o: usize| u32::from_le_bytes([head[o], head[o + 1], head[o + 2], head[o + 3]]);
     let (vocab, dim) = (u(8) as usize, u(12) as usize);
-    if dim == 0 || bytes.len() != 16 + vocab * dim * 4 {
+    if dim == 0 || Some(len) != vocab.checked_mul(dim * 4).and_then(|n| n.checked_add(16)) {
         return Err(bad());
     }
-    let table = bytes[16..]
-        .chunks_exact(4)
-        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-        .collect();
+    let mut table = Vec::with_capacity(vocab * dim);
+    let mut block = vec![0u8; 1 << 16];
+    let mut left = vocab * dim * 4;
+    while left > 0 {
+        let n = left.min(block.len());
+        r.read_exact(&mut block[..n]).map_err(|_| bad())?;
+        table.extend(
+            block[..n]
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])),
+        );
+        left -= n;
+    }
     Ok(Some((table, dim)))
 }
 
-impl StaticEncoder {
+/// The raw distilled table (one unit vector per vocabulary token, unweighted) with its
+/// tokeniser: what [`StaticEncoder`]s are built from. Training-time only; dropped once the
+/// serving encoder is built.
+pub struct RawTable {
+    tokenizer: Tokenizer,
+    table: Vec<f32>,
+    dim: usize,
+}
+
+impl std::fmt::Debug for RawTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RawTable")
+            .field("dim", &self.dim)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RawTable {
     /// Loads `static-minilm-v1.f32` from `model_dir`, distilling it first (with the full encoder
-    /// from the same directory) when it is missing. Returns the encoder and the seconds spent
-    /// distilling (0 when the table was already there).
-    pub fn load_or_distill(
-        model_dir: &Path,
-        weighting: Weighting,
-        post: Postprocess,
-    ) -> Result<(StaticEncoder, f64), NluError> {
+    /// from the same directory, dropped afterwards) when it is missing. Returns the table and the
+    /// seconds spent distilling (0 when it was already there).
+    pub fn load_or_distill(model_dir: &Path) -> Result<(RawTable, f64), NluError> {
         let path = table_path(model_dir);
         let mut distill_seconds = 0.0;
         let (table, dim) = match read_table(&path)? {
@@ -259,16 +307,248 @@ impl StaticEncoder {
                 (table, encoder.dim())
             }
         };
+        let tokenizer = load_tokenizer(model_dir)?;
+        if dim == 0 || table.len() != tokenizer.get_vocab_size(true) * dim {
+            return Err(err(STATIC_FILE)(
+                "table does not match the tokeniser's vocabulary".to_owned(),
+            ));
+        }
         Ok((
-            StaticEncoder::from_table(load_tokenizer(model_dir)?, table, dim, weighting, post)?,
+            RawTable {
+                tokenizer,
+                table,
+                dim,
+            },
             distill_seconds,
         ))
+    }
+
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+
+    /// The serving encoder: post-processing, then (optionally) the contextual rows learnt from
+    /// a training corpus, then the token weights, then int8 rows. Deterministic.
+    pub fn build(
+        &self,
+        weighting: Weighting,
+        post: Postprocess,
+        contexts: Option<(&TokenContexts, Contextual)>,
+    ) -> StaticEncoder {
+        let dim = self.dim;
+        let processed;
+        let base: &[f32] = if post == Postprocess::NONE {
+            &self.table
+        } else {
+            let mut t = self.table.clone();
+            postprocess(&mut t, dim, post);
+            processed = t;
+            &processed
+        };
+        let vocab = base.len() / dim;
+        let ctx = contexts.and_then(|(c, how)| contextual_rows(base, dim, c, how));
+        let mut table = vec![0i8; vocab * dim];
+        let mut scales = vec![0f32; vocab];
+        let mut row = vec![0f32; dim];
+        for t in 0..vocab {
+            let single = &base[t * dim..(t + 1) * dim];
+            match &ctx {
+                Some(c) => c.row(t as u32, single, &mut row),
+                None => row.copy_from_slice(single),
+            }
+            if weighting == Weighting::Zipf {
+                let w = (1.0 + t as f32).ln();
+                row.iter_mut().for_each(|x| *x *= w);
+            }
+            let max = row.iter().fold(0f32, |m, x| m.max(x.abs()));
+            let scale = if max > 0.0 { max / 127.0 } else { 0.0 };
+            scales[t] = scale;
+            if scale > 0.0 {
+                for (q, x) in table[t * dim..(t + 1) * dim].iter_mut().zip(&row) {
+                    *q = (x / scale).round().clamp(-127.0, 127.0) as i8;
+                }
+            }
+        }
+        let id = |t: &str| self.tokenizer.token_to_id(t).unwrap_or(u32::MAX);
+        let special = [id("[CLS]"), id("[SEP]"), id("[PAD]")];
+        StaticEncoder {
+            tokenizer: self.tokenizer.clone(),
+            dim,
+            table,
+            scales,
+            special,
+        }
+    }
+}
+
+/// The contextual rows of the tokens seen in a corpus, and how unseen tokens are mapped.
+struct ContextRows {
+    dim: usize,
+    /// Seen token → its final row.
+    seen: std::collections::BTreeMap<u32, Vec<f32>>,
+    /// `dim × dim` map applied to single-token rows of unseen tokens (`None`: kept as they are).
+    map: Option<Vec<f32>>,
+}
+
+impl ContextRows {
+    fn fallback(&self, single: &[f32], out: &mut [f32]) {
+        match &self.map {
+            Some(w) => {
+                out.iter_mut().for_each(|o| *o = 0.0);
+                for (a, x) in single.iter().enumerate() {
+                    let wr = &w[a * self.dim..(a + 1) * self.dim];
+                    out.iter_mut().zip(wr).for_each(|(o, w)| *o += x * w);
+                }
+            }
+            None => out.copy_from_slice(single),
+        }
+    }
+
+    fn row(&self, token: u32, single: &[f32], out: &mut [f32]) {
+        match self.seen.get(&token) {
+            Some(r) => out.copy_from_slice(r),
+            None => self.fallback(single, out),
+        }
+    }
+}
+
+/// Mean contextual vector per seen token, scaled so the average one has unit length (the
+/// single-token rows are unit vectors), the ridge map from single-token rows to them, and the
+/// blend with the prior.
+fn contextual_rows(
+    base: &[f32],
+    dim: usize,
+    ctx: &TokenContexts,
+    how: Contextual,
+) -> Option<ContextRows> {
+    let vocab = base.len() / dim.max(1);
+    let means: Vec<(u32, Vec<f32>, u32)> = ctx
+        .tokens
+        .iter()
+        .filter(|(t, (_, c))| (**t as usize) < vocab && *c > 0 && ctx.dim == dim)
+        .map(|(t, (s, c))| (*t, s.iter().map(|x| x / *c as f32).collect(), *c))
+        .collect();
+    if means.is_empty() {
+        return None;
+    }
+    let avg_norm = means
+        .iter()
+        .map(|(_, m, _)| m.iter().map(|x| x * x).sum::<f32>().sqrt())
+        .sum::<f32>()
+        / means.len() as f32;
+    let g = if avg_norm > 0.0 { 1.0 / avg_norm } else { 1.0 };
+    let mut rows = ContextRows {
+        dim,
+        seen: Default::default(),
+        map: None,
+    };
+    if how.align {
+        rows.map = ridge_map(base, dim, &means, g);
+    }
+    let mut fb = vec![0f32; dim];
+    for (t, m, c) in means {
+        let single = &base[t as usize * dim..(t as usize + 1) * dim];
+        rows.fallback(single, &mut fb);
+        let (c, p) = (c as f32, how.prior.max(0.0));
+        let r: Vec<f32> = m
+            .iter()
+            .zip(&fb)
+            .map(|(x, f)| (c * x * g + p * f) / (c + p))
+            .collect();
+        rows.seen.insert(t, r);
+    }
+    Some(rows)
+}
+
+/// Ridge regression `W = (XᵀX + λI)⁻¹ XᵀY` from the single-token rows `X` of the seen tokens to
+/// their scaled contextual means `Y`, by Cholesky in f64; λ is 1 % of the mean diagonal.
+fn ridge_map(base: &[f32], dim: usize, means: &[(u32, Vec<f32>, u32)], g: f32) -> Option<Vec<f32>> {
+    let mut a = vec![0f64; dim * dim];
+    let mut b = vec![0f64; dim * dim];
+    for (t, m, _) in means {
+        let x = &base[*t as usize * dim..(*t as usize + 1) * dim];
+        for i in 0..dim {
+            let xi = f64::from(x[i]);
+            if xi == 0.0 {
+                continue;
+            }
+            let ar = &mut a[i * dim..(i + 1) * dim];
+            for (aij, xj) in ar.iter_mut().zip(x) {
+                *aij += xi * f64::from(*xj);
+            }
+            let br = &mut b[i * dim..(i + 1) * dim];
+            for (bij, yj) in br.iter_mut().zip(m) {
+                *bij += xi * f64::from(*yj * g);
+            }
+        }
+    }
+    let trace: f64 = (0..dim).map(|i| a[i * dim + i]).sum();
+    let lambda = 0.01 * trace / dim as f64;
+    (0..dim).for_each(|i| a[i * dim + i] += lambda.max(1e-9));
+    // Cholesky: a = L Lᵀ, L stored in the lower triangle.
+    for j in 0..dim {
+        let mut d = a[j * dim + j];
+        for k in 0..j {
+            d -= a[j * dim + k] * a[j * dim + k];
+        }
+        if d <= 0.0 {
+            return None;
+        }
+        let d = d.sqrt();
+        a[j * dim + j] = d;
+        for i in j + 1..dim {
+            let mut s = a[i * dim + j];
+            for k in 0..j {
+                s -= a[i * dim + k] * a[j * dim + k];
+            }
+            a[i * dim + j] = s / d;
+        }
+    }
+    // Solve L Z = B, then Lᵀ W = Z, column block by column block (all columns at once).
+    for i in 0..dim {
+        for k in 0..i {
+            let l = a[i * dim + k];
+            if l != 0.0 {
+                for c in 0..dim {
+                    b[i * dim + c] -= l * b[k * dim + c];
+                }
+            }
+        }
+        let d = a[i * dim + i];
+        b[i * dim..(i + 1) * dim].iter_mut().for_each(|v| *v /= d);
+    }
+    for i in (0..dim).rev() {
+        for k in i + 1..dim {
+            let l = a[k * dim + i];
+            if l != 0.0 {
+                for c in 0..dim {
+                    b[i * dim + c] -= l * b[k * dim + c];
+                }
+            }
+        }
+        let d = a[i * dim + i];
+        b[i * dim..(i + 1) * dim].iter_mut().for_each(|v| *v /= d);
+    }
+    Some(b.into_iter().map(|v| v as f32).collect())
+}
+
+impl StaticEncoder {
+    /// Loads `static-minilm-v1.f32` from `model_dir` (distilling it first when missing, see
+    /// [`RawTable::load_or_distill`]) and builds the encoder without a training corpus.
+    /// Returns the encoder and the seconds spent distilling (0 when the table was there).
+    pub fn load_or_distill(
+        model_dir: &Path,
+        weighting: Weighting,
+        post: Postprocess,
+    ) -> Result<(StaticEncoder, f64), NluError> {
+        let (raw, secs) = RawTable::load_or_distill(model_dir)?;
+        Ok((raw.build(weighting, post, None), secs))
     }
 
     /// Builds the encoder from a raw (unweighted) table.
     pub fn from_table(
         tokenizer: Tokenizer,
-        mut table: Vec<f32>,
+        table: Vec<f32>,
         dim: usize,
         weighting: Weighting,
         post: Postprocess,
@@ -279,30 +559,21 @@ impl StaticEncoder {
                 "table does not match the tokeniser's vocabulary".to_owned(),
             ));
         }
-        postprocess(&mut table, dim, post);
-        if weighting == Weighting::Zipf {
-            for (rank, row) in table.chunks_exact_mut(dim).enumerate() {
-                let w = (1.0 + rank as f32).ln();
-                row.iter_mut().for_each(|x| *x *= w);
-            }
-        }
-        let id = |t: &str| tokenizer.token_to_id(t).unwrap_or(u32::MAX);
-        let special = [id("[CLS]"), id("[SEP]"), id("[PAD]")];
-        Ok(StaticEncoder {
+        let raw = RawTable {
             tokenizer,
-            dim,
             table,
-            special,
-        })
+            dim,
+        };
+        Ok(raw.build(weighting, post, None))
     }
 
     pub fn dim(&self) -> usize {
         self.dim
     }
 
-    /// Bytes held by the table.
+    /// Bytes held by the table (values and row scales).
     pub fn table_bytes(&self) -> usize {
-        self.table.len() * 4
+        self.table.len() + 4 * self.scales.len()
     }
 
     /// One text's embedding (unit length; zeros when no token is known).
@@ -318,8 +589,13 @@ impl StaticEncoder {
                 continue;
             }
             let start = id as usize * self.dim;
-            if let Some(row) = self.table.get(start..start + self.dim) {
-                v.iter_mut().zip(row).for_each(|(a, b)| *a += b);
+            if let (Some(row), Some(s)) = (
+                self.table.get(start..start + self.dim),
+                self.scales.get(id as usize),
+            ) {
+                v.iter_mut()
+                    .zip(row)
+                    .for_each(|(a, q)| *a += s * f32::from(*q));
             }
         }
         let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();

@@ -122,3 +122,36 @@ fn json_line_matches_the_contract() {
     assert_eq!(v["slots"]["date_to"], "2025-03-01");
     assert_eq!(v["slots"]["amount"], serde_json::Value::Null);
 }
+
+/// The recipient inside a whole transfer request, not alone: the amount, the currency and the
+/// verb around it must not leak into the name, and the declined form comes back as the base
+/// form ("Tomkowi" → tomek), with or without diacritics, wherever the name stands.
+#[test]
+fn recipient_in_a_full_transfer_request_is_reduced_to_its_base_form() {
+    // (text, amount, recipient); Polish requests in złoty, English ones in dollars.
+    let pl = [
+        ("przelej 50 zł Tomkowi", "50", "tomek"),
+        ("przelej 50 zl Tomkowi", "50", "tomek"),
+        ("przelej Tomkowi 50 zł", "50", "tomek"),
+        ("wyślij 20 zł do Tomka", "20", "tomek"),
+        ("przelej 35 zł Annie za kino", "35", "anna"),
+        ("przelej mamie 100 zł", "100", "mama"),
+    ];
+    let en = [
+        ("send $20 to John", "20", "john"),
+        ("send 20 dollars to John please", "20", "john"),
+        ("transfer $20 to john", "20", "john"),
+    ];
+    let cases = pl
+        .iter()
+        .map(|c| (c, Lang::Pl, Currency::PLN))
+        .chain(en.iter().map(|c| (c, Lang::En, Currency::USD)));
+    for (&(text, amount, recipient), lang, currency) in cases {
+        let p = parse(text);
+        assert_eq!((p.intent, p.lang), (Intent::Transfer, lang), "{text}");
+        let got = p.slots.amount.map(|a| a.to_string());
+        assert_eq!(got.as_deref(), Some(amount), "{text}");
+        assert_eq!(p.slots.currency, Some(currency), "{text}");
+        assert_eq!(p.slots.recipient.as_deref(), Some(recipient), "{text}");
+    }
+}

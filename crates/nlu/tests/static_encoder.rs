@@ -104,3 +104,45 @@ fn a_truncated_or_foreign_table_is_refused_not_redistilled() {
         assert!(e.contains(STATIC_FILE), "{e}");
     }
 }
+
+/// The contextual table: tokens of the training sentences get their in-context MiniLM vectors,
+/// so those sentences' static embeddings move towards what the full encoder gives them; the
+/// build is deterministic, and tokens the corpus never saw still embed (through the fitted map).
+#[test]
+fn a_contextual_table_brings_training_sentences_closer_to_the_full_encoder() {
+    use okienko_nlu::static_encoder::{Contextual, RawTable};
+    let Some(dir) = model_dir() else { return };
+    let full = Encoder::load(&dir).unwrap();
+    let corpus = [
+        "I still have not received my new card",
+        "my card payment was declined at the shop",
+        "how do I top up my account by bank transfer",
+        "why was I charged a fee for withdrawing cash",
+        "can I change my PIN at an ATM",
+        "the exchange rate on my transfer looks wrong",
+    ];
+    let (teacher, ctx) = full.contextual_pass(&corpus).unwrap();
+    for (t, e) in corpus.iter().zip(&teacher) {
+        assert!(cos(e, &full.embed(t).unwrap()) > 0.999, "{t}");
+    }
+    assert!(ctx.tokens.values().all(|(_, c)| *c > 0));
+    let (raw, _) = RawTable::load_or_distill(&dir).unwrap();
+    let how = Contextual {
+        align: true,
+        prior: 0.0,
+    };
+    let plain = raw.build(STATIC_WEIGHTING, STATIC_POST, None);
+    let ctx_enc = raw.build(STATIC_WEIGHTING, STATIC_POST, Some((&ctx, how)));
+    let again = raw.build(STATIC_WEIGHTING, STATIC_POST, Some((&ctx, how)));
+    let (mut before, mut after) = (0.0, 0.0);
+    for (t, e) in corpus.iter().zip(&teacher) {
+        before += cos(&plain.embed(t).unwrap(), e);
+        after += cos(&ctx_enc.embed(t).unwrap(), e);
+        assert_eq!(ctx_enc.embed(t).unwrap(), again.embed(t).unwrap(), "{t}");
+    }
+    assert!(after > before, "mean cosine to MiniLM: {before} → {after}");
+    let unseen = ctx_enc.embed("zebra xylophone").unwrap();
+    assert!((cos(&unseen, &unseen).sqrt() - 1.0).abs() < 1e-4);
+    // The int8 table is a quarter of the f32 one.
+    assert!(ctx_enc.table_bytes() < 30_522 * 384 * 4 / 3);
+}

@@ -48,6 +48,21 @@ pub struct Config {
     /// `stream` (the deployment prefix).
     #[serde(default)]
     pub bus: okienko_bus::BusSettings,
+    /// The audit trail (`[audit]`): where its head is kept outside the database.
+    #[serde(default)]
+    pub audit: AuditSettings,
+}
+
+/// `[audit]`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditSettings {
+    /// The file that keeps the audit chain's head outside the database (replaced atomically after
+    /// every audit batch; `okienko audit verify` compares the database with it, so a database
+    /// restored from an older copy is detected). Defaults to `audit.head` in `data_dir`; for the
+    /// guarantee to hold, put it on storage that whoever can restore the database cannot roll
+    /// back with it.
+    pub head_file: Option<PathBuf>,
 }
 
 #[derive(Clone, Serialize, Deserialize)]
@@ -208,6 +223,11 @@ pub struct BankConfig {
     pub frequency_per_day: u32,
     /// After the bank failed to answer a customer, try again after this many seconds.
     pub retry_after_secs: u64,
+    /// A file holding the secret the bank signs its pushes with (the sandbox bank's
+    /// new-transaction notifications to `/bank/notifications`, asked for with
+    /// `TPP-Notification-URI`); unset = no notifications, the gateway syncs on its schedule.
+    #[serde(default)]
+    pub notify_secret_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -234,6 +254,10 @@ pub struct ChatConfig {
     /// present less than this many seconds ago; 0 (the default) asks on every question.
     #[serde(default)]
     pub refresh_after_secs: u64,
+    /// Web chat sessions and their reply backlog in the store, shared by every gateway instance
+    /// (a browser resumes on any of them). Unset: on when the store is PostgreSQL.
+    #[serde(default)]
+    pub shared_sessions: Option<bool>,
 }
 
 fn default_rate_per_second() -> u32 {
@@ -252,7 +276,8 @@ fn default_view_link_ttl_secs() -> u64 {
     300
 }
 
-const TOP_LEVEL_KEYS: [&str; 16] = [
+const TOP_LEVEL_KEYS: [&str; 17] = [
+    "audit",
     "bus",
     "checkout",
     "payments",
@@ -286,6 +311,7 @@ impl Default for Config {
                 consent_days: 180,
                 frequency_per_day: 4,
                 retry_after_secs: 30,
+                notify_secret_file: None,
             },
             chat: ChatConfig {
                 default_lang: "pl".into(),
@@ -296,6 +322,7 @@ impl Default for Config {
                 rate_per_second: default_rate_per_second(),
                 rate_burst: default_rate_burst(),
                 refresh_after_secs: 0,
+                shared_sessions: None,
             },
             sync_interval_secs: 6 * 3600,
             master_key_file: None,
@@ -307,6 +334,7 @@ impl Default for Config {
             payments: crate::payments::PaymentSettings::default(),
             checkout: crate::checkout::CheckoutSettings::default(),
             bus: okienko_bus::BusSettings::default(),
+            audit: AuditSettings::default(),
         }
     }
 }
@@ -384,6 +412,13 @@ impl Config {
         self.master_key_file
             .clone()
             .unwrap_or_else(|| self.data_dir.join("master.key"))
+    }
+
+    pub fn audit_head_file(&self) -> PathBuf {
+        self.audit
+            .head_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("audit.head"))
     }
 
     pub fn store_url(&self) -> String {

@@ -1,6 +1,7 @@
 //! Wiring of live fraud warnings and bank warnings: the scorer (model when configured, else the
 //! hard rules alone), the watcher on the bank link's events, the conversation wrapper that takes
-//! the answers, and the admin route.
+//! the answers, and the admin route. Bank warnings go to the customer's chosen channel (one
+//! outbox per running channel, as for notices).
 
 use std::sync::Arc;
 
@@ -23,6 +24,7 @@ pub fn start(
     gate: PrivacyGate,
     bank: BankLink,
     outbox: Arc<dyn Outbox>,
+    channels: Vec<(String, Arc<dyn Outbox>)>,
     engine: Arc<Engine>,
     clock: Arc<dyn Clock>,
     jobs: &crate::leader::Jobs,
@@ -66,6 +68,7 @@ pub fn start(
         bank,
         scorer,
         outbox,
+        channels,
         engine,
         clock,
         FraudConfig {

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use okienko_bank::{BankLink, LinkConfig, NextGenPsd2Connector, SyncWorker};
-use okienko_channels::{WebChat, WebChatConfig};
+use okienko_channels::WebChatConfig;
 use okienko_core::{Clock, Lang, SystemClock};
 use okienko_dialog::{Engine, EngineConfig};
 use okienko_privacy::PrivacyGate;
@@ -24,6 +24,8 @@ pub struct RunningGateway {
     pub handover: Arc<okienko_agents::Handover>,
     /// The event bus (`[bus]`): in-process unless NATS JetStream is configured.
     pub bus: Arc<dyn okienko_bus::EventBus>,
+    /// The conversation engine (tests drive two instances' engines directly).
+    pub engine: Arc<Engine>,
 }
 
 /// Connects everything and serves on `listener` until `shutdown` turns true.
@@ -61,6 +63,12 @@ pub async fn start(
         Some(u) => u.trim_end_matches('/').to_owned(),
         None => format!("http://{local}"),
     };
+    // Bank pushes (issue 5): asked for on each new consent when a shared secret is configured.
+    let notify_secret = crate::bank_notify::secret(cfg)?;
+    let connector = connector.with_notification_uri(crate::bank_notify::notification_uri(
+        &notify_secret,
+        &public_url,
+    ));
     let bank = BankLink::new(
         store.clone(),
         Arc::new(connector),
@@ -72,20 +80,35 @@ pub async fn start(
         },
         clock.clone(),
     );
+    let head_file = cfg.audit_head_file();
+    if let Some(dir) = head_file.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| {
+            format!("creating the audit head file's directory {}", dir.display())
+        })?;
+    }
     let gate = PrivacyGate::try_new(store.clone(), clock.clone())
-        .context("loading the privacy policies")?;
+        .context("loading the privacy policies")?
+        .with_audit_head_file(head_file);
     let default_lang: Lang = cfg.chat.default_lang.parse()?;
     let timezone: chrono_tz::Tz = cfg
         .chat
         .timezone
         .parse()
         .map_err(|_| anyhow::anyhow!("chat.timezone is not an IANA time zone"))?;
-    let webchat = WebChat::new(WebChatConfig {
-        default_lang,
-        rate_per_second: cfg.chat.rate_per_second,
-        rate_burst: cfg.chat.rate_burst,
-        ..WebChatConfig::default()
-    });
+    // In memory, or (several instances) with its sessions in the store and deliveries on the bus.
+    let webchat = crate::webchat::build(
+        cfg,
+        &store,
+        &bus,
+        WebChatConfig {
+            default_lang,
+            rate_per_second: cfg.chat.rate_per_second,
+            rate_burst: cfg.chat.rate_burst,
+            ..WebChatConfig::default()
+        },
+        shutdown.clone(),
+    )
+    .await?;
     let guard = okienko_guard::Guard::new(okienko_guard::GuardConfig {
         known_bad_files: cfg.guard.known_bad_files.clone(),
         ..okienko_guard::GuardConfig::default()
@@ -113,9 +136,11 @@ pub async fn start(
             refresh_after: Duration::from_secs(cfg.chat.refresh_after_secs),
         },
     );
+    // Conversation state lives in the store too, so any instance continues any conversation.
+    engine.set_conversations(crate::conversations::store_backed(&store));
     let bank_jobs = crate::leader::Jobs::new(crate::leader::BANK_EVENTS_LEASE);
     let payment_jobs = crate::leader::Jobs::new(crate::leader::PAYMENTS_LEASE);
-    crate::notices::start(
+    let notices = crate::notices::start(
         cfg,
         &store,
         gate.clone(),
@@ -147,6 +172,7 @@ pub async fn start(
         &cfg.chat.psu_ip,
         &public_url,
         &payment_jobs,
+        bus.clone(),
     )?;
     let fraud = crate::fraud::start(
         cfg,
@@ -154,10 +180,15 @@ pub async fn start(
         gate.clone(),
         bank.clone(),
         crate::matrix::outbox(&webchat, messenger.as_ref(), matrix.as_ref()),
+        crate::notices::channel_outboxes(&webchat, messenger.as_ref(), matrix.as_ref()),
         engine.clone(),
         clock,
         &bank_jobs,
     )?;
+    // Issue 9: new transactions and consent changes travel on the bus between instances.
+    crate::bus_events::feed_watchers(&bus, &bank, &fraud, &notices, &bank_jobs);
+    crate::bus_events::share_consent_changes(&store, bus.clone(), gate.clone(), shutdown.clone());
+    crate::bus_events::refresh_after_payments(bus.clone(), engine.clone(), shutdown.clone());
     // Channels talk to the handover, which passes to the bot whatever people do not own.
     let handover = crate::agents::start(
         engine.clone(),
@@ -165,6 +196,8 @@ pub async fn start(
         crate::matrix::outbox(&webchat, messenger.as_ref(), matrix.as_ref()),
         crate::agents::config(cfg, &public_url)?,
     );
+    // Issue 9: consoles on every instance see every instance's support conversations.
+    okienko_agents::relay::spawn(handover.clone(), bus.clone(), shutdown.clone());
     webchat.attach(crate::agents::conversation(&handover, &fraud));
     if let Some(m) = &messenger {
         m.attach(crate::agents::conversation(&handover, &fraud));
@@ -175,6 +208,7 @@ pub async fn start(
         crate::agents::conversation(&handover, &fraud),
         shutdown.clone(),
     );
+    let notify_routes = crate::bank_notify::routes(notify_secret, &bank);
     let sync_every = Duration::from_secs(cfg.sync_interval_secs.max(60));
     bank_jobs.add(move |stop| SyncWorker::spawn(bank.clone(), sync_every, stop));
     // Run-once jobs: each set runs only while this instance holds its lease (always, on SQLite).
@@ -184,13 +218,14 @@ pub async fn start(
     let routes = crate::messenger::routes(messenger)
         .merge(crate::agents::routes(&handover))
         .merge(crate::fraud::routes(cfg, &fraud))
+        .merge(notify_routes)
         .merge(crate::payments::routes())
         .merge(crate::checkout::start(
             &cfg.checkout,
             &cfg.data_dir,
             &engine,
         )?);
-    let router = okienko_server::router_with(engine, webchat, routes);
+    let router = okienko_server::router_with(engine.clone(), webchat, routes);
     let url = format!("http://{local}");
     let mut stop = shutdown;
     let task = tokio::spawn(okienko_server::serve(listener, router, async move {
@@ -201,5 +236,6 @@ pub async fn start(
         task,
         handover,
         bus,
+        engine,
     })
 }

@@ -3,10 +3,11 @@
 //! one dies or loses its lock connection. On SQLite (one process) the lease is always granted,
 //! so the workers start at once and run until shutdown, exactly as without a lease.
 //!
-//! Workers that feed on this instance's own bank-link events share one lease with the sync
-//! worker that produces the scheduled syncs' events (`bank-events`), so they run side by side.
-//! Until those events travel on the bus, a non-leader instance's own (customer-started) syncs
-//! are not seen by the watchers: see docs/ARCHITECTURE.md.
+//! The fraud and notice watchers share one lease with the scheduled sync and the consent expiry
+//! (`bank-events`). They hear new transactions from the event bus (durable consumers, see
+//! `bus_events.rs`), so a sync done on any instance — a customer's question on a non-leader —
+//! reaches them; the other bank-link events (expiry, revoked at the bank) come from the
+//! leader's own jobs and stay on its in-process broadcast.
 
 use std::sync::Mutex;
 use std::time::Duration;

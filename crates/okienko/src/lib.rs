@@ -2,13 +2,16 @@
 //! The `okienko` binary (main.rs) is a thin command line over this.
 
 pub mod agents;
+pub mod bank_notify;
 pub mod bench;
 pub mod bench_agents;
 pub mod bench_chat;
 pub mod bench_messenger;
 pub mod bench_payments;
+pub mod bus_events;
 pub mod checkout;
 pub mod config;
+pub mod conversations;
 pub mod fraud;
 pub mod gateway;
 pub mod leader;
@@ -19,3 +22,4 @@ pub mod notices;
 pub mod payments;
 pub mod sandbox_customer;
 pub mod vault;
+pub mod webchat;

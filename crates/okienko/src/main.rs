@@ -58,6 +58,10 @@ enum Command {
         /// Turn off the `/sandbox/*` test control API.
         #[arg(long)]
         no_control_api: bool,
+        /// A file with the secret new-transaction notifications are signed with (shared with
+        /// the gateway's `bank.notify_secret_file`); without it the bank sends none.
+        #[arg(long)]
+        notify_secret_file: Option<PathBuf>,
     },
     /// Run the card vault alone: its own port, SQLite file and key hierarchy (cards live only
     /// there; the gateway holds tokens).
@@ -151,7 +155,8 @@ enum NluCommand {
         #[arg(long)]
         encoder: Option<PathBuf>,
         /// With --encoder: `full` (the 6-layer transformer per query) or `static` (the
-        /// distilled token table: microseconds per query, less accurate).
+        /// distilled token table, made contextual on the training sentences: microseconds per
+        /// query, 1-3 points less accurate).
         #[arg(long, default_value = "full", requires = "encoder")]
         encoder_mode: okienko_nlu::EncoderMode,
     },
@@ -304,8 +309,19 @@ enum GuardCommand {
 
 #[derive(Subcommand)]
 enum AuditCommand {
-    /// Recompute the hash chain and report the first broken row.
+    /// Recompute the hash chain and report the first broken row, and compare the database with
+    /// the head kept outside it (`audit.head_file`): a database restored from an older copy is
+    /// reported as rolled back. Exits non-zero on any problem.
     Verify {
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Re-verify the whole chain under the audit key and, only if it is intact, write a fresh
+    /// checkpoint after a row recording the repair (a damaged checkpoint stops every read).
+    RepairCheckpoint {
+        /// Your pseudonymous staff id (recorded in the audit row; not a name).
+        #[arg(long)]
+        operator: String,
         #[arg(long)]
         config: Option<PathBuf>,
     },
@@ -346,7 +362,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             seed,
             today,
             no_control_api,
-        } => sandbox_bank(port, customers, seed, today, !no_control_api).await,
+            notify_secret_file,
+        } => {
+            sandbox_bank(
+                port,
+                customers,
+                seed,
+                today,
+                !no_control_api,
+                notify_secret_file,
+            )
+            .await
+        }
         Command::Vault {
             port,
             data_dir,
@@ -518,6 +545,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Audit {
             command: AuditCommand::Verify { config },
         } => audit_verify(config).await,
+        Command::Audit {
+            command: AuditCommand::RepairCheckpoint { operator, config },
+        } => audit_repair_checkpoint(config, &operator).await,
         Command::Agents {
             command:
                 AgentsCommand::AddStaff {
@@ -615,6 +645,11 @@ async fn demo(port: u16, data_dir: PathBuf, customers: usize, seed: u64) -> anyh
         today,
         control_api: true,
     });
+    // The bank pushes new transactions to the gateway, signed with a secret kept in the data
+    // directory (created on first start).
+    let notify_file = data_dir.join("bank-notify.secret");
+    let notify_secret = demo_notify_secret(&notify_file)?;
+    bank.enable_notifications(&notify_secret);
     let bank_listener = bind(0).await?;
     let bank_url = format!("http://{}", bank_listener.local_addr()?);
     let logins = bank.demo_logins();
@@ -629,6 +664,7 @@ async fn demo(port: u16, data_dir: PathBuf, customers: usize, seed: u64) -> anyh
     cfg.listen = addr.to_string();
     cfg.data_dir = data_dir;
     cfg.bank.base_url = bank_url.clone();
+    cfg.bank.notify_secret_file = Some(notify_file);
     okienko::messenger::enable_for_demo(&mut cfg);
     let running = gateway::start(&cfg, listener, shutdown).await?;
 
@@ -670,6 +706,30 @@ async fn demo(port: u16, data_dir: PathBuf, customers: usize, seed: u64) -> anyh
     Ok(())
 }
 
+/// The demo's bank-notification secret: read from `path`, or made and written there (0600).
+fn demo_notify_secret(path: &std::path::Path) -> anyhow::Result<String> {
+    if let Ok(s) = std::fs::read_to_string(path)
+        && s.trim().len() >= 16
+    {
+        return Ok(s.trim().to_owned());
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("creating the data dir {}", dir.display()))?;
+    }
+    let secret = uuid::Uuid::new_v4().simple().to_string();
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    let mut f = opts
+        .open(path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    f.write_all(secret.as_bytes())
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(secret)
+}
+
 async fn serve(config: Option<PathBuf>) -> anyhow::Result<()> {
     let cfg = Config::load(config.as_deref())?;
     let listener = TcpListener::bind(&cfg.listen)
@@ -687,6 +747,7 @@ async fn sandbox_bank(
     seed: u64,
     today: Option<NaiveDate>,
     control_api: bool,
+    notify_secret_file: Option<PathBuf>,
 ) -> anyhow::Result<()> {
     let bank = SandboxBank::new(SandboxConfig {
         customers,
@@ -694,6 +755,14 @@ async fn sandbox_bank(
         today: today.unwrap_or_else(|| chrono::Utc::now().date_naive()),
         control_api,
     });
+    if let Some(path) = notify_secret_file {
+        let secret = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading --notify-secret-file {}", path.display()))?;
+        anyhow::ensure!(
+            bank.enable_notifications(&secret),
+            "--notify-secret-file must hold a secret of at least 16 characters"
+        );
+    }
     let listener = bind(port).await?;
     println!(
         "sandbox bank listening on http://{}/",
@@ -745,7 +814,8 @@ fn guard_check(known_bad: Vec<PathBuf>) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn audit_verify(config: Option<PathBuf>) -> anyhow::Result<()> {
+/// The gate of the configured store, with the configured audit head file, for `okienko audit`.
+async fn audit_gate(config: Option<PathBuf>) -> anyhow::Result<okienko_privacy::PrivacyGate> {
     let cfg = Config::load(config.as_deref())?;
     let key_file = cfg.master_key_file();
     let keyring = okienko_store::Keyring::from_file_or_create(&key_file)
@@ -753,15 +823,44 @@ async fn audit_verify(config: Option<PathBuf>) -> anyhow::Result<()> {
     let store = okienko_store::Store::connect(&cfg.store_url(), keyring)
         .await
         .context("opening the store")?;
-    let gate = okienko_privacy::PrivacyGate::try_new(
-        store,
-        std::sync::Arc::new(okienko_core::SystemClock),
+    Ok(
+        okienko_privacy::PrivacyGate::try_new(
+            store,
+            std::sync::Arc::new(okienko_core::SystemClock),
+        )
+        .context("loading the privacy policies")?
+        .with_audit_head_file(cfg.audit_head_file()),
     )
-    .context("loading the privacy policies")?;
+}
+
+async fn audit_verify(config: Option<PathBuf>) -> anyhow::Result<()> {
+    let gate = audit_gate(config).await?;
     let v = gate.verify_audit().await?;
     println!("{}", serde_json::to_string(&v)?);
-    if !v.intact {
-        anyhow::bail!("the audit trail is broken");
+    if let Some(complaint) = v.complaint() {
+        anyhow::bail!("{complaint}");
     }
     Ok(())
+}
+
+async fn audit_repair_checkpoint(config: Option<PathBuf>, operator: &str) -> anyhow::Result<()> {
+    let gate = audit_gate(config).await?;
+    let outcome = gate
+        .repair_audit_checkpoint(operator)
+        .await
+        .context("repairing the audit checkpoint")?;
+    println!("{}", serde_json::to_string(&outcome)?);
+    match outcome {
+        okienko_store::RepairOutcome::Refused { reason } => {
+            anyhow::bail!("repair refused, nothing written: {reason}")
+        }
+        okienko_store::RepairOutcome::NotNeeded { .. } => {
+            eprintln!("the checkpoint verifies and matches the chain: nothing to repair");
+            Ok(())
+        }
+        okienko_store::RepairOutcome::Repaired { repair_seq, .. } => {
+            eprintln!("the chain verified; repair recorded as audit row {repair_seq}");
+            Ok(())
+        }
+    }
 }

@@ -58,6 +58,28 @@ impl NoticeSettings {
     }
 }
 
+/// One outbox per running channel, by the names alert settings use ("web_chat", "messenger",
+/// "matrix"): notices and bank warnings go to the customer's chosen one.
+pub fn channel_outboxes(
+    webchat: &WebChat,
+    messenger: Option<&Messenger>,
+    matrix: Option<&crate::matrix::Bot>,
+) -> Vec<(String, Arc<dyn Outbox>)> {
+    let one = |c: Arc<dyn ChannelAdapter>| -> Arc<dyn Outbox> { Arc::new(Outboxes::new(vec![c])) };
+    let mut by_channel = vec![("web_chat".to_owned(), one(Arc::new(webchat.clone())))];
+    if let Some(m) = messenger {
+        by_channel.push(("messenger".to_owned(), one(Arc::new(m.clone()))));
+    }
+    // "Powiadamiaj mnie na Matrixie": the bot's rooms, when the Matrix channel runs.
+    #[cfg(feature = "matrix")]
+    if let Some(b) = matrix {
+        by_channel.push(("matrix".to_owned(), one(Arc::new(b.clone()))));
+    }
+    #[cfg(not(feature = "matrix"))]
+    let _ = matrix;
+    by_channel
+}
+
 /// Builds and starts the notice watcher.
 #[allow(clippy::too_many_arguments)]
 pub fn start(
@@ -80,18 +102,7 @@ pub fn start(
         .timezone
         .parse()
         .map_err(|_| anyhow::anyhow!("chat.timezone is not an IANA time zone"))?;
-    let one = |c: Arc<dyn ChannelAdapter>| -> Arc<dyn Outbox> { Arc::new(Outboxes::new(vec![c])) };
-    let mut by_channel = vec![("web_chat".to_owned(), one(Arc::new(webchat.clone())))];
-    if let Some(m) = messenger {
-        by_channel.push(("messenger".to_owned(), one(Arc::new(m.clone()))));
-    }
-    // "Powiadamiaj mnie na Matrixie": the bot's rooms, when the Matrix channel runs.
-    #[cfg(feature = "matrix")]
-    if let Some(b) = matrix {
-        by_channel.push(("matrix".to_owned(), one(Arc::new(b.clone()))));
-    }
-    #[cfg(not(feature = "matrix"))]
-    let _ = matrix;
+    let by_channel = channel_outboxes(webchat, messenger, matrix);
     let langs: Arc<dyn CustomerLang> = engine;
     let watcher = NoticeWatcher::new(
         gate,

@@ -399,6 +399,7 @@ pub fn start(
     psu_ip: &str,
     public_url: &str,
     jobs: &crate::leader::Jobs,
+    bus: Arc<dyn okienko_bus::EventBus>,
 ) -> anyhow::Result<Option<Arc<ChatTransfers>>> {
     if !settings.enabled {
         tracing::info!("transfers from the chat are off");
@@ -424,6 +425,7 @@ pub fn start(
             follower.clone(),
             engine.clone(),
             outbox.clone(),
+            bus.clone(),
             stop,
         ))
     });
@@ -440,6 +442,7 @@ async fn follow(
     service: Arc<ChatTransfers>,
     engine: Arc<Engine>,
     outbox: Arc<dyn Outbox>,
+    bus: Arc<dyn okienko_bus::EventBus>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut first = true;
@@ -458,6 +461,7 @@ async fn follow(
                         Ok(view) if view.state.is_final() => {
                             tracing::info!(payment = %rec.id, state = view.state.as_str(), "payment finished");
                             notify(&service, &engine, &*outbox, &rec, &view, at).await;
+                            announce(&*bus, &rec, view.state).await;
                         }
                         Ok(_) => {}
                         Err(e) => {
@@ -508,6 +512,24 @@ async fn notify(
         ),
     };
     outbox.push(rec.customer, reply);
+}
+
+/// Tells every instance that a payment ended (`PaymentStatus`: ids and the state only), so each
+/// one's engine asks the bank on the customer's next question, wherever they ask it.
+async fn announce(bus: &dyn okienko_bus::EventBus, rec: &PaymentRecord, state: PaymentState) {
+    let event = okienko_bus::Event::PaymentStatus {
+        customer: rec.customer,
+        payment: rec.id.clone(),
+        state: state.as_str().to_owned(),
+    };
+    let id = format!("pay:{}:{}", rec.id, state.as_str());
+    match tokio::time::timeout(Duration::from_secs(10), bus.publish(&id, &event)).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => {
+            tracing::warn!(payment = %rec.id, error = %e, "announcing the payment's status failed")
+        }
+        Err(_) => tracing::warn!(payment = %rec.id, "announcing the payment's status timed out"),
+    }
 }
 
 /// Where the bank sends the customer back after approving on its page (redirect SCA).

@@ -88,8 +88,13 @@ fn dependencies_run_one_way() {
     only("okienko-sandbox-bank", &["okienko-core"]);
     // The card vault is its own system: it shares core's types and nothing else.
     only("okienko-vault", &["okienko-core"]);
+    // The bus carries ids and states only (never amounts or texts), so anything may announce on it.
+    only("okienko-bus", &["okienko-core"]);
     only("okienko-privacy", &["okienko-core", "okienko-store"]);
-    only("okienko-bank", &["okienko-core", "okienko-store"]);
+    only(
+        "okienko-bank",
+        &["okienko-core", "okienko-store", "okienko-bus"],
+    );
     only(
         "okienko-payments",
         &["okienko-core", "okienko-store", "okienko-bank"],
@@ -104,6 +109,7 @@ fn dependencies_run_one_way() {
             "okienko-dialog",
             "okienko-privacy",
             "okienko-channels",
+            "okienko-bus",
         ],
     );
     only(

@@ -8,12 +8,17 @@
 //! chain rehashed without the key is detected, and [`AuditLog::verify`] says where and what.
 
 use std::cell::RefCell;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use okienko_store::{AuditEntry, AuditProblem, DbFailure, Store, StoreError};
+use okienko_store::{
+    AuditEntry, AuditHeadSeal, AuditProblem, DbFailure, HeadFileStatus, RepairOutcome, Store,
+    StoreError,
+};
 use serde::Serialize;
 use tokio::sync::watch;
 
@@ -37,6 +42,11 @@ pub(crate) struct AuditLog {
     /// Transactions written and rows they carried (for the benchmark).
     batches: AtomicU64,
     rows: AtomicU64,
+    /// Where the head is kept outside the database (see `okienko_store::audit_head`), if anywhere.
+    head_file: Option<PathBuf>,
+    /// Whether this writer has compared the database with the head file it found (once, before
+    /// its first write of the file: a rolled-back database must not overwrite the evidence).
+    head_checked: AtomicBool,
 }
 
 #[derive(Default)]
@@ -191,10 +201,34 @@ pub struct AuditVerification {
     pub problem: Option<String>,
     /// The kind of the problem, for programs.
     pub kind: Option<AuditProblem>,
-    /// The checkpoint (last row's seq and keyed hash): keep it elsewhere to detect a rollback of
-    /// the whole database to an older copy.
+    /// The checkpoint (last row's seq and keyed hash).
     pub head_seq: Option<i64>,
     pub head_hash: Option<String>,
+    /// The database compared with the head kept outside it, when a head file is configured: a
+    /// database restored from an older copy shows here (`rolled_back`, `forked`).
+    pub head_file: Option<HeadFileStatus>,
+}
+
+impl AuditVerification {
+    /// The chain is intact and, when a head file is configured, nothing suggests a rollback.
+    pub fn ok(&self) -> bool {
+        self.intact && self.head_file.as_ref().is_none_or(HeadFileStatus::is_ok)
+    }
+
+    /// What is wrong, in one sentence for an operator; `None` when [`Self::ok`].
+    pub fn complaint(&self) -> Option<String> {
+        if let Some(p) = &self.problem {
+            let at = self
+                .first_broken_seq
+                .map(|s| format!(" at row {s}"))
+                .unwrap_or_default();
+            return Some(format!("the audit chain is broken{at}: {p}"));
+        }
+        self.head_file
+            .as_ref()
+            .filter(|h| !h.is_ok())
+            .map(HeadFileStatus::message)
+    }
 }
 
 pub(crate) struct NewAudit<'a> {
@@ -208,7 +242,7 @@ pub(crate) struct NewAudit<'a> {
 }
 
 impl AuditLog {
-    pub(crate) fn new(store: Store) -> Self {
+    pub(crate) fn new(store: Store, head_file: Option<PathBuf>) -> Self {
         AuditLog {
             store,
             queue: Mutex::new(Queue::default()),
@@ -217,6 +251,54 @@ impl AuditLog {
             }),
             batches: AtomicU64::new(0),
             rows: AtomicU64::new(0),
+            head_file,
+            head_checked: AtomicBool::new(false),
+        }
+    }
+
+    /// Keeps the committed head outside the database: compares the database with the file the
+    /// first time (refusing to overwrite a head the database does not contain), then replaces the
+    /// file atomically. An error fails the batch's accesses: their data must not leave without
+    /// the head that would reveal a rollback hiding them.
+    async fn keep_head(&self, seal: AuditHeadSeal, first_seq: i64) -> Result<(), FlushFailure> {
+        let Some(path) = self.head_file.clone() else {
+            return Ok(());
+        };
+        if !self.head_checked.load(Ordering::Acquire) {
+            let found = read_head_file(&path).await;
+            let status = match found {
+                Ok(found) => self
+                    .store
+                    .check_audit_head(found.as_ref())
+                    .await
+                    .map_err(|e| FlushFailure::of(&e))?,
+                Err(status) => status,
+            };
+            match status {
+                HeadFileStatus::Matches { .. } | HeadFileStatus::NotYetWritten => {}
+                HeadFileStatus::Missing { .. } if first_seq > 1 => tracing::warn!(
+                    rows_before = first_seq - 1,
+                    "audit head file missing on a database with audit rows: starting a new one;                      a rollback to before now cannot be detected"
+                ),
+                HeadFileStatus::Missing { .. } => {}
+                bad => {
+                    tracing::error!(
+                        problem = %bad.message(),
+                        "the database does not contain the audit head kept outside it;                          refusing to go on (see `okienko audit verify`)"
+                    );
+                    return Err(FlushFailure::kind("audit head file disagrees"));
+                }
+            }
+            self.head_checked.store(true, Ordering::Release);
+        }
+        let written = tokio::task::spawn_blocking(move || seal.write_atomic(&path)).await;
+        match written {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "writing the audit head file failed");
+                Err(FlushFailure::kind("audit head file write"))
+            }
+            Err(_) => Err(FlushFailure::kind("audit head file write")),
         }
     }
 
@@ -299,8 +381,20 @@ impl AuditLog {
                 guard.in_flight = q.tickets.drain(..n).collect();
                 q.entries.drain(..n).collect::<Vec<_>>()
             };
-            let written =
-                tokio::time::timeout(FLUSH_TIMEOUT, self.store.append_audit_batch(&entries)).await;
+            let written = tokio::time::timeout(FLUSH_TIMEOUT, async {
+                let Some((rows, seal)) = self
+                    .store
+                    .append_audit_batch_sealed(&entries)
+                    .await
+                    .map_err(|e| FlushFailure::of(&e))?
+                else {
+                    return Ok(Vec::new());
+                };
+                let first = rows.first().map_or(1, |r| r.seq);
+                self.keep_head(seal, first).await?;
+                Ok::<_, FlushFailure>(rows)
+            })
+            .await;
             let tickets = std::mem::take(&mut guard.in_flight);
             match written {
                 Ok(Ok(rows)) if rows.len() == tickets.len() => {
@@ -312,7 +406,7 @@ impl AuditLog {
                 }
                 outcome => {
                     let failure = match &outcome {
-                        Ok(Err(e)) => FlushFailure::of(e),
+                        Ok(Err(f)) => f.clone(),
                         Ok(Ok(_)) => FlushFailure::kind("audit append returned other rows"),
                         Err(_) => FlushFailure::kind("audit flush timed out"),
                     };
@@ -392,6 +486,13 @@ impl AuditLog {
 
     pub(crate) async fn verify(&self) -> Result<AuditVerification, StoreError> {
         let check = self.store.verify_audit().await?;
+        let head_file = match &self.head_file {
+            Some(path) => Some(match read_head_file(path).await {
+                Ok(seal) => self.store.check_audit_head(seal.as_ref()).await?,
+                Err(status) => status,
+            }),
+            None => None,
+        };
         Ok(AuditVerification {
             rows: check.rows,
             intact: check.problem.is_none(),
@@ -400,7 +501,55 @@ impl AuditLog {
             kind: check.problem,
             head_seq: check.head_seq,
             head_hash: check.head_hash,
+            head_file,
         })
+    }
+
+    /// Repairs a damaged checkpoint (see `okienko_store::audit_repair`), recording `operator`
+    /// as who did it, and keeps the new head outside the database.
+    pub(crate) async fn repair_checkpoint(
+        &self,
+        operator: &str,
+        at: DateTime<Utc>,
+    ) -> Result<RepairOutcome, StoreError> {
+        self.settled().await;
+        let external = match &self.head_file {
+            Some(path) => match read_head_file(path).await {
+                Ok(seal) => seal,
+                Err(status) => {
+                    return Ok(RepairOutcome::Refused {
+                        reason: okienko_store::RepairRefusal::HeadFile { status },
+                    });
+                }
+            },
+            None => None,
+        };
+        let outcome = self
+            .store
+            .repair_audit_checkpoint(&format!("operator:{operator}"), at, external.as_ref())
+            .await?;
+        if let (RepairOutcome::Repaired { seal, .. }, Some(path)) = (&outcome, &self.head_file) {
+            let (seal, path) = (seal.clone(), path.clone());
+            match tokio::task::spawn_blocking(move || seal.write_atomic(&path)).await {
+                Ok(Ok(())) => self.head_checked.store(true, Ordering::Release),
+                _ => return Err(FlushFailure::kind("audit head file write").error()),
+            }
+        }
+        Ok(outcome)
+    }
+}
+
+/// The head file's seal (`None`: no file), or the status to report when it cannot be read.
+async fn read_head_file(path: &std::path::Path) -> Result<Option<AuditHeadSeal>, HeadFileStatus> {
+    let path = path.to_path_buf();
+    match tokio::task::spawn_blocking(move || AuditHeadSeal::read(&path)).await {
+        Ok(Ok(seal)) => Ok(seal),
+        Ok(Err(e)) => Err(HeadFileStatus::Unreadable {
+            error: e.to_string(),
+        }),
+        Err(_) => Err(HeadFileStatus::Unreadable {
+            error: "audit head file: read task failed".to_owned(),
+        }),
     }
 }
 

@@ -10,9 +10,12 @@
 //!   [`okienko_store::ConsentListener`]) about every consent inserted or updated through it —
 //!   linking (grant), revoking in the chat or at the bank, the expiry job — before that write
 //!   returns. So in this process the very next access after a revoke is decided on the new state.
-//! * **Short-lived.** Another gateway process sharing the database cannot tell this one about its
-//!   writes until the event bus carries consent changes (issue 9). Until then an entry lives at
-//!   most [`MAX_AGE`]: a revoke made by another instance takes effect here within that time.
+//! * **Told by the other instances.** Another gateway process sharing the database announces its
+//!   consent writes on the event bus (`ConsentChanged`, issue 9); the gateway forwards them here
+//!   ([`crate::PrivacyGate::forget_consents`]), so a revoke there is seen here as soon as the bus
+//!   delivers it; a listener that fell behind empties the whole cache.
+//! * **Short-lived.** Whatever the bus does, an entry lives at most [`MAX_AGE`]: a revoke made by
+//!   another instance takes effect here within that time even while the bus is down.
 //! * **No stale refill.** A load that overlapped an invalidation is used for that one access (it
 //!   read the database after the access began) but not kept.
 
@@ -74,6 +77,16 @@ fn valid_on(grants: &[Grant], today: NaiveDate) -> Vec<ConsentScope> {
 }
 
 impl ConsentCache {
+    /// Forgets every entry (events about consents may have been missed).
+    pub(crate) fn clear(&self) {
+        self.epoch.fetch_add(1, Ordering::SeqCst);
+        let mut map = match self.map.write() {
+            Ok(m) => m,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        map.clear();
+    }
+
     pub(crate) fn new() -> Self {
         ConsentCache {
             map: RwLock::new(HashMap::new()),

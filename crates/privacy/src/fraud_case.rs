@@ -11,7 +11,9 @@ use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
 use okienko_core::{AccountId, ConsentStatus, CustomerId, TransactionId};
-use okienko_store::{FraudCaseRecord, FraudEpisodeRecord, Store, StoreError};
+use okienko_store::{
+    BankWarningRecord, FraudCaseRecord, FraudEpisodeRecord, HeldWarningRecord, Store, StoreError,
+};
 use uuid::Uuid;
 
 macro_rules! uuid_id {
@@ -388,4 +390,126 @@ impl NoticeLedger {
     pub async fn release(&self, notice: &str, customer: CustomerId) -> Result<(), StoreError> {
         self.store.forget_notice_delivery(notice, customer).await
     }
+
+    /// Keeps a published bank warning's texts, so a warning held for quiet hours is rebuilt from
+    /// them at delivery (after a restart too). Campaign texts, not personal data.
+    pub async fn save_published(
+        &self,
+        w: &PublishedWarning,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.store
+            .save_bank_warning(&BankWarningRecord {
+                id: w.id.clone(),
+                bank: w.bank.clone(),
+                text_pl: w.text_pl.clone(),
+                text_en: w.text_en.clone(),
+                published_at: at,
+            })
+            .await
+    }
+
+    /// A published bank warning's texts.
+    pub async fn published(&self, notice: &str) -> Result<Option<PublishedWarning>, StoreError> {
+        Ok(self
+            .store
+            .bank_warning(notice)
+            .await?
+            .map(|w| PublishedWarning {
+                id: w.id,
+                bank: w.bank,
+                text_pl: w.text_pl,
+                text_en: w.text_en,
+            }))
+    }
+
+    /// Holds `notice` for `customer` until `due` (their quiet hours), meant for `channel`
+    /// (`None` = every open chat); false when it was already held.
+    pub async fn hold(
+        &self,
+        notice: &str,
+        customer: CustomerId,
+        due: DateTime<Utc>,
+        now: DateTime<Utc>,
+        channel: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        self.store
+            .hold_warning(&HeldWarningRecord {
+                customer,
+                kind: HELD_BANK_WARNING.to_owned(),
+                ref_id: notice.to_owned(),
+                due_at: due,
+                held_at: now,
+                channel: channel.map(str::to_owned),
+            })
+            .await
+    }
+
+    pub async fn is_held(&self, notice: &str, customer: CustomerId) -> Result<bool, StoreError> {
+        self.store
+            .is_warning_held(customer, HELD_BANK_WARNING, notice)
+            .await
+    }
+
+    /// Bank warnings held until `now` or earlier, oldest first (at most `limit`).
+    pub async fn held_due(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<HeldWarning>, StoreError> {
+        Ok(self
+            .store
+            .held_warnings_due(now, limit)
+            .await?
+            .into_iter()
+            .filter(|h| h.kind == HELD_BANK_WARNING)
+            .map(|h| HeldWarning {
+                customer: h.customer,
+                notice: h.ref_id,
+                due: h.due_at,
+                channel: h.channel,
+            })
+            .collect())
+    }
+
+    /// Holds a held warning longer (the customer's quiet hours changed).
+    pub async fn hold_until(
+        &self,
+        notice: &str,
+        customer: CustomerId,
+        due: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.store
+            .reschedule_held_warning(customer, HELD_BANK_WARNING, notice, due)
+            .await
+    }
+
+    /// Forgets a held warning (delivered, or not to be delivered).
+    pub async fn unhold(&self, notice: &str, customer: CustomerId) -> Result<bool, StoreError> {
+        self.store
+            .release_held_warning(customer, HELD_BANK_WARNING, notice)
+            .await
+    }
 }
+
+/// A bank warning's texts as published.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublishedWarning {
+    pub id: String,
+    pub bank: String,
+    pub text_pl: String,
+    pub text_en: String,
+}
+
+/// A bank warning held for one customer's quiet hours.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldWarning {
+    pub customer: CustomerId,
+    pub notice: String,
+    pub due: DateTime<Utc>,
+    /// The channel it was meant for when held; `None` = every open chat.
+    pub channel: Option<String>,
+}
+
+/// The kind of a held bank warning in the store's held-warning table.
+pub const HELD_BANK_WARNING: &str = "bank_warning";

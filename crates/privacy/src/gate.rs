@@ -157,13 +157,23 @@ impl PrivacyGate {
         let listener: Arc<dyn okienko_store::ConsentListener> = consents.clone();
         store.on_consent_change(Arc::downgrade(&listener));
         PrivacyGate {
-            audit: Arc::new(AuditLog::new(store.clone())),
+            audit: Arc::new(AuditLog::new(store.clone(), None)),
             cases: Arc::new(CaseBook::new(store.clone())),
             store,
             clock,
             engine,
             consents,
         }
+    }
+
+    /// Keeps the audit chain's head outside the database too, in the file at `path` (config
+    /// `audit.head_file`): replaced atomically after every committed batch, and compared with the
+    /// database by [`PrivacyGate::verify_audit`], so a database restored from an older copy is
+    /// detected. Put it where whoever can restore the database cannot roll it back with it. Call
+    /// at start-up, before the first read.
+    pub fn with_audit_head_file(mut self, path: std::path::PathBuf) -> Self {
+        self.audit = Arc::new(AuditLog::new(self.store.clone(), Some(path)));
+        self
     }
 
     /// Runs `f` (code that reads through this gate and then hands the data out: a chat reply, a
@@ -200,6 +210,18 @@ impl PrivacyGate {
     /// (hits, misses) of the consent cache so far.
     pub fn consent_cache_stats(&self) -> (u64, u64) {
         self.consents.stats()
+    }
+
+    /// Another instance changed `customer`'s consents (the event bus said so): the next access
+    /// reads them from the store again.
+    pub fn forget_consents(&self, customer: CustomerId) {
+        okienko_store::ConsentListener::consent_changed(self.consents.as_ref(), customer);
+    }
+
+    /// Consent changes may have been missed (the bus listener fell behind): every next access
+    /// reads the store again.
+    pub fn forget_all_consents(&self) {
+        self.consents.clear();
     }
 
     /// The policy engine this gate decides with.
@@ -409,8 +431,34 @@ impl PrivacyGate {
         self.audit.append(row).await
     }
 
-    /// Recomputes the audit chain from the first row.
+    /// Recomputes the audit chain from the first row, and compares the database with the head
+    /// kept outside it when a head file is configured.
     pub async fn verify_audit(&self) -> Result<AuditVerification, AccessError> {
         Ok(self.audit.verify().await?)
+    }
+
+    /// The operator's way out of a damaged audit checkpoint (which stops every read): re-verifies
+    /// the whole chain under the audit key and, only if it is intact, records the repair as an
+    /// audit row by `operator:{operator}` and writes a fresh checkpoint (and head file). A broken
+    /// chain is refused with what is wrong, and nothing is written.
+    ///
+    /// `operator` is a pseudonymous staff id (letters, digits, `.`, `_`, `-`; at most 64), never
+    /// a name.
+    pub async fn repair_audit_checkpoint(
+        &self,
+        operator: &str,
+    ) -> Result<okienko_store::RepairOutcome, AccessError> {
+        let valid = !operator.is_empty()
+            && operator.len() <= 64
+            && operator
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+        if !valid {
+            return Err(AccessError::Store(StoreError::Invalid("operator id")));
+        }
+        Ok(self
+            .audit
+            .repair_checkpoint(operator, self.clock.now())
+            .await?)
     }
 }

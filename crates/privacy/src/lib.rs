@@ -34,7 +34,7 @@ pub use categories::{Correction, CorrectionError};
 pub use decision_cache::CacheStats;
 pub use fraud_case::{
     AlertSeverity, EpisodeId, EpisodeStatus, FraudBook, FraudCase, FraudCaseId, FraudCaseStatus,
-    FraudEpisode, NoticeLedger,
+    FraudEpisode, HeldWarning, NoticeLedger, PublishedWarning,
 };
 pub use gate::{AccessError, AccountBalances, Gated, PrivacyGate, TxPage};
 pub use payees::Payee;

@@ -1,7 +1,9 @@
 //! Runs the Fraud Detection Handbook benchmark and prints its JSON on stdout.
 //! `cargo run --release -p okienko-risk --example bench_handbook -- ../shared/data/fraud/handbook_sim_5000c_183d [--validation]`
 //! `--validation` moves the whole protocol back 14 days (test week before the book's training
-//! week): the split used to choose settings.
+//! week): the split used to choose settings. `--train-start=N` runs any week (the book's
+//! chapter 5 test weeks train from 115, 122, 129 and 136, and are printed together under
+//! `book_chapter5_protocol` unless HB_CH5=0).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -23,6 +25,17 @@ fn main() -> ExitCode {
                     return ExitCode::from(2);
                 }
             },
+            // Any training start day (the book's chapter 5 test folds start at 115, 122, 129
+            // and 136; never use those weeks to choose settings).
+            _ if a.starts_with("--train-start=") => {
+                match a["--train-start=".len()..].parse::<u32>() {
+                    Ok(d) => opts.protocol.train_start_day = d,
+                    Err(_) => {
+                        eprintln!("--train-start=N needs a day number");
+                        return ExitCode::from(2);
+                    }
+                }
+            }
             _ if path.is_none() => path = Some(PathBuf::from(a)),
             _ => {
                 eprintln!("usage: bench_handbook DIR [--validation]");
@@ -75,6 +88,13 @@ fn main() -> ExitCode {
     }
     if let Some(v) = flag("HB_TERM_AGE") {
         opts.terminal_fraud_age = v;
+    }
+    // HB_CH5=0 skips the book's chapter 5 test folds (four times the work).
+    if let Some(v) = flag("HB_CH5") {
+        opts.chapter5_folds = v;
+    }
+    if let Some(v) = flag("HB_TERM_COMP") {
+        opts.terminal_compromise = v;
     }
     if let Ok(v) = std::env::var("HB_DUMP") {
         opts.scores_csv = Some(PathBuf::from(v));

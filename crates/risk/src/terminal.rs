@@ -22,11 +22,26 @@ pub const TERMINAL_FEATURE_NAMES: [&str; 6] = [
     "terminal_risk_30d",
 ];
 
+/// Names of [`TerminalRisk::compromise_features`], in order.
+pub const TERMINAL_COMPROMISE_FEATURE_NAMES: [&str; 2] = [
+    "terminal_ordinary_frauds_30d",
+    "terminal_genuine_since_first_fraud_30d",
+];
+
+/// One remembered payment: its time, its (eventual) label, and whether its amount was ordinary
+/// for its card (so a fraud there is not explained by the card's own unusual spending).
+#[derive(Debug, Clone, Copy)]
+struct Payment {
+    ts: i64,
+    fraud: bool,
+    ordinary: bool,
+}
+
 /// Per-terminal delayed fraud rates.
 #[derive(Debug, Clone)]
 pub struct TerminalRisk<K> {
     delay_secs: i64,
-    terminals: HashMap<K, VecDeque<(i64, bool)>>,
+    terminals: HashMap<K, VecDeque<Payment>>,
 }
 
 impl<K: Hash + Eq + Clone> TerminalRisk<K> {
@@ -50,18 +65,18 @@ impl<K: Hash + Eq + Clone> TerminalRisk<K> {
         let mut n = [0u32; 3];
         let mut fraud = [0u32; 3];
         // Newest first; stop once past the longest window.
-        for (t, f) in q.iter().rev() {
-            if *t > end {
+        for p in q.iter().rev() {
+            if p.ts > end {
                 continue;
             }
-            let age = end - *t;
+            let age = end - p.ts;
             if age >= TERMINAL_WINDOWS_DAYS[2] * 86_400 {
                 break;
             }
             for (w, days) in TERMINAL_WINDOWS_DAYS.iter().enumerate() {
                 if age < days * 86_400 {
                     n[w] += 1;
-                    fraud[w] += *f as u32;
+                    fraud[w] += p.fraud as u32;
                 }
             }
         }
@@ -86,20 +101,58 @@ impl<K: Hash + Eq + Clone> TerminalRisk<K> {
         let end = ts - self.delay_secs;
         let start = end - TERMINAL_WINDOWS_DAYS[2] * 86_400;
         q.iter()
-            .find(|(t, f)| *f && *t > start && *t <= end)
-            .map_or(-1.0, |(t, _)| ((end - *t) as f64 / 86_400.0) as f32)
+            .find(|p| p.fraud && p.ts > start && p.ts <= end)
+            .map_or(-1.0, |p| ((end - p.ts) as f64 / 86_400.0) as f32)
+    }
+
+    /// Point-of-compromise evidence at `terminal` for a payment at `ts`, from the payments
+    /// whose labels are known (older than the delay) within the longest window: the number of
+    /// frauds whose amounts were ordinary for their cards (a fraud a card's own spending does
+    /// not explain points at the terminal), and the number of genuine payments since the
+    /// oldest known fraud (-1 when none is known; 0 means every known payment since then was
+    /// fraud, as at a terminal that is still compromised).
+    pub fn compromise_features(&self, terminal: &K, ts: i64) -> [f32; 2] {
+        let Some(q) = self.terminals.get(terminal) else {
+            return [0.0, -1.0];
+        };
+        let end = ts - self.delay_secs;
+        let start = end - TERMINAL_WINDOWS_DAYS[2] * 86_400;
+        let mut ordinary_frauds = 0u32;
+        let mut genuine_since = None::<u32>;
+        for p in q.iter().filter(|p| p.ts > start && p.ts <= end) {
+            if p.fraud {
+                ordinary_frauds += p.ordinary as u32;
+                genuine_since.get_or_insert(0);
+            } else if let Some(g) = genuine_since.as_mut() {
+                *g += 1;
+            }
+        }
+        [
+            ordinary_frauds as f32,
+            genuine_since.map_or(-1.0, |g| g as f32),
+        ]
     }
 
     /// Records a payment and its (eventual) label. Payments must come in time order per
     /// terminal; entries older than delay + 30 days are dropped.
     pub fn record(&mut self, terminal: &K, ts: i64, is_fraud: bool) {
+        self.record_payment(terminal, ts, is_fraud, false);
+    }
+
+    /// [`TerminalRisk::record`], saying whether the amount was ordinary for the paying card
+    /// (read by [`TerminalRisk::compromise_features`]).
+    pub fn record_payment(&mut self, terminal: &K, ts: i64, is_fraud: bool, ordinary: bool) {
         let horizon = self.delay_secs + TERMINAL_WINDOWS_DAYS[2] * 86_400;
         let q = match self.terminals.get_mut(terminal) {
             Some(q) => q,
             None => self.terminals.entry(terminal.clone()).or_default(),
         };
-        q.push_back((ts, is_fraud));
-        while q.front().is_some_and(|(t, _)| ts - *t > horizon) {
+        q.push_back(Payment {
+            ts,
+            fraud: is_fraud,
+            ordinary,
+        });
+        while q.front().is_some_and(|p| ts - p.ts > horizon) {
             q.pop_front();
         }
     }

@@ -118,6 +118,7 @@ fn slice() -> HandbookOptions {
             max_depth: 3,
             ..GbdtParams::default()
         },
+        chapter5_folds: false,
         ..HandbookOptions::default()
     }
 }
@@ -210,7 +211,15 @@ fn handbook_feature_options_add_the_book_windows_and_the_fraud_age() {
         .map(|v| v.as_str().unwrap().to_owned())
         .collect();
     assert!(names.iter().any(|n| n == "amount_over_avg_7d"), "{names:?}");
-    assert_eq!(names.last().unwrap(), "terminal_known_fraud_age_days");
+    let n = names.len();
+    assert_eq!(
+        names[n - 3..],
+        [
+            "terminal_known_fraud_age_days",
+            "terminal_ordinary_frauds_30d",
+            "terminal_genuine_since_first_fraud_30d"
+        ]
+    );
     // The book's rule ranks cards by default.
     assert_eq!(on["_meta"]["card_score"], "max");
     let off = bench_handbook(
@@ -218,15 +227,42 @@ fn handbook_feature_options_add_the_book_windows_and_the_fraud_age() {
         &HandbookOptions {
             customer_windows: false,
             terminal_fraud_age: false,
+            terminal_compromise: false,
             ..slice()
         },
     )
     .expect("bench runs");
     let n_off = off["_meta"]["features"].as_array().unwrap().len();
-    assert_eq!(n_off + 10, names.len());
+    assert_eq!(n_off + 12, names.len());
     // The baselines do not depend on our features.
     assert_eq!(
         on["baselines"]["book_features_logistic_regression"],
         off["baselines"]["book_features_logistic_regression"]
     );
+}
+
+#[test]
+fn terminal_compromise_evidence_reads_only_known_labels_and_unexplained_frauds() {
+    let mut t: TerminalRisk<u32> = TerminalRisk::new(7);
+    let t0 = 1_000 * DAY;
+    // Never seen, or no known fraud: no evidence.
+    assert_eq!(t.compromise_features(&1, t0), [0.0, -1.0]);
+    t.record_payment(&1, t0 - DAY, false, true);
+    assert_eq!(t.compromise_features(&1, t0 + 8 * DAY), [0.0, -1.0]);
+    // A fraud the card's own spending explains (not ordinary), then one it does not, then a
+    // genuine payment.
+    t.record_payment(&1, t0, true, false);
+    t.record_payment(&1, t0 + DAY, true, true);
+    t.record_payment(&1, t0 + 2 * DAY, false, true);
+    // Inside the delay nothing of that is known.
+    assert_eq!(t.compromise_features(&1, t0 + 6 * DAY), [0.0, -1.0]);
+    // Past the delay of the first fraud only: no unexplained fraud yet, nothing genuine since.
+    assert_eq!(t.compromise_features(&1, t0 + 7 * DAY + 60), [0.0, 0.0]);
+    // All three known: one unexplained fraud, one genuine payment since the first fraud.
+    assert_eq!(t.compromise_features(&1, t0 + 9 * DAY + 60), [1.0, 1.0]);
+    // `record` keeps its meaning: a fraud recorded without the flag is not "ordinary".
+    t.record(&2, t0, true);
+    assert_eq!(t.compromise_features(&2, t0 + 8 * DAY), [0.0, 0.0]);
+    // Past the 30-day window the frauds are forgotten.
+    assert_eq!(t.compromise_features(&1, t0 + 40 * DAY), [0.0, -1.0]);
 }

@@ -343,6 +343,11 @@ async fn charge(
         _ => new_charge(false, Some("invalid_card")),
     };
     let resp = answer(&outcome);
+    // A real charge lands on the cardholder's account: new-transaction notifications.
+    let changed = card
+        .as_ref()
+        .filter(|_| outcome.approved && !req.amount.is_zero())
+        .map(|k| k.account.clone());
     tracing::info!(
         charge = %outcome.id,
         approved = outcome.approved,
@@ -350,6 +355,10 @@ async fn charge(
         "card charge"
     );
     st.acquiring.charges.insert(rid, outcome);
+    drop(st);
+    if let Some(a) = changed {
+        crate::notify::account_changed(&inner, &a);
+    }
     Ok(resp)
 }
 

@@ -183,6 +183,7 @@ pub async fn control_book(
         _ => ApiError::ServiceUnavailable,
     })?;
     tracing::info!(booking = %id, credit, "control API booking");
+    crate::notify::account_changed(&inner, &key);
     Ok(json_response(
         StatusCode::CREATED,
         &json!({ "transactionId": id, "bookingDate": day.to_string() }),

@@ -403,6 +403,13 @@ fn inject(inner: &Inner, c: &Customer, pushes: Vec<Push>) -> Vec<String> {
     ids
 }
 
+/// New-transaction notifications for the account the card purchases went to.
+fn announce(inner: &Inner, c: &Customer, account: usize) {
+    if let Some(a) = c.profile.accounts.get(account) {
+        crate::notify::account_changed(inner, &a.resource_id);
+    }
+}
+
 /// `POST /sandbox/customers/{psu_id}/transactions`: one card purchase made today.
 /// Body (all optional): `{"amount": "49.99", "merchant": "SHOP", "city": "WARSZAWA",
 /// "country": "PL", "card_present": true, "account": "<resourceId>"}`.
@@ -455,6 +462,7 @@ pub async fn control_push(
             description,
         }],
     );
+    announce(&inner, &c, account);
     Ok(json_response(
         StatusCode::CREATED,
         &json!({ "transactionIds": ids }),
@@ -497,6 +505,7 @@ pub async fn control_episode(
         })
         .collect();
     let ids = inject(&inner, &c, pushes);
+    announce(&inner, &c, account);
     Ok(json_response(
         StatusCode::CREATED,
         &json!({ "transactionIds": ids }),

@@ -87,6 +87,9 @@ pub struct Consent {
     pub last_action: NaiveDate,
     /// (account or "list", endpoint, day) → unattended calls.
     pub usage: HashMap<(String, &'static str, NaiveDate), u32>,
+    /// `TPP-Notification-URI` from the creation request, when this bank sends notifications:
+    /// where new transactions on the consent's accounts are announced (sandbox extension).
+    pub notification_uri: Option<String>,
 }
 
 impl Consent {

@@ -19,6 +19,7 @@ mod error;
 mod html;
 mod http;
 mod ledger;
+mod notify;
 mod oauth;
 mod state;
 
@@ -93,6 +94,20 @@ impl SandboxBank {
         axum::serve(listener, self.router())
             .with_graceful_shutdown(shutdown)
             .await
+    }
+
+    /// Turns on new-transaction notifications (a sandbox extension, see the README): consents
+    /// created with a `TPP-Notification-URI` get a signed POST there when money lands on one of
+    /// their accounts. `secret` is shared with the TPP (at least 16 characters); false when it
+    /// is too short or notifications were already on.
+    pub fn enable_notifications(&self, secret: &str) -> bool {
+        if secret.trim().len() < 16 {
+            return false;
+        }
+        match notify::Notifier::new(secret, std::time::Duration::from_secs(5)) {
+            Some(n) => self.inner.notifier.set(n).is_ok(),
+            None => false,
+        }
     }
 
     /// Every customer's login, demo personas (`anna`, `john`) first.

@@ -71,6 +71,8 @@ pub struct State {
 pub struct Inner {
     pub books: Books,
     pub control_api: bool,
+    /// New-transaction notifications (sandbox extension), once a secret is configured.
+    pub notifier: std::sync::OnceLock<crate::notify::Notifier>,
     state: Mutex<State>,
 }
 
@@ -79,6 +81,7 @@ impl Inner {
         Inner {
             books: Books::new(cfg.seed, cfg.customers, cfg.today),
             control_api: cfg.control_api,
+            notifier: std::sync::OnceLock::new(),
             state: Mutex::new(State {
                 today: cfg.today,
                 consents: HashMap::new(),

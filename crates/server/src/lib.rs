@@ -5,6 +5,7 @@
 //! never read financial data themselves.
 
 pub mod admin;
+pub mod bank_notify;
 mod callback;
 pub mod messenger;
 mod metrics;

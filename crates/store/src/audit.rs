@@ -46,9 +46,16 @@
 //! a crash between the two files' commits of the very first keyed append (SQLite commits attached
 //! WAL databases one by one) would show as a missing checkpoint.
 //!
-//! What this cannot detect: tampering before the first keyed append of a legacy database, and
-//! replacing the whole database (rows, checkpoint and keys) by an older copy of itself. Keep the
-//! `head_seq`/`head_hash` printed by `okienko audit verify` somewhere else to catch the latter.
+//! What this cannot detect alone: tampering before the first keyed append of a legacy database,
+//! and replacing the whole database (rows, checkpoint and keys) by an older copy of itself. The
+//! latter is what the head kept outside the database is for ([`crate::audit_head`]): every
+//! committed batch also returns its head sealed under the audit key, the privacy gate writes it to
+//! a file the database's administrator cannot roll back with the database, and
+//! [`Store::check_audit_head`] says whether the database still contains that head.
+//!
+//! A checkpoint that no longer verifies stops appends (and so every gated read) until an operator
+//! runs [`Store::repair_audit_checkpoint`] (`okienko audit repair-checkpoint`), which re-verifies
+//! the whole chain under the key and reseals only an intact chain (see `audit_repair`).
 
 use std::fmt;
 
@@ -58,6 +65,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
+use crate::audit_head::AuditHeadSeal;
 use crate::codec::{instant, read_instant};
 use crate::crypto::DataKey;
 use crate::error::StoreError;
@@ -76,9 +84,12 @@ pub(crate) const AUDIT_KEY_ID: &str = "okienko:audit-chain";
 const MAC_KEY_INFO: &[u8] = b"okienko/v1/audit-chain-mac";
 const ROW_LABEL: &str = "okienko/v1/audit-row";
 const HEAD_LABEL: &str = "okienko/v1/audit-head";
+/// The head kept outside the database (`audit_head_file`): its own label, so a file's MAC can
+/// never pass for the database checkpoint's, nor the other way round.
+const HEAD_FILE_LABEL: &str = "okienko/v1/audit-head-file";
 
 /// Rows read per page while verifying.
-const VERIFY_PAGE: i64 = 1000;
+pub(crate) const VERIFY_PAGE: i64 = 1000;
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -91,6 +102,7 @@ macro_rules! select_audit {
         )
     };
 }
+pub(crate) use select_audit;
 
 /// What is appended: the store assigns `seq`, the link to the previous row and the row's MAC.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -180,7 +192,7 @@ pub struct AuditCheck {
 }
 
 #[derive(sqlx::FromRow)]
-struct AuditDbRow {
+pub(crate) struct AuditDbRow {
     seq: i64,
     at: String,
     actor: String,
@@ -216,11 +228,11 @@ fn to_rows(rows: Vec<AuditDbRow>) -> Result<Vec<AuditRow>, StoreError> {
 }
 
 #[derive(sqlx::FromRow)]
-struct HeadDbRow {
-    keyed_from: i64,
-    seq: i64,
-    hash: String,
-    mac: String,
+pub(crate) struct HeadDbRow {
+    pub(crate) keyed_from: i64,
+    pub(crate) seq: i64,
+    pub(crate) hash: String,
+    pub(crate) mac: String,
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -243,7 +255,7 @@ fn row_fields(row: &AuditRow) -> [String; 9] {
 }
 
 /// The unkeyed SHA-256 link of rows written before migration 0013.
-fn legacy_link(row: &AuditRow) -> String {
+pub(crate) fn legacy_link(row: &AuditRow) -> String {
     let mut h = Sha256::new();
     for field in row_fields(row) {
         h.update((field.len() as u64).to_be_bytes());
@@ -253,10 +265,10 @@ fn legacy_link(row: &AuditRow) -> String {
 }
 
 /// The MAC key of the audit chain, derived from the stored audit key. Zeroed on drop.
-struct ChainKey(Zeroizing<[u8; 32]>);
+pub(crate) struct ChainKey(Zeroizing<[u8; 32]>);
 
 impl ChainKey {
-    fn new(audit_key: &DataKey) -> ChainKey {
+    pub(crate) fn new(audit_key: &DataKey) -> ChainKey {
         ChainKey(audit_key.derive(MAC_KEY_INFO))
     }
 
@@ -272,22 +284,39 @@ impl ChainKey {
         hex(&m.finalize().into_bytes())
     }
 
-    fn row_link(&self, row: &AuditRow) -> String {
+    pub(crate) fn row_link(&self, row: &AuditRow) -> String {
         let fields = row_fields(row);
         let refs: Vec<&str> = fields.iter().map(String::as_str).collect();
         self.mac(ROW_LABEL, &refs)
     }
 
-    fn head_mac(&self, keyed_from: i64, seq: i64, hash: &str) -> String {
+    pub(crate) fn head_mac(&self, keyed_from: i64, seq: i64, hash: &str) -> String {
         self.mac(
             HEAD_LABEL,
             &[&keyed_from.to_string(), &seq.to_string(), hash],
         )
     }
+
+    /// The MAC of a head kept outside the database ([`AuditHeadSeal`]).
+    pub(crate) fn head_file_mac(&self, keyed_from: i64, seq: i64, hash: &str) -> String {
+        self.mac(
+            HEAD_FILE_LABEL,
+            &[&keyed_from.to_string(), &seq.to_string(), hash],
+        )
+    }
+
+    pub(crate) fn seal(&self, keyed_from: i64, seq: i64, hash: &str) -> AuditHeadSeal {
+        AuditHeadSeal {
+            keyed_from,
+            seq,
+            hash: hash.to_owned(),
+            mac: self.head_file_mac(keyed_from, seq, hash),
+        }
+    }
 }
 
 /// Compares MACs in constant time (their length is public).
-fn same(a: &str, b: &str) -> bool {
+pub(crate) fn same(a: &str, b: &str) -> bool {
     a.len() == b.len()
         && a.bytes()
             .zip(b.bytes())
@@ -329,8 +358,21 @@ impl Store {
         &self,
         entries: &[AuditEntry],
     ) -> Result<Vec<AuditRow>, StoreError> {
+        Ok(self
+            .append_audit_batch_sealed(entries)
+            .await?
+            .map(|(rows, _)| rows)
+            .unwrap_or_default())
+    }
+
+    /// As [`Store::append_audit_batch`], and also returns the new head sealed for keeping outside
+    /// the database ([`AuditHeadSeal::write_atomic`]); `None` for an empty batch.
+    pub async fn append_audit_batch_sealed(
+        &self,
+        entries: &[AuditEntry],
+    ) -> Result<Option<(Vec<AuditRow>, AuditHeadSeal)>, StoreError> {
         if entries.is_empty() {
-            return Ok(Vec::new());
+            return Ok(None);
         }
         // Micro-second precision, so the MAC survives a round trip through either database.
         let mut stamps = Vec::with_capacity(entries.len());
@@ -445,6 +487,7 @@ impl Store {
                     None => return Err(StoreError::Corrupt("audit_log")),
                 };
                 let mac = key.head_mac(keyed_from, last_seq, last_hash);
+                let seal = key.seal(keyed_from, last_seq, last_hash);
                 sqlx::query(
                     "INSERT INTO audit_head (id, keyed_from, seq, hash, mac) \
                      VALUES (1, $1, $2, $3, $4) \
@@ -458,7 +501,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
                 tx.commit().await?;
-                Ok::<_, StoreError>(rows)
+                Ok::<_, StoreError>(Some((rows, seal)))
             }
             .await;
             if sqlite

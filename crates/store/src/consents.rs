@@ -291,6 +291,21 @@ impl Store {
             .collect()
     }
 
+    /// The consents the bank knows by this id (its `consentId`), oldest first: a bank
+    /// notification names a consent so.
+    pub async fn consents_by_bank_consent_id(
+        &self,
+        bank_consent_id: &str,
+    ) -> Result<Vec<ConsentRecord>, StoreError> {
+        let rows: Vec<ConsentRow> = with_pool!(self, p => sqlx::query_as(
+            select_consents!("WHERE bank_consent_id = $1 ORDER BY created_at, id"),
+        )
+        .bind(bank_consent_id)
+        .fetch_all(p)
+        .await)?;
+        self.open_consents(rows).await
+    }
+
     /// Oldest first.
     pub async fn consents_with_status(
         &self,

@@ -1,5 +1,6 @@
 //! Erasure of a customer's cached financial data (consent revoked, or the customer asked). It
-//! removes accounts, balances, transactions, sync state and support transcripts in one
+//! removes accounts, balances, transactions, sync state, support transcripts and conversation
+//! state in one
 //! transaction, forgets the
 //! consents' access tokens and PKCE verifiers, and destroys the customer's data key
 //! (crypto-shredding: any copy of the encrypted rows, in a backup or a stale page, can no longer
@@ -64,8 +65,19 @@ impl Store {
                 .bind(&customer)
                 .execute(&mut *tx)
                 .await?;
+            // The dialog's conversation state (a form in progress, the last question's
+            // filter, recent messages) is sealed with the same key.
+            sqlx::query("DELETE FROM conversations WHERE customer_id = $1")
+                .bind(&customer)
+                .execute(&mut *tx)
+                .await?;
             // Masked replies waiting for their view link are sealed with the same key.
             sqlx::query("DELETE FROM view_links WHERE customer_id = $1")
+                .bind(&customer)
+                .execute(&mut *tx)
+                .await?;
+            // Web chat replies kept for resuming may show balances; sealed with the same key.
+            sqlx::query("DELETE FROM webchat_replies WHERE customer_id = $1")
                 .bind(&customer)
                 .execute(&mut *tx)
                 .await?;

@@ -15,15 +15,19 @@
 mod accounts;
 mod alerts;
 mod audit;
+mod audit_head;
+mod audit_repair;
 mod budget;
 mod codec;
 mod consents;
+mod conversations;
 mod corrections;
 mod crypto;
 mod customers;
 mod erase;
 mod error;
 mod fraud;
+mod held_warnings;
 mod keys;
 /// Leader leases for run-once jobs (`Store::try_acquire_lease`).
 pub mod lease;
@@ -39,13 +43,20 @@ mod sync_state;
 mod transactions;
 mod vault;
 mod view_links;
+mod webchat_sessions;
 
 pub use alerts::NoticeRecord;
 pub use audit::{AUDIT_GENESIS, AuditCheck, AuditEntry, AuditProblem};
+pub use audit_head::{AuditHeadSeal, HEAD_FILE_FORMAT, HeadFileError, HeadFileStatus};
+pub use audit_repair::{RepairOutcome, RepairRefusal};
 pub use consents::ConsentGrant;
+pub use conversations::{
+    ConversationRead, ConversationRecord, ConversationWrite, MAX_CONVERSATION_BYTES,
+};
 pub use corrections::{CategoryCorrection, MAX_CORRECTIONS};
 pub use error::{DbFailure, StoreError};
 pub use fraud::{FraudCaseRecord, FraudEpisodeRecord};
+pub use held_warnings::{BankWarningRecord, HeldWarningRecord};
 pub use keys::{KeyError, KeyId, Keyring, MasterKey};
 pub use messenger::{LinkCodeTake, MessengerLinkRecord};
 pub use payees::{CounterpartyRecord, PayeeRecord};
@@ -59,3 +70,4 @@ pub use support::{
     StaffRecord, SupportCaseRecord, SupportConversationRecord, SupportMessageRecord,
 };
 pub use view_links::{NewViewLink, ViewLinkFacts, ViewLinkTake};
+pub use webchat_sessions::WebChatSessionRecord;

@@ -270,6 +270,23 @@ impl Console {
             } if mine(&owner) => Some(
                 json!({ "type": "ended", "conversation": conversation, "by_customer": by_customer }),
             ),
+            // Written on another instance: read it as this agent (gated and audited).
+            HubEvent::RemoteLine {
+                conversation,
+                owner,
+                seq,
+                ..
+            } if mine(&owner) => {
+                let lines = self
+                    .state
+                    .handover
+                    .desk()
+                    .transcript(&self.me, &conversation)
+                    .await
+                    .ok()?;
+                let line = lines.into_iter().find(|l| l.seq == seq)?;
+                Some(json!({ "type": "line", "conversation": conversation, "line": line }))
+            }
             _ => None,
         }
     }

@@ -33,6 +33,9 @@ pub struct NextGenPsd2Connector {
     base: Url,
     client_id: String,
     oauth: Mutex<Option<wire::OAuthMetadata>>,
+    /// Sent as `TPP-Notification-URI` on consent creation: where the bank may push news about
+    /// the consent's accounts (the sandbox bank's new-transaction notifications).
+    notification_uri: Option<String>,
 }
 
 impl NextGenPsd2Connector {
@@ -66,7 +69,14 @@ impl NextGenPsd2Connector {
             base,
             client_id: client_id.to_owned(),
             oauth: Mutex::new(None),
+            notification_uri: None,
         })
+    }
+
+    /// Asks the bank to push notifications for new consents to `uri` (`TPP-Notification-URI`).
+    pub fn with_notification_uri(mut self, uri: Option<String>) -> Self {
+        self.notification_uri = uri;
+        self
     }
 
     pub fn with_retry(mut self, policy: RetryPolicy) -> Self {
@@ -219,6 +229,9 @@ impl BankConnector for NextGenPsd2Connector {
                 }
                 if let Some(id) = &req.psu_id {
                     rb = rb.header("PSU-ID", id.as_str());
+                }
+                if let Some(uri) = &self.notification_uri {
+                    rb = rb.header("TPP-Notification-URI", uri.as_str());
                 }
                 match req.approach {
                     ScaApproach::Redirect => rb.header("TPP-Redirect-Preferred", "true"),

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use okienko_bus::{BusOptions, Delivery, Event, EventBus, Subscription};
+use okienko_bus::{BusOptions, Delivery, Event, EventBus, Listener, Subscription};
 use okienko_core::{ConsentId, CustomerId, TransactionId};
 
 pub const DEFAULT_NATS_URL: &str = "nats://127.0.0.1:4222";
@@ -91,6 +91,22 @@ pub async fn nothing(sub: &mut Subscription, wait: Duration) {
     }
 }
 
+/// The next event a listener hears, within 10 s (error items are returned too).
+pub async fn heard(l: &mut Listener) -> Result<Event, okienko_bus::BusError> {
+    match tokio::time::timeout(Duration::from_secs(10), l.next()).await {
+        Ok(Some(r)) => r,
+        Ok(None) => panic!("listener ended"),
+        Err(_) => panic!("nothing heard within 10 s"),
+    }
+}
+
+/// Asserts that a listener hears nothing for `wait`.
+pub async fn silent(l: &mut Listener, wait: Duration) {
+    if let Ok(r) = tokio::time::timeout(wait, l.next()).await {
+        panic!("unexpected {r:?}");
+    }
+}
+
 #[macro_export]
 macro_rules! bus_conformance {
     ($harness:path) => {
@@ -98,7 +114,7 @@ macro_rules! bus_conformance {
 
         use okienko_bus::{BusError, Event, Topic};
         use okienko_core::CustomerId;
-        use $crate::conformance::{new_tx, next, nothing, payment, quick};
+        use $crate::conformance::{heard, new_tx, next, nothing, payment, quick, silent};
         use $harness as bus_harness;
 
         #[tokio::test]
@@ -287,6 +303,46 @@ macro_rules! bus_conformance {
             // Nothing was published.
             let mut sub = h.bus.subscribe("after", None).await.unwrap();
             nothing(&mut sub, Duration::from_millis(1200)).await;
+            (h.cleanup)().await;
+        }
+
+        #[tokio::test]
+        async fn every_listener_on_every_client_hears_new_events_of_its_topic() {
+            let h = bus_harness::open(quick()).await;
+            let c = CustomerId::new();
+            // Published before anyone listens: nobody hears it.
+            h.bus.publish("old", &payment(c, 0)).await.unwrap();
+            let other = (h.reconnect)().await;
+            let mut here = h.bus.listen(Topic::PaymentStatus).await.unwrap();
+            let mut there = other.listen(Topic::PaymentStatus).await.unwrap();
+            let mut consents = other.listen(Topic::ConsentChanged).await.unwrap();
+            // A durable consumer of the same topic does not take events from listeners.
+            let mut worker = h
+                .bus
+                .subscribe("worker", Some(Topic::PaymentStatus))
+                .await
+                .unwrap();
+            next(&mut worker).await.ack().await.unwrap();
+            h.bus.publish("p1", &new_tx(c)).await.unwrap();
+            other.publish("p2", &payment(c, 2)).await.unwrap();
+            h.bus.publish("p3", &payment(c, 3)).await.unwrap();
+            // A duplicate is stored once and heard once.
+            h.bus.publish("p3", &payment(c, 3)).await.unwrap();
+            let changed = Event::ConsentChanged { customer: c };
+            h.bus.publish("c1", &changed).await.unwrap();
+            for l in [&mut here, &mut there] {
+                assert_eq!(heard(l).await.unwrap(), payment(c, 2));
+                assert_eq!(heard(l).await.unwrap(), payment(c, 3));
+            }
+            assert_eq!(heard(&mut consents).await.unwrap(), changed);
+            assert_eq!(next(&mut worker).await.id, "p2");
+            silent(&mut here, Duration::from_millis(1200)).await;
+            silent(&mut there, Duration::from_millis(200)).await;
+            silent(&mut consents, Duration::from_millis(200)).await;
+            // A dropped listener does not hold anything up.
+            drop(here);
+            other.publish("p4", &payment(c, 4)).await.unwrap();
+            assert_eq!(heard(&mut there).await.unwrap(), payment(c, 4));
             (h.cleanup)().await;
         }
     };

@@ -5,12 +5,18 @@
 //! event at a time per session) and delivery (every open tab gets every reply; replies made while
 //! no tab is open wait, bounded, for the next one). It is bank-owned, so it shows financial
 //! replies in full; it never logs what customers or the conversation say.
+//!
+//! With several gateway instances, sessions and the backlog live in a shared [`SessionStore`]
+//! ([`WebChat::shared`]): any instance resumes any session, and a reply made on one instance
+//! reaches the customer's sockets on another (the store's implementation announces each stored
+//! reply; the instances call [`WebChat::delivered`]).
 
 mod assets;
 mod config;
 mod protocol;
 mod rate;
 mod session;
+mod shared;
 mod socket;
 mod token;
 mod worker;
@@ -28,6 +34,7 @@ use okienko_dialog::{Conversation, Outbox, Reply};
 use tokio::time::Instant;
 
 pub use config::WebChatConfig;
+pub use shared::{SessionStore, SessionStoreError, StoredSession};
 
 use session::Registry;
 
@@ -43,6 +50,8 @@ pub struct WebChat {
 pub(crate) struct Inner {
     config: WebChatConfig,
     registry: Registry,
+    /// Sessions and backlog in a store shared by several instances; `None`: in memory.
+    shared: Option<Arc<dyn SessionStore>>,
     conversation: OnceLock<Arc<dyn Conversation>>,
     next_conn: AtomicU64,
 }
@@ -55,10 +64,21 @@ impl Inner {
 
 impl WebChat {
     pub fn new(config: WebChatConfig) -> WebChat {
+        Self::build(config, None)
+    }
+
+    /// A web chat whose sessions and reply backlog live in `store`, shared with other gateway
+    /// instances: a browser resumes on any of them.
+    pub fn shared(config: WebChatConfig, store: Arc<dyn SessionStore>) -> WebChat {
+        Self::build(config, Some(store))
+    }
+
+    fn build(config: WebChatConfig, shared: Option<Arc<dyn SessionStore>>) -> WebChat {
         WebChat {
             inner: Arc::new(Inner {
                 config,
                 registry: Registry::new(Instant::now()),
+                shared,
                 conversation: OnceLock::new(),
                 next_conn: AtomicU64::new(1),
             }),
@@ -83,9 +103,30 @@ impl WebChat {
             .with_state(self.inner.clone())
     }
 
-    /// Sessions currently kept (open or resumable).
+    /// Sessions currently kept (open or resumable); shared: those this instance holds.
     pub fn session_count(&self) -> usize {
         self.inner.registry.len()
+    }
+
+    /// Shared sessions: a reply with `seq` was stored for `customer` (on any instance). If this
+    /// instance holds the customer's session, its sockets get what they have not had yet, read
+    /// from the store in seq order. Returns at once; the store is read in the background.
+    pub fn delivered(&self, customer: CustomerId, seq: u64) {
+        if let Some(session) = self.inner.registry.by_customer(customer)
+            && session.is_shared()
+        {
+            tokio::spawn(async move { session.catch_up(Some(seq)).await });
+        }
+    }
+
+    /// Shared sessions: notices may have been missed (the bus lagged or reconnected); every
+    /// session this instance holds catches up from the store.
+    pub fn resync(&self) {
+        for session in self.inner.registry.all() {
+            if session.is_shared() {
+                tokio::spawn(async move { session.catch_up(None).await });
+            }
+        }
     }
 }
 
@@ -102,8 +143,44 @@ async fn upgrade(State(chat): State<Arc<Inner>>, ws: WebSocketUpgrade) -> Respon
 
 impl Outbox for WebChat {
     /// Delivers to the customer's open tabs, or keeps the reply for their next visit. A customer
-    /// without a web chat session (never connected, or expired) cannot be reached here.
+    /// without a web chat session (never connected, or expired) cannot be reached here. Shared:
+    /// the reply is stored (the store tells the instance holding the customer's sockets).
     fn push(&self, customer: CustomerId, reply: Reply) {
+        if let Some(store) = &self.inner.shared {
+            let session = self.inner.registry.by_customer(customer);
+            let store = store.clone();
+            let keep = self.inner.config.backlog.max(1);
+            let ttl = chrono::Duration::from_std(self.inner.config.session_ttl)
+                .unwrap_or(chrono::Duration::days(1));
+            tokio::spawn(async move {
+                match session {
+                    Some(s) => s.deliver_shared(&reply).await,
+                    None => {
+                        let json = match serde_json::to_string(&reply) {
+                            Ok(j) => j,
+                            Err(e) => {
+                                tracing::error!(error = %e, "could not serialize a web chat push");
+                                return;
+                            }
+                        };
+                        let now = chrono::Utc::now();
+                        match store.append(customer, &json, keep, now, now + ttl).await {
+                            Ok(Some(seq)) => {
+                                tracing::debug!(%customer, seq, "web chat push stored")
+                            }
+                            Ok(None) => tracing::debug!(
+                                %customer,
+                                "web chat push for a customer without a session dropped"
+                            ),
+                            Err(_) => {
+                                tracing::warn!(%customer, "web chat push could not be stored")
+                            }
+                        }
+                    }
+                }
+            });
+            return;
+        }
         match self.inner.registry.by_customer(customer) {
             Some(session) => {
                 let seq = session.deliver(&reply);
@@ -115,7 +192,7 @@ impl Outbox for WebChat {
         }
     }
 
-    /// A bank agent is typing: the open tabs show the typing indicator.
+    /// A bank agent is typing: the open tabs (on this instance) show the typing indicator.
     fn typing(&self, customer: CustomerId) {
         if let Some(session) = self.inner.registry.by_customer(customer) {
             session.broadcast(&protocol::typing_frame());
@@ -128,7 +205,9 @@ impl crate::adapter::ChannelAdapter for WebChat {
         &crate::adapter::Capabilities::WEB_CHAT
     }
 
+    /// Shared: whether the customer has a session is known only to the store (the push finds
+    /// out), so every customer counts as reachable.
     fn reaches(&self, customer: CustomerId) -> bool {
-        self.inner.registry.by_customer(customer).is_some()
+        self.inner.shared.is_some() || self.inner.registry.by_customer(customer).is_some()
     }
 }

@@ -211,6 +211,14 @@ pub(crate) fn reply_frame(seq: u64, reply: &Reply) -> Arc<str> {
     to_frame(&ServerFrame::Reply { seq, reply })
 }
 
+/// A reply frame around a reply already serialized (a shared session's stored reply): the same
+/// text [`reply_frame`] makes from the `Reply`.
+pub(crate) fn reply_frame_raw(seq: u64, reply_json: &str) -> Arc<str> {
+    Arc::from(format!(
+        r#"{{"type":"reply","seq":{seq},"reply":{reply_json}}}"#
+    ))
+}
+
 pub(crate) fn typing_frame() -> Arc<str> {
     to_frame(&ServerFrame::Typing)
 }
@@ -295,6 +303,13 @@ mod tests {
     fn cleaning_keeps_newlines_and_drops_bidi_overrides() {
         assert_eq!(clean_text("a\u{202E}b\nc\u{0000}"), Some("ab\nc".into()));
         assert_eq!(clean_text("\u{2066}\u{2069}"), None);
+    }
+
+    #[test]
+    fn a_stored_reply_makes_the_same_frame() {
+        let reply = Reply::text("Saldo: 1 234,56 zł \"x\"");
+        let json = serde_json::to_string(&reply).unwrap();
+        assert_eq!(reply_frame_raw(7, &json), reply_frame(7, &reply));
     }
 
     #[test]

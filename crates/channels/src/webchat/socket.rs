@@ -51,7 +51,7 @@ pub(crate) async fn serve(mut socket: WebSocket, chat: Arc<Inner>) {
                     Some(Err(_)) | None => break,
                 };
                 let reply = match msg {
-                    Message::Text(text) => conn.on_text(text.as_str(), &mut outbound),
+                    Message::Text(text) => conn.on_text(text.as_str(), &mut outbound).await,
                     Message::Binary(_) => conn.rate_checked(ErrorCode::BinaryNotSupported),
                     Message::Ping(_) | Message::Pong(_) => None,
                     Message::Close(_) => break,
@@ -86,6 +86,7 @@ pub(crate) async fn serve(mut socket: WebSocket, chat: Arc<Inner>) {
 
     if let Some(s) = &conn.session {
         s.close_socket(conn.id, Instant::now());
+        s.touch_shared();
     }
     tracing::debug!(conn = conn.id, "web chat socket closed");
 }
@@ -127,7 +128,7 @@ impl Connection {
     }
 
     /// Handles one text frame; returns the frame to send back on this socket, if any.
-    fn on_text(
+    async fn on_text(
         &mut self,
         raw: &str,
         outbound: &mut Option<mpsc::Receiver<Arc<str>>>,
@@ -145,7 +146,7 @@ impl Connection {
                 session,
                 lang,
                 last_seen,
-            } => return self.on_hello(session, lang, last_seen, outbound, now),
+            } => return self.on_hello(session, lang, last_seen, outbound, now).await,
             ClientFrame::Message(text) => InboundEvent::Text(text),
             ClientFrame::QuickReply(payload) => InboundEvent::QuickReply(payload),
             ClientFrame::Typing => return self.on_typing(),
@@ -177,7 +178,7 @@ impl Connection {
         None
     }
 
-    fn on_hello(
+    async fn on_hello(
         &mut self,
         token: Option<String>,
         lang: Option<Lang>,
@@ -188,10 +189,28 @@ impl Connection {
         if self.session.is_some() {
             return self.error(ErrorCode::DuplicateHello);
         }
-        let config = &self.chat.config;
-        let resumed = token
-            .as_deref()
-            .and_then(|t| self.chat.registry.resume(t, config.session_ttl, now));
+        let chat = self.chat.clone();
+        let config = &chat.config;
+        // Refusals answer in the language the browser just asked for.
+        let refusal_lang = lang.unwrap_or(config.default_lang);
+        let conversation = chat.conversation.get().cloned();
+        let resumed = match (&chat.shared, token.as_deref()) {
+            (Some(store), Some(t)) => {
+                match chat
+                    .registry
+                    .resume_shared(store, t, lang, config, conversation.clone(), now)
+                    .await
+                {
+                    Ok(s) => s,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "web chat could not resume a shared session");
+                        return Some(error_frame(ErrorCode::Unavailable, refusal_lang));
+                    }
+                }
+            }
+            (None, Some(t)) => chat.registry.resume(t, config.session_ttl, now),
+            (_, None) => None,
+        };
         let (session, is_resume) = match resumed {
             Some(s) => {
                 if let Some(l) = lang {
@@ -200,24 +219,38 @@ impl Connection {
                 (s, true)
             }
             None => {
-                // Refusals answer in the language the browser just asked for.
-                let lang = lang.unwrap_or(config.default_lang);
-                let Some(conversation) = self.chat.conversation.get().cloned() else {
+                let Some(conversation) = conversation else {
                     tracing::error!("web chat got a hello before a conversation was attached");
-                    return Some(error_frame(ErrorCode::Unavailable, lang));
+                    return Some(error_frame(ErrorCode::Unavailable, refusal_lang));
                 };
-                match self.chat.registry.create(config, lang, conversation, now) {
+                let created = match &chat.shared {
+                    Some(store) => {
+                        chat.registry
+                            .create_shared(store, config, refusal_lang, conversation, now)
+                            .await
+                    }
+                    None => chat
+                        .registry
+                        .create(config, refusal_lang, conversation, now),
+                };
+                match created {
                     Ok(s) => (s, false),
                     Err(e) => {
                         tracing::warn!(error = %e, "web chat refused a new session");
-                        return Some(error_frame(ErrorCode::Unavailable, lang));
+                        return Some(error_frame(ErrorCode::Unavailable, refusal_lang));
                     }
                 }
             }
         };
         // A new session starts at seq 1, whatever the browser remembers from an old one.
         let last_seen = if is_resume { last_seen } else { None };
-        *outbound = Some(session.open_socket(self.id, last_seen, is_resume, now));
+        *outbound = Some(if session.is_shared() {
+            session
+                .open_socket_shared(self.id, last_seen, is_resume, now)
+                .await
+        } else {
+            session.open_socket(self.id, last_seen, is_resume, now)
+        });
         tracing::debug!(
             conn = self.id,
             customer = %session.customer(),

@@ -37,7 +37,7 @@ pub(crate) async fn run(
         match handled {
             Ok(replies) => {
                 for reply in &replies {
-                    s.deliver(reply);
+                    s.deliver_reply(reply).await;
                 }
             }
             Err(_) => {

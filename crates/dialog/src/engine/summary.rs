@@ -62,7 +62,8 @@ impl Engine {
         let Some(st) = self.states.lock().await.get(&customer).cloned() else {
             return ConversationSummary::default();
         };
-        let st = st.lock().await;
+        let c = st.lock().await;
+        let st = &c.st;
         let form = st.form.as_ref().map(|f| {
             let mut filled = Vec::new();
             let mut missing = Vec::new();

@@ -41,6 +41,39 @@ pub(crate) fn softmax(z: &mut [f32]) {
     }
 }
 
+/// The training matrix, kept small because it is alive during the whole optimisation: hashed
+/// features per example as (row, value) with 32-bit rows, and the dense inputs borrowed from the
+/// caller instead of copied into (row, value) pairs (a 384-wide embedding per example would
+/// otherwise cost 16 bytes a value). Iterating an example yields the hashed features, then the
+/// dense ones in order — the same sequence, hence the same floating-point sums, as before.
+struct Examples<'a> {
+    sparse: Vec<Vec<(u32, f32)>>,
+    dense: Option<&'a [Vec<f32>]>,
+    /// Row of dense input 0.
+    base: usize,
+    dim: usize,
+}
+
+impl Examples<'_> {
+    fn len(&self) -> usize {
+        self.sparse.len()
+    }
+
+    fn features(&self, i: usize) -> impl Iterator<Item = (usize, f32)> + '_ {
+        let dense: &[f32] = self
+            .dense
+            .and_then(|d| d.get(i))
+            .map_or(&[], |d| &d[..self.dim.min(d.len())]);
+        let base = self.base;
+        self.sparse
+            .get(i)
+            .map_or(&[][..], Vec::as_slice)
+            .iter()
+            .map(|&(r, v)| (r as usize, v))
+            .chain(dense.iter().enumerate().map(move |(j, v)| (base + j, *v)))
+    }
+}
+
 /// `dense`: optional dense inputs per example (all of one length), appended after the hashed
 /// rows, so one logistic regression weighs n-grams and e.g. sentence embeddings together.
 pub(super) fn train(
@@ -101,29 +134,28 @@ pub(super) fn train(
     let row = |b: u32| buckets.binary_search(&b).ok();
     let dense_dim = dense.and_then(|d| d.first()).map_or(0, Vec::len);
     let n_hashed = buckets.len();
-    let xs: Vec<Vec<(usize, f32)>> = raws
+    let sparse: Vec<Vec<(u32, f32)>> = raws
         .iter()
-        .enumerate()
-        .map(|(i, raw)| {
-            let mut x: Vec<(usize, f32)> = features::weigh(
+        .map(|raw| {
+            features::weigh(
                 raw,
                 |b| row(b).map_or(0.0, |r| idf[r]),
                 &config.group_weight,
             )
             .into_iter()
-            .filter_map(|(b, v)| row(b).map(|r| (r, v)))
-            .collect();
-            if let Some(d) = dense.and_then(|d| d.get(i)) {
-                x.extend(
-                    d.iter()
-                        .take(dense_dim)
-                        .enumerate()
-                        .map(|(j, v)| (n_hashed + j, *v)),
-                );
-            }
-            x
+            .filter_map(|(b, v)| row(b).map(|r| (r as u32, v)))
+            .collect()
         })
         .collect();
+    // The raw counts are not needed any more: free them before the optimiser allocates its
+    // buffers (part of the training peak, see `Examples`).
+    drop(raws);
+    let xs = Examples {
+        sparse,
+        dense,
+        base: n_hashed,
+        dim: dense_dim,
+    };
 
     let rows = n_hashed + dense_dim;
     let mut theta = vec![0f32; rows * k + k];
@@ -147,7 +179,7 @@ pub(super) fn train(
 /// Warm-up: AdaGrad SGD over shuffled examples (`config.epochs` passes).
 fn adagrad(
     theta: &mut [f32],
-    xs: &[Vec<(usize, f32)>],
+    xs: &Examples<'_>,
     y: &[usize],
     k: usize,
     config: &TrainConfig,
@@ -166,16 +198,15 @@ fn adagrad(
     for _ in 0..config.epochs {
         rng.shuffle(&mut order);
         for &i in &order {
-            let x = &xs[i];
             z.copy_from_slice(&theta[wlen..]);
-            for &(r, v) in x {
+            for (r, v) in xs.features(i) {
                 for (zi, wi) in z.iter_mut().zip(&theta[r * k..(r + 1) * k]) {
                     *zi += v * wi;
                 }
             }
             softmax(&mut z);
             z[y[i]] -= 1.0; // now the gradient of the loss w.r.t. the logits
-            for &(r, v) in x {
+            for (r, v) in xs.features(i) {
                 let ws = &mut theta[r * k..(r + 1) * k];
                 let gs = &mut g2[r * k..(r + 1) * k];
                 for ((wi, gi), dz) in ws.iter_mut().zip(gs.iter_mut()).zip(&z) {
@@ -197,7 +228,7 @@ fn adagrad(
 /// `LogisticRegression(C)`), and its gradient into `grad`.
 fn objective(
     theta: &[f32],
-    xs: &[Vec<(usize, f32)>],
+    xs: &Examples<'_>,
     y: &[usize],
     k: usize,
     c: f64,
@@ -213,9 +244,9 @@ fn objective(
     let cf = c as f32;
     let mut loss = 0f64;
     let mut z = vec![0f32; k];
-    for (x, &yi) in xs.iter().zip(y) {
+    for (i, &yi) in y.iter().enumerate().take(xs.len()) {
         z.copy_from_slice(&theta[wlen..]);
-        for &(r, v) in x {
+        for (r, v) in xs.features(i) {
             for (zi, wi) in z.iter_mut().zip(&theta[r * k..(r + 1) * k]) {
                 *zi += v * wi;
             }
@@ -226,7 +257,7 @@ fn objective(
         for dz in z.iter_mut() {
             *dz *= cf;
         }
-        for &(r, v) in x {
+        for (r, v) in xs.features(i) {
             for (g, dz) in grad[r * k..(r + 1) * k].iter_mut().zip(&z) {
                 *g += v * dz;
             }
@@ -247,7 +278,7 @@ fn dot(a: &[f32], b: &[f32]) -> f64 {
 
 /// Limited-memory BFGS (memory 5) with a backtracking Armijo line search: converges to the same
 /// optimum scikit-learn's lbfgs solver finds, deterministically.
-fn lbfgs(theta: &mut [f32], xs: &[Vec<(usize, f32)>], y: &[usize], k: usize, config: &TrainConfig) {
+fn lbfgs(theta: &mut [f32], xs: &Examples<'_>, y: &[usize], k: usize, config: &TrainConfig) {
     const M: usize = 5;
     let n = theta.len();
     let c = f64::from(config.c);

@@ -5,6 +5,7 @@
 // One Chromium harness for the whole workspace: the web chat's own tests keep it.
 #[path = "../../../channels/tests/support/browser.rs"]
 pub mod browser;
+pub mod cluster;
 pub mod console;
 pub mod messenger;
 
@@ -174,6 +175,8 @@ pub struct Chat {
     pub customer: String,
     /// Every reply received so far, in order.
     pub replies: Vec<Value>,
+    /// The highest reply `seq` received (what a resuming `hello` sends as `last_seen`).
+    pub last_seq: Option<u64>,
 }
 
 impl Chat {
@@ -190,6 +193,7 @@ impl Chat {
             session: String::new(),
             customer: String::new(),
             replies: Vec::new(),
+            last_seq: None,
         };
         let welcome = chat.frame(Duration::from_secs(10)).await.unwrap();
         assert_eq!(welcome["type"], "welcome", "{welcome}");
@@ -207,7 +211,11 @@ impl Chat {
                 .ok()??
                 .ok()?;
             if let Message::Text(t) = msg {
-                return serde_json::from_str(t.as_str()).ok();
+                let frame: Option<Value> = serde_json::from_str(t.as_str()).ok();
+                if let Some(seq) = frame.as_ref().and_then(|f| f["seq"].as_u64()) {
+                    self.last_seq = self.last_seq.max(Some(seq));
+                }
+                return frame;
             }
         }
     }

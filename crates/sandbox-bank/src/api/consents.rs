@@ -39,6 +39,13 @@ pub async fn create(
     let max = today + Days::new(MAX_VALIDITY_DAYS);
     let decoupled = header_true(&headers, "tpp-decoupled-preferred");
     let psu_hint = header(&headers, "psu-id").map(str::to_owned);
+    // Sandbox extension: new-transaction notifications to the TPP, when this bank sends them.
+    // A URI this bank will not call (not absolute http(s)) is answered, as the spec allows, with
+    // `ASPSP-Notification-Support: false`.
+    let wants_notifications = header(&headers, "tpp-notification-uri");
+    let notification_uri = wants_notifications
+        .filter(|u| inner.notifier.get().is_some() && crate::notify::valid_uri(u))
+        .map(str::to_owned);
     let approach = if decoupled {
         Approach::Decoupled
     } else {
@@ -64,6 +71,7 @@ pub async fn create(
         authorisations: Vec::new(),
         last_action: today,
         usage: Default::default(),
+        notification_uri: notification_uri.clone(),
     };
     let self_url = format!("{base}/v1/consents/{id}");
     let mut links = serde_json::Map::new();
@@ -111,6 +119,16 @@ pub async fn create(
     let mut resp = json_response(StatusCode::CREATED, &body);
     if let Ok(v) = HeaderValue::from_str(&self_url) {
         resp.headers_mut().insert(axum::http::header::LOCATION, v);
+    }
+    if wants_notifications.is_some() {
+        resp.headers_mut().insert(
+            "aspsp-notification-support",
+            HeaderValue::from_static(if notification_uri.is_some() {
+                "true"
+            } else {
+                "false"
+            }),
+        );
     }
     resp.headers_mut().insert(
         "aspsp-sca-approach",

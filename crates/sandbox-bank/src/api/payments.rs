@@ -748,8 +748,12 @@ async fn redirect_decide(
     let today = st.today;
     match decision {
         "approve" => {
-            st.pis.authorised(&pay.id, today);
+            let done = st.pis.authorised(&pay.id, today);
             drop(st);
+            if done {
+                // An incoming transfer for the payee, when they bank here too.
+                crate::notify::account_changed(&inner, &pay.creditor_key);
+            }
             done_page(lang, pay.redirect_ok.as_deref(), true)
         }
         "reject" => {
@@ -818,7 +822,20 @@ pub fn app_decide(inner: &Inner, psu: &str, payment_id: &str, decision: &str) ->
         return false;
     }
     match decision {
-        "approve" => st.pis.authorised(payment_id, today),
+        "approve" => {
+            let creditor = st
+                .pis
+                .payments
+                .get(payment_id)
+                .map(|p| p.creditor_key.clone());
+            let done = st.pis.authorised(payment_id, today);
+            drop(st);
+            if let Some(c) = creditor.filter(|_| done) {
+                // An incoming transfer for the payee, when they bank here too.
+                crate::notify::account_changed(inner, &c);
+            }
+            done
+        }
         "reject" => st.pis.sca_failed(payment_id, today),
         _ => false,
     }

@@ -21,6 +21,15 @@ pub async fn spawn(seed: u64) -> Bank {
 }
 
 pub async fn spawn_with(seed: u64, today: NaiveDate) -> Bank {
+    spawn_full(seed, today, None).await
+}
+
+/// A bank that sends new-transaction notifications signed with `secret`.
+pub async fn spawn_notifying(seed: u64, secret: &str) -> Bank {
+    spawn_full(seed, TODAY.parse().unwrap(), Some(secret)).await
+}
+
+async fn spawn_full(seed: u64, today: NaiveDate, notify_secret: Option<&str>) -> Bank {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -30,6 +39,9 @@ pub async fn spawn_with(seed: u64, today: NaiveDate) -> Bank {
         today,
         control_api: true,
     });
+    if let Some(s) = notify_secret {
+        assert!(bank.enable_notifications(s));
+    }
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(bank.serve(listener, async {
         let _ = rx.await;

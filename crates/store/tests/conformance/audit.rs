@@ -570,3 +570,127 @@ pub async fn audit_batches_chain_like_single_appends(ctx: &Ctx) {
     );
     other.close().await;
 }
+
+/// A damaged or deleted checkpoint is repaired only over an intact chain: the repair is recorded
+/// as a row and the fresh checkpoint goes after it; a broken chain, a checkpoint claiming more
+/// rows than there are, or a chain rewritten without the key is refused and nothing is written.
+pub async fn audit_checkpoint_repair_only_over_an_intact_chain(ctx: &Ctx) {
+    use okienko_store::{HeadFileStatus, RepairOutcome, RepairRefusal};
+    let s = &ctx.store;
+    for i in 0..5 {
+        s.append_audit(&entry(&format!("c{i}"), "allow"))
+            .await
+            .unwrap();
+    }
+    let repair = |external| s.repair_audit_checkpoint("operator:ops-1", Utc::now(), external);
+    assert_eq!(
+        repair(None).await.unwrap(),
+        RepairOutcome::NotNeeded {
+            rows: 5,
+            head_seq: 5
+        }
+    );
+    let count = || async { s.audit_rows(0, 1000).await.unwrap().len() };
+
+    // A damaged checkpoint: appends stop; the repair verifies and reseals.
+    ctx.exec("UPDATE audit_head SET mac = 'damaged'")
+        .await
+        .unwrap();
+    assert!(s.append_audit(&entry("x", "allow")).await.is_err());
+    let RepairOutcome::Repaired {
+        rows_verified,
+        previous,
+        repair_seq,
+        seal,
+    } = repair(None).await.unwrap()
+    else {
+        panic!("not repaired");
+    };
+    assert_eq!(
+        (rows_verified, previous, repair_seq),
+        (5, AuditProblem::BadCheckpoint, 6)
+    );
+    let row = s.last_audit().await.unwrap().unwrap();
+    assert_eq!(
+        (row.seq, row.actor.as_str(), row.decision.as_str()),
+        (6, "operator:ops-1", "repaired:bad_checkpoint")
+    );
+    let v = s.verify_audit().await.unwrap();
+    assert_eq!(
+        (v.problem, v.head_seq, v.keyed_from),
+        (None, Some(6), Some(1))
+    );
+    assert_eq!(
+        s.check_audit_head(Some(&seal)).await.unwrap(),
+        HeadFileStatus::Matches {
+            head_seq: 6,
+            db_seq: 6
+        }
+    );
+    assert_eq!(s.append_audit(&entry("x", "allow")).await.unwrap().seq, 7);
+    // The head outside the database must be in the chain.
+    let mut edited = seal.clone();
+    edited.seq = 5;
+    assert_eq!(
+        repair(Some(&edited)).await.unwrap(),
+        RepairOutcome::Refused {
+            reason: RepairRefusal::HeadFile {
+                status: HeadFileStatus::BadSeal { head_seq: 5 }
+            }
+        }
+    );
+
+    // A deleted checkpoint likewise.
+    ctx.exec("DELETE FROM audit_head").await.unwrap();
+    assert!(matches!(
+        repair(Some(&seal)).await.unwrap(),
+        RepairOutcome::Repaired {
+            previous: AuditProblem::MissingCheckpoint,
+            repair_seq: 8,
+            ..
+        }
+    ));
+    assert_eq!(s.verify_audit().await.unwrap().problem, None);
+
+    // Refusals write nothing.
+    drop_append_only_triggers(ctx).await;
+    ctx.exec("DELETE FROM audit_log WHERE seq = 8")
+        .await
+        .unwrap();
+    ctx.exec("UPDATE audit_head SET mac = 'damaged'")
+        .await
+        .unwrap();
+    assert_eq!(
+        repair(None).await.unwrap(),
+        RepairOutcome::Refused {
+            reason: RepairRefusal::CheckpointAhead {
+                claimed_seq: 8,
+                last_seq: 7
+            }
+        }
+    );
+    assert_eq!(count().await, 7);
+    ctx.exec("DELETE FROM audit_head").await.unwrap();
+    ctx.exec("UPDATE audit_log SET decision = 'deny' WHERE seq = 3")
+        .await
+        .unwrap();
+    assert_eq!(
+        repair(None).await.unwrap(),
+        RepairOutcome::Refused {
+            reason: RepairRefusal::Chain {
+                seq: 3,
+                problem: AuditProblem::BadMac
+            }
+        }
+    );
+    assert_eq!(count().await, 7);
+    // Every row rewritten with the unkeyed link (what a forger without the key can do).
+    rehash_without_key(ctx).await;
+    assert_eq!(
+        repair(None).await.unwrap(),
+        RepairOutcome::Refused {
+            reason: RepairRefusal::NoKeyedRows { rows: 7 }
+        }
+    );
+    assert_eq!(count().await, 7);
+}

@@ -173,3 +173,112 @@ pub async fn notice_deliveries_are_once_per_customer(ctx: &Ctx) {
         Err(StoreError::Invalid(_))
     ));
 }
+
+/// Bank warnings held for quiet hours (migration 0018): a published warning's texts round-trip
+/// and a later publish replaces them; a hold is once per customer and warning; due holds come
+/// oldest first up to a limit; rescheduling moves one; releasing forgets it once.
+pub async fn held_warnings_are_once_due_in_order_and_released(ctx: &Ctx) {
+    use okienko_store::{BankWarningRecord, HeldWarningRecord};
+    let s = &ctx.store;
+    let w = BankWarningRecord {
+        id: "campaign-1".into(),
+        bank: "sandbox".into(),
+        text_pl: "Uwaga: fałszywe SMS-y".into(),
+        text_en: "Beware of fake texts".into(),
+        published_at: t("2026-03-01T21:00:00Z"),
+    };
+    assert_eq!(s.bank_warning("campaign-1").await.unwrap(), None);
+    s.save_bank_warning(&w).await.unwrap();
+    assert_eq!(s.bank_warning("campaign-1").await.unwrap(), Some(w.clone()));
+    let newer = BankWarningRecord {
+        text_en: "Beware of fake texts and calls".into(),
+        ..w.clone()
+    };
+    s.save_bank_warning(&newer).await.unwrap();
+    assert_eq!(s.bank_warning("campaign-1").await.unwrap(), Some(newer));
+
+    let (a, b) = (CustomerId::new(), CustomerId::new());
+    let hold = |c: CustomerId, due: &str, channel: Option<&str>| HeldWarningRecord {
+        customer: c,
+        kind: "bank_warning".into(),
+        ref_id: "campaign-1".into(),
+        due_at: t(due),
+        held_at: t("2026-03-01T21:00:00Z"),
+        channel: channel.map(str::to_owned),
+    };
+    assert!(
+        s.hold_warning(&hold(a, "2026-03-02T06:00:00Z", Some("messenger")))
+            .await
+            .unwrap()
+    );
+    // Held again: the first hold stays.
+    assert!(
+        !s.hold_warning(&hold(a, "2026-03-02T09:00:00Z", None))
+            .await
+            .unwrap()
+    );
+    assert!(
+        s.hold_warning(&hold(b, "2026-03-02T05:00:00Z", None))
+            .await
+            .unwrap()
+    );
+    assert!(
+        s.is_warning_held(a, "bank_warning", "campaign-1")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !s.is_warning_held(a, "bank_warning", "campaign-2")
+            .await
+            .unwrap()
+    );
+    assert!(
+        s.held_warnings_due(t("2026-03-02T04:59:59Z"), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let due = s
+        .held_warnings_due(t("2026-03-02T06:00:00Z"), 10)
+        .await
+        .unwrap();
+    assert_eq!(due.len(), 2);
+    assert_eq!((due[0].customer, due[1].customer), (b, a));
+    assert_eq!(due[1], hold(a, "2026-03-02T06:00:00Z", Some("messenger")));
+    assert_eq!(
+        s.held_warnings_due(t("2026-03-02T06:00:00Z"), 1)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    s.reschedule_held_warning(a, "bank_warning", "campaign-1", t("2026-03-02T07:00:00Z"))
+        .await
+        .unwrap();
+    let due = s
+        .held_warnings_due(t("2026-03-02T06:30:00Z"), 10)
+        .await
+        .unwrap();
+    assert_eq!(due.len(), 1);
+    assert_eq!(due[0].customer, b);
+    assert_eq!(s.held_warnings_for_customer(a).await.unwrap().len(), 1);
+    assert!(
+        s.release_held_warning(b, "bank_warning", "campaign-1")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !s.release_held_warning(b, "bank_warning", "campaign-1")
+            .await
+            .unwrap()
+    );
+    assert!(s.held_warnings_for_customer(b).await.unwrap().is_empty());
+    assert!(matches!(
+        s.hold_warning(&HeldWarningRecord {
+            ref_id: String::new(),
+            ..hold(a, "2026-03-02T06:00:00Z", None)
+        })
+        .await,
+        Err(StoreError::Invalid(_))
+    ));
+}

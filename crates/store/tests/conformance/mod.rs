@@ -19,6 +19,10 @@ pub mod payees;
 pub use payees::*;
 pub mod messenger;
 pub use messenger::*;
+pub mod webchat_sessions;
+pub use webchat_sessions::*;
+pub mod conversations;
+pub use conversations::*;
 pub mod payments;
 pub mod support;
 pub use payments::*;
@@ -67,6 +71,7 @@ macro_rules! conformance_tests {
             audit_batches_chain_like_single_appends,
             audit_tampering_of_each_kind_is_detected,
             audit_legacy_rows_are_kept_and_sealed,
+            audit_checkpoint_repair_only_over_an_intact_chain,
             corrupt_rows_are_errors,
             bulk_insert_baseline,
             sealed_values_are_bound_to_their_row,
@@ -87,13 +92,19 @@ macro_rules! conformance_tests {
             fraud_episodes_round_trip_and_count,
             fraud_cases_are_one_per_episode,
             notice_deliveries_are_once_per_customer,
+            held_warnings_are_once_due_in_order_and_released,
             category_corrections_are_per_customer_sealed_and_replaced,
             erase_deletes_category_corrections,
             alert_settings_are_sealed_replaced_and_erased,
             notices_are_once_per_event_and_digests_once_a_day,
             messenger_replays_are_once_and_purged,
             messenger_links_are_sealed_replaced_and_forgotten,
+            webchat_sessions_resume_by_token_and_expire,
+            webchat_replies_are_sealed_ordered_bounded_and_erased,
             messenger_codes_are_single_use_and_bound,
+            conversations_are_sealed_versioned_and_compare_and_set,
+            idle_conversations_are_purged,
+            erase_deletes_conversations,
         );
     };
     (@each $make:path; $($name:ident),* $(,)?) => {
@@ -292,6 +303,19 @@ pub async fn consents_round_trip_and_lookups(ctx: &Ctx) {
 
     let valid = s.consents_with_status(ConsentStatus::Valid).await.unwrap();
     assert_eq!(valid, vec![a.clone()]);
+    // A bank notification names the consent by the bank's id.
+    assert_eq!(
+        s.consents_by_bank_consent_id("bank-consent-1")
+            .await
+            .unwrap(),
+        vec![a.clone()]
+    );
+    assert!(
+        s.consents_by_bank_consent_id("nope")
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let received = s
         .consents_with_status(ConsentStatus::Received)
         .await
