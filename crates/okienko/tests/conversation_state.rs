@@ -47,11 +47,13 @@ fn config(
     bank: &str,
     store: Option<String>,
 ) -> Config {
-    let mut cfg = Config::default();
-    cfg.listen = "127.0.0.1:0".into();
-    cfg.data_dir = data_dir.to_owned();
-    cfg.store_url = store;
-    cfg.master_key_file = Some(key.to_owned());
+    let mut cfg = Config {
+        listen: "127.0.0.1:0".into(),
+        data_dir: data_dir.to_owned(),
+        store_url: store,
+        master_key_file: Some(key.to_owned()),
+        ..Default::default()
+    };
     cfg.bank.base_url = bank.to_owned();
     cfg.bank.retry_after_secs = 1;
     cfg.bank.timeout_secs = 10;
