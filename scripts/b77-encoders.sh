@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # BANKING77 with the three classifiers side by side, in one run, on one core — n-grams alone,
-# n-grams + the static MiniLM table (contextual on the training sentences), n-grams + full
+# n-grams + the static MiniLM table (contextual on the training sentences, then least-squares
+# fitted so their static embeddings point where MiniLM's do), n-grams + full
 # all-MiniLM-L6-v2 — and the scikit-learn baseline (crates/nlu/scripts/banking77_baseline.py:
 # TF-IDF word 1-2 + char_wb 2-5 grams, logistic regression) on the same split and the same
 # k-shot rows. Each runs in its own process so `peak_rss_mb` is that model's own peak.

@@ -7,7 +7,11 @@
 //!    DATA_DIR MODEL_DIR SHOTS(0=full) SCALES PROTO_WEIGHTS VARIANTS WEIGHTING(zipf|none)`
 //! VARIANTS: comma-separated from `single` (the single-token table), `ctx` (contextual rows,
 //! unseen tokens single), `align` (contextual, unseen tokens mapped), `alignP` (… with prior
-//! P), `teacher` (train on the full encoder's embeddings, test on `align`).
+//! P), `fitF` (`align`, then the seen rows fitted to MiniLM's sentence embeddings with ridge
+//! strength F), `teacher` (train on the full encoder's embeddings, test on `align`).
+//! Environment: OKIENKO_CENTRE (set: centre the embeddings, [`HybridConfig::centre`]),
+//! OKIENKO_PROTO_TEMP (prototype temperature), OKIENKO_EXTRA_CORPUS (a file of unlabelled
+//! sentences, one a line, added to the contextual pass only).
 
 use std::path::{Path, PathBuf};
 
@@ -44,6 +48,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         _ => Weighting::Zipf,
     };
 
+    // Unlabelled text from elsewhere (one sentence a line) that only shapes the table.
+    let extra: Vec<String> = match std::env::var_os("OKIENKO_EXTRA_CORPUS") {
+        Some(p) => std::fs::read_to_string(p)?
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(str::to_owned)
+            .collect(),
+        None => Vec::new(),
+    };
     let all = read_banking77_csv(&dir.join("train.csv"))?;
     let (raw, _) = RawTable::load_or_distill(&model_dir)?;
     let full = Encoder::load(&model_dir)?;
@@ -77,6 +90,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         if base.label_names {
             corpus.extend(label_texts.iter().map(String::as_str));
         }
+        corpus.extend(extra.iter().map(String::as_str));
         let t0 = std::time::Instant::now();
         let (teacher, ctx) = full.contextual_pass(&corpus)?;
         eprintln!(
@@ -91,14 +105,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 "ctx" => Some(Contextual {
                     align: false,
                     prior: 0.0,
+                    fit: 0.0,
+                }),
+                s if s.starts_with("fit") => Some(Contextual {
+                    align: true,
+                    prior: 0.0,
+                    fit: s.trim_start_matches("fit").parse().unwrap_or(1.0),
                 }),
                 s if s.starts_with("align") || s == "teacher" => Some(Contextual {
                     align: true,
                     prior: s.trim_start_matches("align").parse().unwrap_or(0.0),
+                    fit: 0.0,
                 }),
                 s if s.starts_with("ctx") => Some(Contextual {
                     align: false,
                     prior: s.trim_start_matches("ctx").parse().unwrap_or(0.0),
+                    fit: 0.0,
                 }),
                 _ => return Err(format!("unknown variant {v}").into()),
             };
@@ -128,6 +150,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     let cfg = HybridConfig {
                         scale,
                         proto_weight: pw,
+                        proto_temp: std::env::var("OKIENKO_PROTO_TEMP")
+                            .ok()
+                            .and_then(|t| t.parse().ok())
+                            .unwrap_or(base.proto_temp),
+                        centre: std::env::var_os("OKIENKO_CENTRE").is_some(),
                         ..base.clone()
                     };
                     let m = Hybrid::train(&data, &embs, &label_embs, &cfg);

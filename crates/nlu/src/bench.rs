@@ -183,10 +183,11 @@ pub enum EncoderMode {
 }
 
 impl EncoderMode {
-    /// The mode `--encoder` uses unless told otherwise. The contextual static table reaches
-    /// 93.5 % (full data) and 83.1 % (10-shot) on the official test split, below the targets
-    /// (≥ 93.7 %, ≥ 85.2 %) that the full encoder meets (94.1 %, 86.7 %), so the full encoder
-    /// stays the default; `static` is the mode that meets the latency target.
+    /// The mode `--encoder` uses unless told otherwise. The static table, contextual and fitted
+    /// to MiniLM's embeddings of the training sentences, reaches 93.7 % (full data, exactly the
+    /// target) and 84.1 % (10-shot, target 85.2 %) on the official test split; the full
+    /// encoder meets both (94.1 %, 86.7 %), so it stays the default; `static` is the mode that
+    /// meets the latency target (p99 ≈ 0.25–0.55 ms on one loaded core).
     pub const RECOMMENDED: EncoderMode = EncoderMode::Full;
 }
 

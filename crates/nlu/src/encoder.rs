@@ -168,6 +168,11 @@ impl Encoder {
         let mut ctx = TokenContexts {
             dim: self.dim,
             tokens: Default::default(),
+            sentences: encodings
+                .iter()
+                .map(|e| e.iter().copied().filter(|t| !special.contains(t)).collect())
+                .collect(),
+            teacher: Vec::new(),
         };
         for (n, chunk) in order.chunks(32).enumerate() {
             let len = chunk
@@ -217,6 +222,7 @@ impl Encoder {
                 tracing::info!(done = n * 32, of = texts.len(), "contextual pass");
             }
         }
+        ctx.teacher = out.clone();
         Ok((out, ctx))
     }
 
@@ -250,9 +256,13 @@ impl Encoder {
 
 /// What [`Encoder::contextual_pass`] learns about each token from a corpus: the sum of its
 /// last-layer output vectors and how often it occurred, by token id (ordered, so everything
-/// computed from it is deterministic).
+/// computed from it is deterministic); and, per text in input order, its WordPiece ids (no
+/// specials) and its full-encoder embedding, the targets the table can be fitted to
+/// ([`crate::static_encoder::Contextual::fit`]).
 #[derive(Debug, Clone, Default)]
 pub struct TokenContexts {
     pub dim: usize,
     pub tokens: std::collections::BTreeMap<u32, (Vec<f32>, u32)>,
+    pub sentences: Vec<Vec<u32>>,
+    pub teacher: Vec<Vec<f32>>,
 }

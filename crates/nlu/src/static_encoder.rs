@@ -135,6 +135,11 @@ pub struct Contextual {
     /// Pseudo-count of the single-token (or mapped) row in a seen token's mean: a token seen
     /// `c` times gets `(c·ctx + prior·fallback) / (c + prior)`; 0 = the contextual mean alone.
     pub prior: f32,
+    /// Tokenlearn-style refinement (0: off): the seen tokens' rows are then fitted, by least
+    /// squares, so that every corpus text's static embedding (weights and unseen rows as served)
+    /// points where the full encoder's does, with a ridge pull of strength `fit` (relative to
+    /// the mean diagonal of the normal equations) back towards the contextual means.
+    pub fit: f32,
 }
 
 /// The distilled table plus the tokeniser, for serving: one signed byte per value with one
@@ -346,7 +351,7 @@ impl RawTable {
             &processed
         };
         let vocab = base.len() / dim;
-        let ctx = contexts.and_then(|(c, how)| contextual_rows(base, dim, c, how));
+        let ctx = contexts.and_then(|(c, how)| contextual_rows(base, dim, c, how, weighting));
         let mut table = vec![0i8; vocab * dim];
         let mut scales = vec![0f32; vocab];
         let mut row = vec![0f32; dim];
@@ -420,6 +425,7 @@ fn contextual_rows(
     dim: usize,
     ctx: &TokenContexts,
     how: Contextual,
+    weighting: Weighting,
 ) -> Option<ContextRows> {
     let vocab = base.len() / dim.max(1);
     let means: Vec<(u32, Vec<f32>, u32)> = ctx
@@ -457,8 +463,189 @@ fn contextual_rows(
             .collect();
         rows.seen.insert(t, r);
     }
+    if how.fit > 0.0 {
+        fit_rows(&mut rows, base, ctx, how.fit, weighting);
+    }
     Some(rows)
 }
+
+/// Token weight as [`RawTable::build`] applies it.
+fn token_weight(weighting: Weighting, t: u32) -> f32 {
+    match weighting {
+        Weighting::Zipf => (1.0 + t as f32).ln(),
+        Weighting::None => 1.0,
+    }
+}
+
+/// Least-squares refinement of the seen rows ([`Contextual::fit`]): minimises
+/// `Σ_s ‖(f_s + Σ_{t∈s} w_t r_t) / n_s − T_s‖² + λ Σ_t ‖r_t − r⁰_t‖²` over the seen rows `r_t`,
+/// where `f_s` is the fixed part from unseen tokens, `n_s` the norm of the text's static sum with
+/// the starting rows `r⁰` (so only directions are asked to match) and `T_s` the full encoder's
+/// unit embedding. Conjugate gradients on the normal equations, every dimension at once, from
+/// `r⁰`, a fixed number of steps: deterministic.
+fn fit_rows(rows: &mut ContextRows, base: &[f32], ctx: &TokenContexts, fit: f32, w: Weighting) {
+    let dim = rows.dim;
+    let index: std::collections::BTreeMap<u32, usize> =
+        rows.seen.keys().enumerate().map(|(k, t)| (*t, k)).collect();
+    let k_rows = index.len();
+    let mut r0 = vec![0f64; k_rows * dim];
+    for (t, k) in &index {
+        if let Some(r) = rows.seen.get(t) {
+            for (o, x) in r0[k * dim..(k + 1) * dim].iter_mut().zip(r) {
+                *o = f64::from(*x);
+            }
+        }
+    }
+    // Sparse design rows (token index, coefficient) and targets.
+    let mut design: Vec<Vec<(usize, f64)>> = Vec::new();
+    let mut target: Vec<f64> = Vec::new();
+    let mut fb = vec![0f32; dim];
+    for (ids, teacher) in ctx.sentences.iter().zip(&ctx.teacher) {
+        if ids.is_empty() || teacher.len() != dim {
+            continue;
+        }
+        let mut fixed = vec![0f64; dim];
+        let mut sum = vec![0f64; dim];
+        let mut entries = Vec::with_capacity(ids.len());
+        for &t in ids {
+            let wt = f64::from(token_weight(w, t));
+            match index.get(&t) {
+                Some(&k) => {
+                    entries.push((k, wt));
+                    sum.iter_mut()
+                        .zip(&r0[k * dim..(k + 1) * dim])
+                        .for_each(|(s, x)| *s += wt * x);
+                }
+                None => {
+                    let Some(single) = base.get(t as usize * dim..(t as usize + 1) * dim) else {
+                        continue;
+                    };
+                    rows.fallback(single, &mut fb);
+                    fixed
+                        .iter_mut()
+                        .zip(&fb)
+                        .for_each(|(s, x)| *s += wt * f64::from(*x));
+                }
+            }
+        }
+        let n = sum
+            .iter()
+            .zip(&fixed)
+            .map(|(a, b)| (a + b) * (a + b))
+            .sum::<f64>()
+            .sqrt();
+        if entries.is_empty() || n <= 0.0 {
+            continue;
+        }
+        design.push(entries.into_iter().map(|(k, wt)| (k, wt / n)).collect());
+        target.extend(
+            teacher
+                .iter()
+                .zip(&fixed)
+                .map(|(t, f)| f64::from(*t) - f / n),
+        );
+    }
+    if design.is_empty() {
+        return;
+    }
+    let mut diag = vec![0f64; k_rows];
+    for row in &design {
+        for (k, a) in row {
+            diag[*k] += a * a;
+        }
+    }
+    let lambda = f64::from(fit) * diag.iter().sum::<f64>() / k_rows.max(1) as f64;
+    // M·p = Aᵀ(A p) + λ p.
+    let apply = |p: &[f64], out: &mut [f64]| {
+        out.iter_mut().zip(p).for_each(|(o, x)| *o = lambda * x);
+        let mut q = vec![0f64; dim];
+        for row in &design {
+            q.iter_mut().for_each(|x| *x = 0.0);
+            for (k, a) in row {
+                q.iter_mut()
+                    .zip(&p[k * dim..(k + 1) * dim])
+                    .for_each(|(x, y)| *x += a * y);
+            }
+            for (k, a) in row {
+                out[k * dim..(k + 1) * dim]
+                    .iter_mut()
+                    .zip(&q)
+                    .for_each(|(o, y)| *o += a * y);
+            }
+        }
+    };
+    // Residual r = Aᵀ(Y − A r⁰) (the ridge terms cancel at the start).
+    let mut res = vec![0f64; k_rows * dim];
+    let mut q = vec![0f64; dim];
+    for (s, row) in design.iter().enumerate() {
+        q.copy_from_slice(&target[s * dim..(s + 1) * dim]);
+        for (k, a) in row {
+            q.iter_mut()
+                .zip(&r0[k * dim..(k + 1) * dim])
+                .for_each(|(x, y)| *x -= a * y);
+        }
+        for (k, a) in row {
+            res[k * dim..(k + 1) * dim]
+                .iter_mut()
+                .zip(&q)
+                .for_each(|(o, y)| *o += a * y);
+        }
+    }
+    let col_dots = |a: &[f64], b: &[f64]| {
+        let mut d = vec![0f64; dim];
+        for (ra, rb) in a.chunks_exact(dim).zip(b.chunks_exact(dim)) {
+            d.iter_mut()
+                .zip(ra.iter().zip(rb))
+                .for_each(|(d, (x, y))| *d += x * y);
+        }
+        d
+    };
+    let mut x = r0;
+    let mut p = res.clone();
+    let mut rs = col_dots(&res, &res);
+    let mut mp = vec![0f64; k_rows * dim];
+    for _ in 0..FIT_STEPS {
+        apply(&p, &mut mp);
+        let pmp = col_dots(&p, &mp);
+        let alpha: Vec<f64> = rs
+            .iter()
+            .zip(&pmp)
+            .map(|(r, d)| if *d > 0.0 { r / d } else { 0.0 })
+            .collect();
+        for ((xr, pr), (rr, mr)) in x
+            .chunks_exact_mut(dim)
+            .zip(p.chunks_exact(dim))
+            .zip(res.chunks_exact_mut(dim).zip(mp.chunks_exact(dim)))
+        {
+            for c in 0..dim {
+                xr[c] += alpha[c] * pr[c];
+                rr[c] -= alpha[c] * mr[c];
+            }
+        }
+        let rs_new = col_dots(&res, &res);
+        let beta: Vec<f64> = rs_new
+            .iter()
+            .zip(&rs)
+            .map(|(n, o)| if *o > 0.0 { n / o } else { 0.0 })
+            .collect();
+        for (pr, rr) in p.chunks_exact_mut(dim).zip(res.chunks_exact(dim)) {
+            for c in 0..dim {
+                pr[c] = rr[c] + beta[c] * pr[c];
+            }
+        }
+        rs = rs_new;
+    }
+    for (t, k) in &index {
+        if let Some(r) = rows.seen.get_mut(t) {
+            for (o, v) in r.iter_mut().zip(&x[k * dim..(k + 1) * dim]) {
+                *o = *v as f32;
+            }
+        }
+    }
+}
+
+/// Conjugate-gradient steps of [`fit_rows`].
+const FIT_STEPS: usize = 40;
 
 /// Ridge regression `W = (XᵀX + λI)⁻¹ XᵀY` from the single-token rows `X` of the seen tokens to
 /// their scaled contextual means `Y`, by Cholesky in f64; λ is 1 % of the mean diagonal.

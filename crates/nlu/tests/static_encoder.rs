@@ -130,6 +130,7 @@ fn a_contextual_table_brings_training_sentences_closer_to_the_full_encoder() {
     let how = Contextual {
         align: true,
         prior: 0.0,
+        fit: 0.0,
     };
     let plain = raw.build(STATIC_WEIGHTING, STATIC_POST, None);
     let ctx_enc = raw.build(STATIC_WEIGHTING, STATIC_POST, Some((&ctx, how)));
@@ -145,4 +146,96 @@ fn a_contextual_table_brings_training_sentences_closer_to_the_full_encoder() {
     assert!((cos(&unseen, &unseen).sqrt() - 1.0).abs() < 1e-4);
     // The int8 table is a quarter of the f32 one.
     assert!(ctx_enc.table_bytes() < 30_522 * 384 * 4 / 3);
+}
+
+/// The fitted table (Tokenlearn-style least squares on the full encoder's sentence embeddings):
+/// the corpus sentences' static embeddings end closer to MiniLM's than with the contextual means
+/// alone, the fit is deterministic, and a sentence made of unseen tokens still embeds.
+#[test]
+fn fitting_the_table_brings_corpus_sentences_closer_still() {
+    use okienko_nlu::static_encoder::{Contextual, RawTable};
+    let Some(dir) = model_dir() else { return };
+    let full = Encoder::load(&dir).unwrap();
+    let corpus = [
+        "I still have not received my new card",
+        "my new card has not arrived yet",
+        "my card payment was declined at the shop",
+        "the shop declined my card",
+        "how do I top up my account by bank transfer",
+        "can I top up with a transfer from my bank",
+        "why was I charged a fee for withdrawing cash",
+        "there is a fee on my cash withdrawal",
+    ];
+    let (teacher, ctx) = full.contextual_pass(&corpus).unwrap();
+    assert_eq!(ctx.sentences.len(), corpus.len());
+    assert_eq!(ctx.teacher, teacher);
+    let (raw, _) = RawTable::load_or_distill(&dir).unwrap();
+    let means = Contextual {
+        align: true,
+        prior: 0.0,
+        fit: 0.0,
+    };
+    let fitted = Contextual { fit: 3.0, ..means };
+    let plain = raw.build(STATIC_WEIGHTING, STATIC_POST, Some((&ctx, means)));
+    let fit = raw.build(STATIC_WEIGHTING, STATIC_POST, Some((&ctx, fitted)));
+    let again = raw.build(STATIC_WEIGHTING, STATIC_POST, Some((&ctx, fitted)));
+    let (mut before, mut after) = (0.0, 0.0);
+    for (t, e) in corpus.iter().zip(&teacher) {
+        before += cos(&plain.embed(t).unwrap(), e);
+        after += cos(&fit.embed(t).unwrap(), e);
+        assert_eq!(fit.embed(t).unwrap(), again.embed(t).unwrap(), "{t}");
+    }
+    assert!(after > before, "mean cosine to MiniLM: {before} → {after}");
+    let unseen = fit.embed("zebra xylophone").unwrap();
+    assert!((cos(&unseen, &unseen) - 1.0).abs() < 1e-3);
+}
+
+/// Centring ([`HybridConfig::centre`]): when every embedding shares one large direction, the
+/// prototype cosines are squeezed together and the prototypes can hardly tell the labels apart;
+/// centred on the training mean they can. No model needed.
+#[test]
+fn centring_separates_prototypes_that_share_a_common_direction() {
+    use okienko_nlu::hybrid::{Hybrid, HybridConfig};
+    let unit = |v: [f32; 3]| {
+        let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+        v.iter().map(|x| x / n).collect::<Vec<f32>>()
+    };
+    let data: Vec<(String, String)> = (0..10)
+        .map(|i| {
+            let l = if i % 2 == 0 { "even" } else { "odd" };
+            ("same words".to_owned(), l.to_owned())
+        })
+        .collect();
+    let embs: Vec<Vec<f32>> = (0..10)
+        .map(|i| {
+            unit(if i % 2 == 0 {
+                [5.0, 0.1, 0.0]
+            } else {
+                [5.0, 0.0, 0.1]
+            })
+        })
+        .collect();
+    let base = HybridConfig {
+        proto_weight: 1.0,
+        label_names: false,
+        ..HybridConfig::few_shot()
+    };
+    let query = unit([5.0, 0.1, 0.0]);
+    let p_even = |centre: bool| {
+        let m = Hybrid::train(
+            &data,
+            &embs,
+            &[],
+            &HybridConfig {
+                centre,
+                ..base.clone()
+            },
+        );
+        let p = m.predict("same words", &query);
+        assert_eq!(m.labels()[p[0].0], "even");
+        p[0].1
+    };
+    let (plain, centred) = (p_even(false), p_even(true));
+    assert!(plain < 0.6, "{plain}");
+    assert!(centred > 0.9, "{centred}");
 }

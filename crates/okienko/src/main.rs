@@ -155,8 +155,9 @@ enum NluCommand {
         #[arg(long)]
         encoder: Option<PathBuf>,
         /// With --encoder: `full` (the 6-layer transformer per query) or `static` (the
-        /// distilled token table, made contextual on the training sentences: microseconds per
-        /// query, 1-3 points less accurate).
+        /// distilled token table, made contextual on the training sentences and fitted to the
+        /// full encoder's sentence embeddings: well under a millisecond per query; on BANKING77
+        /// 93.70 % full data, 84.06 % 10-shot, against 94.09 / 86.72 for `full`).
         #[arg(long, default_value = "full", requires = "encoder")]
         encoder_mode: okienko_nlu::EncoderMode,
     },

@@ -4,15 +4,24 @@
 //! that follows every payment that is not final to its end, after a restart too, and pushes the
 //! receipt or the rejection into the customer's chat.
 //!
+//! Several gateway instances (issue 9): the daily limit is checked and the payment recorded in
+//! one store transaction serialised per customer, so transfers confirmed on two instances at
+//! once cannot together exceed it. The customer hears how a payment ended exactly once at most:
+//! whoever tells (the confirming request's own answer, the follower that saw the bank end it, or
+//! the follower's sweep for payments whose teller died) first claims the payment's notice in the
+//! store and stays silent when the claim is lost. The claim is taken with the message ready, right
+//! before the push, and never given back: a process dying in that instant loses the message
+//! rather than risk telling the customer twice that money left (the payment itself is safe and
+//! visible in the bank's own channels).
+//!
 //! Never logged: amounts, IBANs, names, logins. Only payment ids and states.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, NaiveTime, TimeZone, Utc};
 use okienko_bank::ScaApproach;
 use okienko_bank::pis::{PaymentInitiation, PaymentProduct, PaymentSca};
 use okienko_core::{Clock, CustomerId, Money, format};
@@ -26,7 +35,7 @@ use okienko_privacy::{AccessRequest, PrivacyGate, Purpose};
 use okienko_store::{PaymentRecord, Store};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
-use tokio::sync::{Mutex, watch};
+use tokio::sync::watch;
 
 /// `[payments]`: transfers from the chat.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -152,9 +161,6 @@ pub struct ChatTransfers {
     tz: chrono_tz::Tz,
     psu_ip: String,
     redirect_uri: String,
-    /// One transfer decision at a time per customer, so two confirmations cannot both pass
-    /// the daily limit.
-    locks: Mutex<HashMap<CustomerId, Arc<Mutex<()>>>>,
 }
 
 const JOB: &str = "payments";
@@ -162,10 +168,6 @@ const JOB: &str = "payments";
 impl ChatTransfers {
     fn req(&self, customer: CustomerId) -> AccessRequest {
         AccessRequest::system(JOB, customer, Purpose::ServicePayment)
-    }
-
-    async fn lock(&self, customer: CustomerId) -> Arc<Mutex<()>> {
-        self.locks.lock().await.entry(customer).or_default().clone()
     }
 
     /// What the customer asked to pay today (in the chat's zone), not rejected or cancelled.
@@ -192,28 +194,54 @@ impl ChatTransfers {
         Ok(total)
     }
 
+    /// The limits' verdict before the customer confirms (advisory: [`Transfers::submit`]
+    /// checks the daily limit again, atomically, when the payment is recorded).
     async fn refusal(
         &self,
         customer: CustomerId,
         amount: &Money,
     ) -> Result<Option<Refusal>, TransferError> {
-        if amount.currency() != self.limits.per_transfer.currency() {
-            return Err(TransferError::Invalid("currency"));
-        }
-        if amount.amount() > self.limits.per_transfer.amount() {
-            return Ok(Some(Refusal::PerTransfer {
-                limit: self.limits.per_transfer,
-            }));
+        if let Some(r) = self.per_transfer_refusal(amount)? {
+            return Ok(Some(r));
         }
         let spent = self.spent_today(customer).await?;
         if spent.amount() + amount.amount() > self.limits.per_day.amount() {
-            let left = (self.limits.per_day.amount() - spent.amount()).max(Decimal::ZERO);
-            return Ok(Some(Refusal::PerDay {
-                limit: self.limits.per_day,
-                left: Money::new(left, amount.currency()).map_err(|_| TransferError::Failed)?,
-            }));
+            return Ok(Some(self.per_day_refusal(&spent)?));
         }
         Ok(None)
+    }
+
+    fn per_transfer_refusal(&self, amount: &Money) -> Result<Option<Refusal>, TransferError> {
+        if amount.currency() != self.limits.per_transfer.currency() {
+            return Err(TransferError::Invalid("currency"));
+        }
+        Ok(
+            (amount.amount() > self.limits.per_transfer.amount()).then_some(Refusal::PerTransfer {
+                limit: self.limits.per_transfer,
+            }),
+        )
+    }
+
+    /// The daily limit's refusal when `spent` is already counted today.
+    fn per_day_refusal(&self, spent: &Money) -> Result<Refusal, TransferError> {
+        let left = (self.limits.per_day.amount() - spent.amount()).max(Decimal::ZERO);
+        Ok(Refusal::PerDay {
+            limit: self.limits.per_day,
+            left: Money::new(left, self.limits.per_day.currency())
+                .map_err(|_| TransferError::Failed)?,
+        })
+    }
+
+    /// Takes the right to tell the customer how payment `id` ended (see the module doc); a
+    /// store failure counts as lost, and the sweep tells later.
+    async fn claim_notice(&self, id: &str) -> bool {
+        match self.store.claim_payment_notice(id, self.clock.now()).await {
+            Ok(won) => won,
+            Err(e) => {
+                tracing::warn!(payment = %id, error = %e, "claiming a payment's notice failed");
+                false
+            }
+        }
     }
 
     async fn payee_saved(&self, customer: CustomerId, rec: &PaymentRecord) -> bool {
@@ -261,14 +289,24 @@ impl ChatTransfers {
                     .flatten()
                     .ok_or(TransferError::Failed)?;
                 let saved = self.payee_saved(customer, &rec).await;
-                Submitted::Executed(self.receipt(&rec, saved))
+                let receipt = self.receipt(&rec, saved);
+                // Someone else tells (or told) the customer: this answer does not repeat it.
+                if !self.claim_notice(&payment_id).await {
+                    return Ok(Submitted::Pending { payment_id });
+                }
+                Submitted::Executed(receipt)
             }
-            PaymentState::Rejected | PaymentState::Cancelled => Submitted::Rejected {
-                payment_id,
-                reason: view
-                    .reason
-                    .or_else(|| (view.state == PaymentState::Cancelled).then(|| "CANC".to_owned())),
-            },
+            PaymentState::Rejected | PaymentState::Cancelled => {
+                if !self.claim_notice(&payment_id).await {
+                    return Ok(Submitted::Pending { payment_id });
+                }
+                Submitted::Rejected {
+                    payment_id,
+                    reason: view.reason.or_else(|| {
+                        (view.state == PaymentState::Cancelled).then(|| "CANC".to_owned())
+                    }),
+                }
+            }
             PaymentState::Requested
             | PaymentState::Unknown
             | PaymentState::Initiated
@@ -317,16 +355,15 @@ impl Transfers for ChatTransfers {
         customer: CustomerId,
         request: &TransferRequest,
     ) -> Result<Submitted, TransferError> {
-        let lock = self.lock(customer).await;
-        let _held = lock.lock().await;
         let existing = self
             .store
             .payment_by_action(customer, &request.action.to_string())
             .await
             .map_err(|_| TransferError::Failed)?;
-        // A retry of a payment already requested is never refused: it pays nothing new.
+        // A retry of a payment already requested is never refused: it pays nothing new. The
+        // daily limit is checked by the store as the payment is recorded (start_within).
         if existing.is_none()
-            && let Some(r) = self.refusal(customer, &request.amount).await?
+            && let Some(r) = self.per_transfer_refusal(&request.amount)?
         {
             return Err(TransferError::Limit(r));
         }
@@ -343,9 +380,17 @@ impl Transfers for ChatTransfers {
             approach: self.limits.approach,
             redirect_uri: Some(self.redirect_uri.clone()),
         };
-        match self.payments.start(customer, &order).await {
+        let (from, until) = day_bounds(self.clock.now(), self.tz);
+        match self
+            .payments
+            .start_within(customer, &order, from, until, self.limits.per_day)
+            .await
+        {
             Ok(view) => self.submitted(customer, view).await,
             Err(PaymentsError::Invalid(what)) => Err(TransferError::Invalid(what)),
+            Err(PaymentsError::OverLimit { spent }) => {
+                Err(TransferError::Limit(self.per_day_refusal(&spent)?))
+            }
             Err(e) => {
                 tracing::error!(error = %e, "starting a payment failed");
                 // The row may exist: the worker keeps following it.
@@ -415,7 +460,6 @@ pub fn start(
         tz,
         psu_ip: psu_ip.to_owned(),
         redirect_uri: format!("{}/payments/done", public_url.trim_end_matches('/')),
-        locks: Mutex::new(HashMap::new()),
     });
     engine.set_transfers(service.clone());
     let follower = service.clone();
@@ -437,7 +481,8 @@ pub fn start(
 }
 
 /// The status worker: every `poll`, one step for each payment that is not final (the first
-/// round is the start-up recovery), and a message to the customer when one ends.
+/// round is the start-up recovery), and a message to the customer when one ends; then the sweep
+/// for payments that ended without the customer being told.
 async fn follow(
     service: Arc<ChatTransfers>,
     engine: Arc<Engine>,
@@ -458,10 +503,18 @@ async fn follow(
                 for rec in open {
                     let at: DateTime<Utc> = service.clock.now();
                     match service.payments.step(&rec.id).await {
-                        Ok(view) if view.state.is_final() => {
+                        // Only the step that ended it tells: a payment ended elsewhere (the
+                        // confirming request, another instance) is told there, or swept.
+                        Ok(view) if view.ended_here => {
                             tracing::info!(payment = %rec.id, state = view.state.as_str(), "payment finished");
-                            notify(&service, &engine, &*outbox, &rec, &view, at).await;
-                            announce(&*bus, &rec, view.state).await;
+                            let end = End {
+                                state: view.state,
+                                reason: view.reason.clone(),
+                                at,
+                            };
+                            if notify(&service, &engine, &*outbox, &rec, &end).await {
+                                announce(&*bus, &rec, view.state).await;
+                            }
                         }
                         Ok(_) => {}
                         Err(e) => {
@@ -472,6 +525,7 @@ async fn follow(
             }
             Err(e) => tracing::warn!(error = %e, "listing unfinished payments failed"),
         }
+        sweep(&service, &engine, &*outbox, &*bus).await;
         first = false;
         tokio::select! {
             _ = tokio::time::sleep(service.limits.poll) => {}
@@ -480,22 +534,74 @@ async fn follow(
     }
 }
 
+/// How long a payment's end is left to whoever ended it before the sweep tells the customer
+/// instead: long enough for the confirming request to answer (its reply carries the receipt
+/// when the bank ended the payment at once), short enough that a lost receipt comes soon.
+fn notice_grace(poll: Duration) -> Duration {
+    (poll * 3).max(Duration::from_secs(10))
+}
+
+/// Tells the customers of final payments nobody told (their teller died between ending the
+/// payment and pushing, or its claim failed), oldest first, each at most once.
+async fn sweep(
+    service: &ChatTransfers,
+    engine: &Engine,
+    outbox: &dyn Outbox,
+    bus: &dyn okienko_bus::EventBus,
+) {
+    let grace = chrono::Duration::from_std(notice_grace(service.limits.poll))
+        .unwrap_or_else(|_| chrono::Duration::seconds(10));
+    let before = service.clock.now() - grace;
+    let ended = match service
+        .store
+        .unnotified_payments(&PaymentState::FINAL, before)
+        .await
+    {
+        Ok(e) => e,
+        Err(e) => {
+            tracing::warn!(error = %e, "listing untold payment ends failed");
+            return;
+        }
+    };
+    for rec in ended {
+        let Some(state) = PaymentState::parse(&rec.state) else {
+            continue;
+        };
+        let end = End {
+            state,
+            reason: rec.reason.clone(),
+            at: rec.updated_at,
+        };
+        if notify(service, engine, outbox, &rec, &end).await {
+            tracing::info!(payment = %rec.id, state = state.as_str(), "payment end told late");
+            announce(bus, &rec, state).await;
+        }
+    }
+}
+
+/// How a payment ended, for the message.
+struct End {
+    state: PaymentState,
+    reason: Option<String>,
+    at: DateTime<Utc>,
+}
+
+/// Pushes the receipt or the rejection if this instance wins the payment's notice claim;
+/// `true` when it pushed. Everything the message needs is read before the claim, so nothing
+/// can fail between the claim and the push.
 async fn notify(
     service: &ChatTransfers,
     engine: &Engine,
     outbox: &dyn Outbox,
     rec: &PaymentRecord,
-    view: &PaymentView,
-    at: DateTime<Utc>,
-) {
+    end: &End,
+) -> bool {
     let lang = engine.customer_lang(rec.customer).await;
-    // Money moved: the next question asks the bank, whatever `chat.refresh_after_secs` says.
-    engine.refresh_next_time(rec.customer);
-    let reply = match view.state {
+    let reply = match end.state {
         PaymentState::Executed => {
             let saved = service.payee_saved(rec.customer, rec).await;
             let mut r = service.receipt(rec, saved);
-            r.at = at;
+            r.at = end.at;
             transfer::receipt(lang, service.tz, &r)
         }
         PaymentState::Cancelled => transfer::rejection(
@@ -508,10 +614,37 @@ async fn notify(
             lang,
             Some(&rec.amount),
             Some(&rec.creditor_name),
-            view.reason.as_deref(),
+            end.reason.as_deref(),
         ),
     };
+    // Money moved (or did not): the next question asks the bank, whoever tells the customer.
+    engine.refresh_next_time(rec.customer);
+    if !service.claim_notice(&rec.id).await {
+        return false;
+    }
     outbox.push(rec.customer, reply);
+    true
+}
+
+/// The calendar day of `now` in `tz` as UTC instants `[start, next day's start)`: the window
+/// of the daily limit.
+fn day_bounds(now: DateTime<Utc>, tz: chrono_tz::Tz) -> (DateTime<Utc>, DateTime<Utc>) {
+    let today = format::local_date(now, tz);
+    let next = today.succ_opt().unwrap_or(today);
+    (day_start(today, tz), day_start(next, tz))
+}
+
+fn day_start(day: NaiveDate, tz: chrono_tz::Tz) -> DateTime<Utc> {
+    let midnight = day.and_time(NaiveTime::MIN);
+    // A clock change may skip midnight (the gap is at most an hour or two): the day starts
+    // with the first local time that exists.
+    (0..=3)
+        .find_map(|h| {
+            tz.from_local_datetime(&(midnight + chrono::Duration::hours(h)))
+                .earliest()
+        })
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or_else(|| Utc.from_utc_datetime(&midnight))
 }
 
 /// Tells every instance that a payment ended (`PaymentStatus`: ids and the state only), so each
@@ -550,6 +683,43 @@ pub fn routes() -> axum::Router {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The daily limit's window is exactly the local calendar day, in every zone and on
+    /// every day of the year, including days whose midnight a clock change skips.
+    #[test]
+    fn day_bounds_are_the_local_calendar_day() {
+        let one = chrono::Duration::seconds(1);
+        for tz in [
+            chrono_tz::Europe::Warsaw,
+            chrono_tz::America::Santiago,
+            chrono_tz::America::Havana,
+            chrono_tz::Asia::Beirut,
+            chrono_tz::UTC,
+        ] {
+            let mut now = Utc.with_ymd_and_hms(2026, 1, 1, 12, 0, 0).unwrap();
+            for _ in 0..366 {
+                let (from, until) = day_bounds(now, tz);
+                let today = format::local_date(now, tz);
+                assert!(from <= now && now < until, "{tz} {now}");
+                assert_eq!(format::local_date(from, tz), today, "{tz} {now}");
+                assert_eq!(format::local_date(until - one, tz), today, "{tz} {now}");
+                assert!(format::local_date(from - one, tz) < today, "{tz} {now}");
+                assert!(format::local_date(until, tz) > today, "{tz} {now}");
+                now += chrono::Duration::hours(24);
+            }
+        }
+        let warsaw = day_bounds(
+            Utc.with_ymd_and_hms(2026, 11, 30, 23, 30, 0).unwrap(),
+            chrono_tz::Europe::Warsaw,
+        );
+        assert_eq!(
+            warsaw,
+            (
+                Utc.with_ymd_and_hms(2026, 11, 30, 23, 0, 0).unwrap(),
+                Utc.with_ymd_and_hms(2026, 12, 1, 23, 0, 0).unwrap()
+            )
+        );
+    }
 
     #[test]
     fn limits_may_be_written_as_numbers_or_text() {

@@ -11,7 +11,7 @@ use okienko_bank::pis::{
     PaymentError, PaymentInitiation, PaymentOrder, PaymentProduct, PaymentSca, PaymentStatus,
 };
 use okienko_core::{Clock, CustomerId, Iban, Money};
-use okienko_store::{NewPayment, PaymentRecord, Store, StoreError};
+use okienko_store::{DayLimit, LimitedPayment, NewPayment, PaymentRecord, Store, StoreError};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -62,6 +62,10 @@ pub struct PaymentView {
     pub sca: Option<PaymentSca>,
     /// The bank's reason for a rejection (ISO 20022, e.g. AM04), when it gave one.
     pub reason: Option<String>,
+    /// This call moved the payment into its final state (its compare-and-set won). Of several
+    /// instances following one payment exactly one sees this, so it is the one to tell the
+    /// customer; the others saw a payment someone else ended.
+    pub ended_here: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -70,6 +74,10 @@ pub enum PaymentsError {
     Invalid(&'static str),
     #[error("no such payment")]
     NotFound,
+    /// Not created: the customer's payments in the limit's window add up to `spent` already
+    /// and this one would take them over (the amount stays out of the message).
+    #[error("the payment would exceed the daily limit")]
+    OverLimit { spent: Money },
     #[error("store: {0}")]
     Store(#[from] StoreError),
     /// The bank answered in a way that needs a person (e.g. our key reused for another order).
@@ -118,6 +126,37 @@ impl Payments {
         customer: CustomerId,
         order: &TransferOrder,
     ) -> Result<PaymentView, PaymentsError> {
+        self.start_inner(customer, order, None).await
+    }
+
+    /// [`Payments::start`] under a cap on what the customer's payments in `limit`'s window add
+    /// up to, checked and recorded atomically in the store (whichever instance the transfers
+    /// are confirmed on): [`PaymentsError::OverLimit`] when this one would exceed it. Rejected
+    /// and cancelled payments do not count; a retry of an action already recorded is never
+    /// refused.
+    pub async fn start_within(
+        &self,
+        customer: CustomerId,
+        order: &TransferOrder,
+        from: DateTime<Utc>,
+        until: DateTime<Utc>,
+        max: Money,
+    ) -> Result<PaymentView, PaymentsError> {
+        let limit = DayLimit {
+            from,
+            until,
+            max,
+            uncounted_states: &UNCOUNTED,
+        };
+        self.start_inner(customer, order, Some(&limit)).await
+    }
+
+    async fn start_inner(
+        &self,
+        customer: CustomerId,
+        order: &TransferOrder,
+        limit: Option<&DayLimit<'_>>,
+    ) -> Result<PaymentView, PaymentsError> {
         if order.amount.amount() <= rust_decimal_zero() {
             return Err(PaymentsError::Invalid("amount must be positive"));
         }
@@ -144,24 +183,30 @@ impl Payments {
             redirect_uri: order.redirect_uri.clone(),
         })
         .map_err(|_| PaymentsError::Invalid("context"))?;
-        let (rec, created) = self
-            .store
-            .create_payment(&NewPayment {
-                id: Uuid::new_v4().to_string(),
-                customer,
-                action_key: order.action.to_string(),
-                request_id: Uuid::new_v4().to_string(),
-                product: order.product.path().to_owned(),
-                state: PaymentState::Requested.as_str().to_owned(),
-                amount: order.amount,
-                debtor: order.debtor.clone(),
-                creditor: order.creditor.clone(),
-                creditor_name: name.to_owned(),
-                remittance: order.remittance.clone(),
-                context,
-                at: self.now(),
-            })
-            .await?;
+        let new = NewPayment {
+            id: Uuid::new_v4().to_string(),
+            customer,
+            action_key: order.action.to_string(),
+            request_id: Uuid::new_v4().to_string(),
+            product: order.product.path().to_owned(),
+            state: PaymentState::Requested.as_str().to_owned(),
+            amount: order.amount,
+            debtor: order.debtor.clone(),
+            creditor: order.creditor.clone(),
+            creditor_name: name.to_owned(),
+            remittance: order.remittance.clone(),
+            context,
+            at: self.now(),
+        };
+        let (rec, created) = match limit {
+            None => self.store.create_payment(&new).await?,
+            Some(l) => match self.store.create_payment_within(&new, l).await? {
+                LimitedPayment::Stored(rec, created) => (*rec, created),
+                LimitedPayment::OverLimit { spent } => {
+                    return Err(PaymentsError::OverLimit { spent });
+                }
+            },
+        };
         if created {
             tracing::info!(payment = %rec.id, "payment requested");
         } else {
@@ -226,7 +271,8 @@ impl Payments {
             Err(e) if e.outcome_unknown() => return view(&rec, None),
             Err(e) => return Err(PaymentsError::Bank(e)),
         }
-        self.store
+        let won = self
+            .store
             .advance_payment(
                 id,
                 state.as_str(),
@@ -236,7 +282,9 @@ impl Payments {
                 self.now(),
             )
             .await?;
-        self.get(id).await
+        let mut v = self.get(id).await?;
+        v.ended_here = won && v.state.is_final();
+        Ok(v)
     }
 
     /// Start-up recovery: one step for every payment that is not final.
@@ -288,7 +336,8 @@ impl Payments {
                 match self.bank.initiate_payment(&order, key).await {
                     Ok(init) => {
                         let to = state.after(&init.status, Some(&init.sca));
-                        self.store
+                        let won = self
+                            .store
                             .advance_payment(
                                 &rec.id,
                                 state.as_str(),
@@ -298,20 +347,24 @@ impl Payments {
                                 self.now(),
                             )
                             .await?;
-                        tracing::info!(payment = %rec.id, state = to.as_str(), "payment initiated");
-                        self.reread(&rec.id, Some(init.sca)).await
+                        if won {
+                            tracing::info!(payment = %rec.id, state = to.as_str(), "payment initiated");
+                        }
+                        self.reread(&rec.id, Some(init.sca), won && to.is_final())
+                            .await
                     }
                     Err(e) if e.outcome_unknown() => {
                         self.move_to(&rec, state, PaymentState::Unknown, None)
                             .await?;
-                        self.reread(&rec.id, None).await
+                        self.reread(&rec.id, None, false).await
                     }
                     // The bank surely created nothing.
                     Err(PaymentError::Refused { code }) => {
                         let reason = code.unwrap_or("REFUSED");
-                        self.move_to(&rec, state, PaymentState::Rejected, Some(reason))
+                        let won = self
+                            .move_to(&rec, state, PaymentState::Rejected, Some(reason))
                             .await?;
-                        self.reread(&rec.id, None).await
+                        self.reread(&rec.id, None, won).await
                     }
                     Err(e) => {
                         self.move_to(&rec, state, PaymentState::Unknown, None)
@@ -347,11 +400,14 @@ impl Payments {
                                 Err(e) => return Err(PaymentsError::Bank(e)),
                             }
                         }
-                        if to != state {
-                            self.move_to(&rec, state, to, final_reason(&status)).await?;
+                        let mut ended_here = false;
+                        if to != state
+                            && self.move_to(&rec, state, to, final_reason(&status)).await?
+                        {
                             tracing::info!(payment = %rec.id, state = to.as_str(), "payment moved");
+                            ended_here = to.is_final();
                         }
-                        self.reread(&rec.id, sca).await
+                        self.reread(&rec.id, sca, ended_here).await
                     }
                     Err(e) if e.outcome_unknown() => view(&rec, None),
                     Err(e) => Err(PaymentsError::Bank(e)),
@@ -383,10 +439,13 @@ impl Payments {
             .await?)
     }
 
+    /// The payment as stored after a step (another instance may have moved it further);
+    /// `ended_here` says whether this step's own compare-and-set made it final.
     async fn reread(
         &self,
         id: &str,
         sca: Option<PaymentSca>,
+        ended_here: bool,
     ) -> Result<PaymentView, PaymentsError> {
         let rec = self
             .store
@@ -395,9 +454,17 @@ impl Payments {
             .ok_or(PaymentsError::NotFound)?;
         let state = parse_state(&rec)?;
         let sca = sca.filter(|_| state == PaymentState::AwaitingSca);
-        view(&rec, sca)
+        let mut v = view(&rec, sca)?;
+        v.ended_here = ended_here && state.is_final();
+        Ok(v)
     }
 }
+
+/// States whose payments do not count against a daily limit: no money left.
+const UNCOUNTED: [&str; 2] = [
+    PaymentState::Rejected.as_str(),
+    PaymentState::Cancelled.as_str(),
+];
 
 fn rust_decimal_zero() -> rust_decimal::Decimal {
     rust_decimal::Decimal::ZERO
@@ -417,5 +484,6 @@ fn view(rec: &PaymentRecord, sca: Option<PaymentSca>) -> Result<PaymentView, Pay
         state: parse_state(rec)?,
         sca,
         reason: rec.reason.clone(),
+        ended_here: false,
     })
 }

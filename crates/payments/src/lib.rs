@@ -13,6 +13,9 @@
 //! Why it never pays twice: every initiation of a payment, before or after a restart, carries
 //! the same `X-Request-ID`, which the bank treats as the idempotency key; and every state change
 //! is a compare-and-set in the store, so two drivers never both act on one step.
+//! Why the customer hears the end once: only the step whose compare-and-set made a payment final
+//! reports it (`PaymentView::ended_here`), and the chat claims the right to tell in the store
+//! (`Store::claim_payment_notice`) before it pushes anything.
 //! Why it never loses one: the row is written before the bank is called, and [`Payments::recover`]
 //! re-asks the bank about every payment that is not final.
 //!

@@ -22,7 +22,7 @@ pub enum PaymentState {
 impl PaymentState {
     pub const FINAL: [&'static str; 3] = ["executed", "rejected", "cancelled"];
 
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             PaymentState::Requested => "requested",
             PaymentState::Unknown => "unknown",

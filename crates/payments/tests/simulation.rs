@@ -11,6 +11,8 @@
 //! `OKIENKO_SIM_SEED=n cargo nextest run -p okienko-payments --test simulation`.
 //! `OKIENKO_SIM_RUNS` sets how many seeds a normal run tries (default 12).
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -232,29 +234,7 @@ impl World {
 
     /// The customer's decision in the bank app on whatever bank payment carries `key`.
     async fn decide(&self, bank_payment_id: &str, decision: &str) {
-        let page = self
-            .http
-            .post(format!("{}/app/login", self.base))
-            .form(&[("psu_id", "anna"), ("password", "demo")])
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        let marker = "name=\"session\" value=\"";
-        let s = page.find(marker).unwrap() + marker.len();
-        let session = page[s..s + page[s..].find('"').unwrap()].to_owned();
-        self.http
-            .post(format!("{}/app/decide", self.base))
-            .form(&[
-                ("session", session.as_str()),
-                ("payment_id", bank_payment_id),
-                ("decision", decision),
-            ])
-            .send()
-            .await
-            .unwrap();
+        common::decide_in_bank_app(&self.http, &self.base, bank_payment_id, decision).await;
     }
 
     /// Bank-side payments by X-Request-ID, after checking the ledger's own invariants.

@@ -131,6 +131,11 @@ tokio::task_local! {
     static DEFERRED: RefCell<Vec<Arc<Ticket>>>;
 }
 
+/// Whether this task runs inside a deferred-audit scope.
+pub(crate) fn in_deferred_scope() -> bool {
+    DEFERRED.try_with(|_| ()).is_ok()
+}
+
 /// Whether this task runs inside a deferred-audit scope; if so, `ticket` joins the scope's.
 pub(crate) fn defer(ticket: &Arc<Ticket>) -> bool {
     DEFERRED
@@ -320,6 +325,51 @@ impl AuditLog {
     /// Queues the row and makes sure a flushing task is running; returns at once. The row is
     /// durable when [`Ticket::durable`] says so, and not before.
     pub(crate) fn enqueue(self: &Arc<Self>, e: NewAudit<'_>) -> Arc<Ticket> {
+        self.push(e, true)
+    }
+
+    /// Queues the row without starting a flush: for accesses inside a deferred-audit scope, whose
+    /// end starts it ([`AuditLog::kick`]). The rows of one reply then go to the database in one
+    /// transaction when the reply is ready, and the reads that make the reply do not run beside a
+    /// commit (which on two cores slowed every read made meanwhile). A flush started by anyone
+    /// else takes them along.
+    pub(crate) fn enqueue_held(self: &Arc<Self>, e: NewAudit<'_>) -> Arc<Ticket> {
+        self.push(e, false)
+    }
+
+    /// Starts the flushing task if rows are queued and none is running.
+    pub(crate) fn kick(self: &Arc<Self>) {
+        let start = {
+            let mut q = self.queue();
+            let start = !q.flushing && !q.entries.is_empty();
+            q.flushing |= start;
+            start
+        };
+        if start {
+            self.spawn_flush();
+        }
+    }
+
+    fn spawn_flush(self: &Arc<Self>) {
+        let log = self.clone();
+        match tokio::runtime::Handle::try_current() {
+            Ok(rt) => {
+                rt.spawn(async move { log.flush().await });
+            }
+            Err(_) => {
+                // No runtime (a scope dropped while the runtime shuts down): nothing can be
+                // written now; the held rows' accesses fail rather than wait.
+                let guard = FlushGuard {
+                    log: &log,
+                    in_flight: Vec::new(),
+                    done: false,
+                };
+                drop(guard);
+            }
+        }
+    }
+
+    fn push(self: &Arc<Self>, e: NewAudit<'_>, start_flush: bool) -> Arc<Ticket> {
         let entry = AuditEntry {
             at: e.at,
             actor: e.actor,
@@ -339,13 +389,12 @@ impl AuditLog {
             });
             q.entries.push(entry);
             q.tickets.push(ticket.clone());
-            let start = !q.flushing;
-            q.flushing = true;
+            let start = start_flush && !q.flushing;
+            q.flushing |= start;
             (ticket, start)
         };
         if start {
-            let log = self.clone();
-            tokio::spawn(async move { log.flush().await });
+            self.spawn_flush();
         }
         ticket
     }
@@ -356,7 +405,8 @@ impl AuditLog {
     }
 
     /// Waits until every row queued so far is settled (written or failed).
-    pub(crate) async fn settled(&self) {
+    pub(crate) async fn settled(self: &Arc<Self>) {
+        self.kick();
         let issued = self.queue().issued;
         let mut rx = self.settle.through.subscribe();
         let _ = rx.wait_for(|through| *through >= issued).await;
@@ -508,7 +558,7 @@ impl AuditLog {
     /// Repairs a damaged checkpoint (see `okienko_store::audit_repair`), recording `operator`
     /// as who did it, and keeps the new head outside the database.
     pub(crate) async fn repair_checkpoint(
-        &self,
+        self: &Arc<Self>,
         operator: &str,
         at: DateTime<Utc>,
     ) -> Result<RepairOutcome, StoreError> {

@@ -8,8 +8,9 @@
 //! What is measured, per backend:
 //!
 //! * `balances`, `transactions`: direct read vs gated read as the dialog makes it (inside
-//!   [`PrivacyGate::deferred_audit`]: consent cache, cached decision, audit row queued), and the
-//!   difference: the figure the issue's target (p99 ≤ 20 µs added per access) is about.
+//!   [`PrivacyGate::deferred_audit`]: consent cache, cached decision, audit row held until the
+//!   scope ends), and the difference: the figure the issue's target (p99 ≤ 20 µs added per
+//!   access) is about.
 //! * `reply_with_audit_barrier_us`: one gated read in its own deferred scope, i.e. the read plus
 //!   waiting for its audit row to be durable, as a reply that is sent at once pays it (the
 //!   worst case: nothing else overlaps the flush).
@@ -174,9 +175,12 @@ async fn run(n: usize, postgres: Option<&str>) -> Result<Value, BenchError> {
                  decision, audit row queued), what the target is judged on; added_us is the \
                  difference of two separately measured distributions and carries their noise. \
                  gate_us/added_us: the read as the dialog makes it (consent cache + cached Cedar \
-                 decision + audit row queued; the reply then waits for the row to be durable, see \
-                 reply_with_audit_barrier_us). gated_waiting_for_own_row_us: a read outside a \
-                 deferred scope. breakdown_us: the parts, and the old per-read costs.",
+                 decision + audit row held in the queue until the reply's scope ends; the reply \
+                 then waits for its rows to be durable, see reply_with_audit_barrier_us). \
+                 direct_beside_audit_writer_us: a direct read right after an audit flush was \
+                 started, what every gated read paid while each started its own flush. \
+                 gated_waiting_for_own_row_us: a read outside a deferred scope. breakdown_us: \
+                 the parts, and the old per-read costs.",
     });
     if let Some(pg) = postgres {
         out["postgres"] = pg;

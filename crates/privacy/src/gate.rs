@@ -17,7 +17,9 @@
 //! its reads inside [`PrivacyGate::deferred_audit`]: the reads return as soon as the row is
 //! queued, and the scope returns its output (the reply) only once every row queued inside it is
 //! durable, or an error instead of the output if one could not be written. A crash before the
-//! flush therefore loses rows only of reads whose data never left.
+//! flush therefore loses rows only of reads whose data never left. The scope's rows are written
+//! when it ends, in one transaction with whatever else is queued: the reads that make a reply do
+//! not run beside an audit commit, and a reply of several reads costs one commit.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -186,7 +188,11 @@ impl PrivacyGate {
     /// (a push, a spawned task) is not held back. Tasks spawned inside are outside the scope, so
     /// their reads wait for their own rows as usual.
     pub async fn deferred_audit<F: Future>(&self, f: F) -> Result<F::Output, AccessError> {
+        // The scope's rows are held until it ends (see `AuditLog::enqueue_held`); the guard
+        // starts their flush then, or when the scope is dropped half-way.
+        let _flush = FlushOnDrop(&self.audit);
         let (out, tickets) = crate::audit::deferred_scope(f).await;
+        self.audit.kick();
         crate::audit::all_durable(&tickets).await?;
         Ok(out)
     }
@@ -283,7 +289,7 @@ impl PrivacyGate {
         let facts = self.facts(req).await?;
         let verdict = self.engine.decide(req, &facts);
         let decision = verdict.decision;
-        let ticket = self.audit.enqueue(NewAudit {
+        let row = NewAudit {
             at: self.clock.now(),
             actor: req.actor.audit_label(),
             subject: req.subject.to_string(),
@@ -291,7 +297,12 @@ impl PrivacyGate {
             action,
             decision: &verdict.audit_string(),
             channel: req.channel.as_str(),
-        });
+        };
+        let ticket = if crate::audit::in_deferred_scope() {
+            self.audit.enqueue_held(row)
+        } else {
+            self.audit.enqueue(row)
+        };
         let seq = if crate::audit::defer(&ticket) {
             AuditSeq::Queued(ticket)
         } else {
@@ -460,5 +471,15 @@ impl PrivacyGate {
             .audit
             .repair_checkpoint(operator, self.clock.now())
             .await?)
+    }
+}
+
+/// Starts the audit flush when a deferred-audit scope ends, however it ends: rows held by a scope
+/// whose future was dropped must still be written (or fail), not wait for the next access.
+struct FlushOnDrop<'a>(&'a Arc<AuditLog>);
+
+impl Drop for FlushOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.kick();
     }
 }

@@ -3,6 +3,9 @@
 //! refuses to go on with it), a missing head file is reported without blocking a fresh database,
 //! and a damaged checkpoint is repaired only when the chain itself verifies.
 
+mod common;
+use common::raw;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -167,12 +170,6 @@ async fn reads(gate: &PrivacyGate, req: &AccessRequest, n: usize) {
             .unwrap();
     }
     gate.flush_audit().await;
-}
-
-async fn raw(db: &Path) -> sqlx::SqlitePool {
-    sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
-        .await
-        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

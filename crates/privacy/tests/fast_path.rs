@@ -3,6 +3,9 @@
 //! durable (a flush that cannot happen, a writer that dies, a forged checkpoint), while a busy
 //! run still leaves one intact chain.
 
+mod common;
+use common::raw;
+
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
@@ -120,12 +123,6 @@ fn balance_req(f: &Fixture) -> AccessRequest {
 
 fn denied_no_consent<T: std::fmt::Debug>(r: Result<T, AccessError>) -> bool {
     matches!(r, Err(AccessError::Denied(DenyReason::NoConsent)))
-}
-
-async fn raw(path: &std::path::Path) -> sqlx::SqlitePool {
-    sqlx::SqlitePool::connect(&format!("sqlite://{}", path.display()))
-        .await
-        .unwrap()
 }
 
 async fn audit_rows(path: &std::path::Path) -> i64 {

@@ -1,6 +1,9 @@
 //! The privacy gate over a real SQLite file: forbidden purposes are refused and audited, service
 //! reads need a valid consent, and hand-made changes to the audit trail are detected.
 
+mod common;
+use common::raw;
+
 use std::sync::Arc;
 
 use chrono::{Duration, Utc};
@@ -255,12 +258,6 @@ async fn no_valid_consent_no_data() {
         ));
         let _ = f.consent;
     }
-}
-
-async fn raw(path: &std::path::Path) -> sqlx::SqlitePool {
-    sqlx::SqlitePool::connect(&format!("sqlite://{}", path.display()))
-        .await
-        .unwrap()
 }
 
 #[tokio::test]

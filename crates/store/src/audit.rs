@@ -70,7 +70,7 @@ use crate::codec::{instant, read_instant};
 use crate::crypto::DataKey;
 use crate::error::StoreError;
 use crate::records::AuditRow;
-use crate::store::{Backend, Store, with_pool};
+use crate::store::{Backend, Store, begin_write, with_pool};
 use crate::vault::{dek_for_write, load_dek};
 
 /// The hash the first row points back to.
@@ -103,6 +103,48 @@ macro_rules! select_audit {
     };
 }
 pub(crate) use select_audit;
+
+/// Inserts `$row` (an [`AuditRow`]; `$at`: its instant as stored text) on the transaction `$tx`.
+/// A macro, so the one statement serves both backends inside `with_pool!`.
+macro_rules! insert_audit_row {
+    ($tx:expr, $row:expr, $at:expr) => {
+        sqlx::query(
+            "INSERT INTO audit_log (seq, at, actor, subject, purpose, action, decision, channel, \
+             prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind($row.seq)
+        .bind($at)
+        .bind(&$row.actor)
+        .bind(&$row.subject)
+        .bind(&$row.purpose)
+        .bind(&$row.action)
+        .bind(&$row.decision)
+        .bind(&$row.channel)
+        .bind(&$row.prev_hash)
+        .bind(&$row.hash)
+        .execute(&mut *$tx)
+        .await
+    };
+}
+pub(crate) use insert_audit_row;
+
+/// Writes the checkpoint (one row, id 1) on the transaction `$tx`.
+macro_rules! write_audit_head {
+    ($tx:expr, $keyed_from:expr, $seq:expr, $hash:expr, $mac:expr) => {
+        sqlx::query(
+            "INSERT INTO audit_head (id, keyed_from, seq, hash, mac) VALUES (1, $1, $2, $3, $4) \
+             ON CONFLICT (id) DO UPDATE SET keyed_from = excluded.keyed_from, \
+             seq = excluded.seq, hash = excluded.hash, mac = excluded.mac",
+        )
+        .bind($keyed_from)
+        .bind($seq)
+        .bind($hash)
+        .bind($mac)
+        .execute(&mut *$tx)
+        .await
+    };
+}
+pub(crate) use write_audit_head;
 
 /// What is appended: the store assigns `seq`, the link to the previous row and the row's MAC.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -335,6 +377,64 @@ fn broken(rows: u64, seq: i64, problem: AuditProblem, head: &Option<HeadDbRow>) 
     }
 }
 
+/// A walk along the chain from row 1, shared by [`Store::verify_audit`] and the checkpoint repair:
+/// it reads the rows page by page (`page_from`), checks that each comes in order (gapless) and
+/// tells the caller whether it points to the previous row's hash; what else a row must satisfy
+/// (its MAC, the checkpoint) is the caller's `check`.
+pub(crate) struct ChainWalk {
+    /// The hash of the last row walked past (the genesis hash before row 1).
+    pub(crate) prev: String,
+    /// The seq the next row must have.
+    pub(crate) expected: i64,
+    /// Rows read so far, including a broken one.
+    pub(crate) rows: u64,
+}
+
+impl ChainWalk {
+    pub(crate) fn new() -> ChainWalk {
+        ChainWalk {
+            prev: AUDIT_GENESIS.to_owned(),
+            expected: 1,
+            rows: 0,
+        }
+    }
+
+    /// Where the next page starts.
+    pub(crate) fn page_from(&self) -> i64 {
+        self.expected
+    }
+
+    /// Takes the next row. `check(row, linked)` decides what is wrong with a row that is in
+    /// order (`linked`: it points to the previous row's hash). Fails with the first row the
+    /// problem is about (for a gap, the first missing row).
+    pub(crate) fn step(
+        &mut self,
+        row: AuditRow,
+        check: impl FnOnce(&AuditRow, bool) -> Option<AuditProblem>,
+    ) -> Result<(), (i64, AuditProblem)> {
+        self.rows += 1;
+        let problem = if row.seq != self.expected {
+            Some(AuditProblem::Gap {
+                expected: self.expected,
+                found: row.seq,
+            })
+        } else {
+            check(&row, row.prev_hash == self.prev)
+        };
+        if let Some(problem) = problem {
+            return Err((self.expected, problem));
+        }
+        self.prev = row.hash;
+        self.expected += 1;
+        Ok(())
+    }
+
+    /// The last row walked past (0 before any).
+    pub(crate) fn last_seq(&self) -> i64 {
+        self.expected - 1
+    }
+}
+
 impl Store {
     /// Appends `e` as the next row (seq 1, 2, 3, … without gaps), links and MACs it under the
     /// audit key (created on the first append) and moves the checkpoint, all in one transaction.
@@ -351,9 +451,10 @@ impl Store {
     /// and the checkpoint moves once, to the last row. All or none are written. Returns the stored
     /// rows in order; an empty batch writes nothing.
     ///
-    /// On SQLite this one transaction commits with `synchronous = FULL` (the WAL is fsynced before
-    /// the commit returns), so an audit row survives a power loss too, not only a process crash;
-    /// the rest of the database keeps `NORMAL` (see `store.rs`). One fsync per batch, not per row.
+    /// On SQLite the rows go to the audit file, which commits with `synchronous = FULL` (the WAL
+    /// is fsynced before the commit returns), so an audit row survives a power loss too, not only
+    /// a process crash; the main file keeps `NORMAL` (see `store.rs`, `audit_file`). One fsync per
+    /// batch, not per row.
     pub async fn append_audit_batch(
         &self,
         entries: &[AuditEntry],
@@ -381,139 +482,86 @@ impl Store {
             stamps.push((at, instant(at, "audit.at")?));
         }
         let backend = self.backend();
-        let sqlite = backend == Backend::Sqlite;
         with_pool!(self, p => {
-            let mut conn = p.acquire().await?;
-            if sqlite {
-                // A per-connection setting that cannot change inside a transaction: set it
-                // around this one and put it back.
-                sqlx::query("PRAGMA main.synchronous = FULL")
-                    .execute(&mut *conn)
-                    .await?;
-            }
-            let out = async {
-                let mut tx = if sqlite {
-                    sqlx::Connection::begin_with(&mut *conn, "BEGIN IMMEDIATE").await?
-                } else {
-                    sqlx::Connection::begin(&mut *conn).await?
-                };
-                if backend == Backend::Postgres {
-                    // Serialises appenders; readers are not blocked.
-                    sqlx::query("LOCK TABLE audit_log IN EXCLUSIVE MODE")
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                let key_existed = load_dek!(self, &mut *tx, AUDIT_KEY_ID).is_some();
-                let key = ChainKey::new(&dek_for_write!(self, &mut *tx, AUDIT_KEY_ID));
-                let last: Option<(i64, String)> =
-                    sqlx::query_as("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                let head: Option<HeadDbRow> = sqlx::query_as(
-                    "SELECT keyed_from, seq, hash, mac FROM audit_head WHERE id = 1",
-                )
-                .fetch_optional(&mut *tx)
-                .await?;
-                // Appending must never launder tampering into a fresh, valid checkpoint. A forged
-                // or missing checkpoint stops appends (the gate then fails closed) until an
-                // operator has looked at `okienko audit verify`; otherwise the chain goes on from
-                // the row the checkpoint vouches for, so deleted last rows stay a gap and rows
-                // appended around the store stay unlinked.
-                let (mut seq, mut prev_hash) = match (&head, last) {
-                    (Some(h), last) => {
-                        if !same(&key.head_mac(h.keyed_from, h.seq, &h.hash), &h.mac) {
-                            tracing::error!("audit checkpoint does not verify; refusing to append");
-                            return Err(StoreError::Corrupt("audit_head"));
-                        }
-                        let top = last.map_or(h.seq, |(seq, _)| seq.max(h.seq));
-                        (
-                            top.checked_add(1).ok_or(StoreError::Corrupt("audit_log.seq"))?,
-                            h.hash.clone(),
-                        )
-                    }
-                    (None, _) if key_existed => {
-                        // (On SQLite a crash between committing the key file and the main file
-                        // of the very first keyed append could also leave this state; see the
-                        // docs.)
-                        tracing::error!("audit checkpoint missing; refusing to append");
-                        return Err(StoreError::Corrupt("audit_head"));
-                    }
-                    (None, Some((seq, hash))) => (
-                        seq.checked_add(1).ok_or(StoreError::Corrupt("audit_log.seq"))?,
-                        hash,
-                    ),
-                    (None, None) => (1, AUDIT_GENESIS.to_owned()),
-                };
-                // The first keyed row of a database written before 0013 starts the keyed part.
-                let keyed_from = head.as_ref().map_or(seq, |h| h.keyed_from);
-                let mut rows = Vec::with_capacity(entries.len());
-                for (e, (at, at_text)) in entries.iter().zip(&stamps) {
-                    let mut row = AuditRow {
-                        seq,
-                        at: *at,
-                        actor: e.actor.clone(),
-                        subject: e.subject.clone(),
-                        purpose: e.purpose.clone(),
-                        action: e.action.clone(),
-                        decision: e.decision.clone(),
-                        channel: e.channel.clone(),
-                        prev_hash: std::mem::take(&mut prev_hash),
-                        hash: String::new(),
-                    };
-                    row.hash = key.row_link(&row);
-                    sqlx::query(
-                        "INSERT INTO audit_log (seq, at, actor, subject, purpose, action, \
-                         decision, channel, prev_hash, hash) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-                    )
-                    .bind(row.seq)
-                    .bind(at_text)
-                    .bind(&row.actor)
-                    .bind(&row.subject)
-                    .bind(&row.purpose)
-                    .bind(&row.action)
-                    .bind(&row.decision)
-                    .bind(&row.channel)
-                    .bind(&row.prev_hash)
-                    .bind(&row.hash)
+            let mut tx = begin_write(p, backend).await?;
+            if backend == Backend::Postgres {
+                // Serialises appenders; readers are not blocked.
+                sqlx::query("LOCK TABLE audit_log IN EXCLUSIVE MODE")
                     .execute(&mut *tx)
                     .await?;
-                    prev_hash = row.hash.clone();
-                    seq = seq.checked_add(1).ok_or(StoreError::Corrupt("audit_log.seq"))?;
-                    rows.push(row);
+            }
+            let key_existed = load_dek!(self, &mut *tx, AUDIT_KEY_ID).is_some();
+            let key = ChainKey::new(&dek_for_write!(self, &mut *tx, AUDIT_KEY_ID));
+            let last: Option<(i64, String)> =
+                sqlx::query_as("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            let head: Option<HeadDbRow> = sqlx::query_as(
+                "SELECT keyed_from, seq, hash, mac FROM audit_head WHERE id = 1",
+            )
+            .fetch_optional(&mut *tx)
+            .await?;
+            // Appending must never launder tampering into a fresh, valid checkpoint. A forged
+            // or missing checkpoint stops appends (the gate then fails closed) until an
+            // operator has looked at `okienko audit verify`; otherwise the chain goes on from
+            // the row the checkpoint vouches for, so deleted last rows stay a gap and rows
+            // appended around the store stay unlinked.
+            let (mut seq, mut prev_hash) = match (&head, last) {
+                (Some(h), last) => {
+                    if !same(&key.head_mac(h.keyed_from, h.seq, &h.hash), &h.mac) {
+                        tracing::error!("audit checkpoint does not verify; refusing to append");
+                        return Err(StoreError::Corrupt("audit_head"));
+                    }
+                    let top = last.map_or(h.seq, |(seq, _)| seq.max(h.seq));
+                    (
+                        top.checked_add(1).ok_or(StoreError::Corrupt("audit_log.seq"))?,
+                        h.hash.clone(),
+                    )
                 }
-                let (last_seq, last_hash) = match rows.last() {
-                    Some(r) => (r.seq, r.hash.as_str()),
-                    None => return Err(StoreError::Corrupt("audit_log")),
+                (None, _) if key_existed => {
+                    // (On SQLite a crash between committing the key file and the main file
+                    // of the very first keyed append could also leave this state; see the
+                    // docs.)
+                    tracing::error!("audit checkpoint missing; refusing to append");
+                    return Err(StoreError::Corrupt("audit_head"));
+                }
+                (None, Some((seq, hash))) => (
+                    seq.checked_add(1).ok_or(StoreError::Corrupt("audit_log.seq"))?,
+                    hash,
+                ),
+                (None, None) => (1, AUDIT_GENESIS.to_owned()),
+            };
+            // The first keyed row of a database written before 0013 starts the keyed part.
+            let keyed_from = head.as_ref().map_or(seq, |h| h.keyed_from);
+            let mut rows = Vec::with_capacity(entries.len());
+            for (e, (at, at_text)) in entries.iter().zip(&stamps) {
+                let mut row = AuditRow {
+                    seq,
+                    at: *at,
+                    actor: e.actor.clone(),
+                    subject: e.subject.clone(),
+                    purpose: e.purpose.clone(),
+                    action: e.action.clone(),
+                    decision: e.decision.clone(),
+                    channel: e.channel.clone(),
+                    prev_hash: std::mem::take(&mut prev_hash),
+                    hash: String::new(),
                 };
-                let mac = key.head_mac(keyed_from, last_seq, last_hash);
-                let seal = key.seal(keyed_from, last_seq, last_hash);
-                sqlx::query(
-                    "INSERT INTO audit_head (id, keyed_from, seq, hash, mac) \
-                     VALUES (1, $1, $2, $3, $4) \
-                     ON CONFLICT (id) DO UPDATE SET keyed_from = excluded.keyed_from, \
-                     seq = excluded.seq, hash = excluded.hash, mac = excluded.mac",
-                )
-                .bind(keyed_from)
-                .bind(last_seq)
-                .bind(last_hash)
-                .bind(&mac)
-                .execute(&mut *tx)
-                .await?;
-                tx.commit().await?;
-                Ok::<_, StoreError>(Some((rows, seal)))
+                row.hash = key.row_link(&row);
+                insert_audit_row!(tx, row, at_text)?;
+                prev_hash = row.hash.clone();
+                seq = seq.checked_add(1).ok_or(StoreError::Corrupt("audit_log.seq"))?;
+                rows.push(row);
             }
-            .await;
-            if sqlite
-                && sqlx::query("PRAGMA main.synchronous = NORMAL")
-                    .execute(&mut *conn)
-                    .await
-                    .is_err()
-            {
-                // Keep the pool's connections alike: drop this one rather than reuse it.
-                conn.detach();
-            }
-            out
+            let (last_seq, last_hash) = match rows.last() {
+                Some(r) => (r.seq, r.hash.as_str()),
+                None => return Err(StoreError::Corrupt("audit_log")),
+            };
+            let mac = key.head_mac(keyed_from, last_seq, last_hash);
+            let seal = key.seal(keyed_from, last_seq, last_hash);
+            write_audit_head!(tx, keyed_from, last_seq, last_hash, &mac)?;
+            tx.commit().await?;
+            Ok(Some((rows, seal)))
         })
     }
 
@@ -560,53 +608,38 @@ impl Store {
             };
             // Without a checkpoint every row is a legacy row (no keyed append ever happened).
             let keyed_from = head.as_ref().map_or(i64::MAX, |h| h.keyed_from);
-            let mut prev = AUDIT_GENESIS.to_owned();
-            let mut expected = 1i64;
-            let mut rows = 0u64;
+            let mut walk = ChainWalk::new();
             loop {
                 let page: Vec<AuditDbRow> =
                     sqlx::query_as(select_audit!("WHERE seq >= $1 ORDER BY seq LIMIT $2"))
-                        .bind(expected)
+                        .bind(walk.page_from())
                         .bind(VERIFY_PAGE)
                         .fetch_all(&mut *tx)
                         .await?;
                 let n = page.len();
                 for db_row in page {
-                    let row = AuditRow::try_from(db_row)?;
-                    rows += 1;
-                    let problem = if row.seq != expected {
-                        Some(AuditProblem::Gap {
-                            expected,
-                            found: row.seq,
-                        })
-                    } else if let Some(h) = head.as_ref().filter(|h| row.seq > h.seq) {
-                        Some(AuditProblem::PastHead { head_seq: h.seq })
-                    } else if row.prev_hash != prev {
-                        Some(AuditProblem::BrokenLink)
-                    } else {
+                    let step = walk.step(AuditRow::try_from(db_row)?, |row, linked| {
+                        if let Some(h) = head.as_ref().filter(|h| row.seq > h.seq) {
+                            return Some(AuditProblem::PastHead { head_seq: h.seq });
+                        }
+                        if !linked {
+                            return Some(AuditProblem::BrokenLink);
+                        }
                         let want = match &key {
-                            Some(k) if row.seq >= keyed_from => k.row_link(&row),
-                            _ => legacy_link(&row),
+                            Some(k) if row.seq >= keyed_from => k.row_link(row),
+                            _ => legacy_link(row),
                         };
                         (!same(&want, &row.hash)).then_some(AuditProblem::BadMac)
-                    };
-                    if let Some(problem) = problem {
-                        // For a gap, the first missing row.
-                        let at = if let AuditProblem::Gap { expected, .. } = problem {
-                            expected
-                        } else {
-                            row.seq
-                        };
-                        return Ok(broken(rows, at, problem, &head));
+                    });
+                    if let Err((at, problem)) = step {
+                        return Ok(broken(walk.rows, at, problem, &head));
                     }
-                    prev = row.hash;
-                    expected += 1;
                 }
                 if n < VERIFY_PAGE as usize {
                     break;
                 }
             }
-            let last_seq = expected - 1;
+            let (rows, last_seq, prev) = (walk.rows, walk.last_seq(), walk.prev);
             if let Some(h) = &head {
                 if last_seq < h.seq {
                     return Ok(broken(

@@ -18,8 +18,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::audit::{
-    AUDIT_GENESIS, AUDIT_KEY_ID, AuditDbRow, AuditProblem, ChainKey, HeadDbRow, VERIFY_PAGE,
-    legacy_link, same, select_audit,
+    AUDIT_KEY_ID, AuditDbRow, AuditProblem, ChainKey, ChainWalk, HeadDbRow, VERIFY_PAGE,
+    insert_audit_row, legacy_link, same, select_audit, write_audit_head,
 };
 use crate::audit_head::{AuditHeadSeal, HeadFileStatus};
 use crate::codec::instant;
@@ -148,56 +148,41 @@ impl Store {
             }
 
             // Every row, in order: gapless, linked, a legacy prefix then keyed rows.
-            let mut prev = AUDIT_GENESIS.to_owned();
-            let mut expected = 1i64;
-            let mut rows = 0u64;
+            let mut walk = ChainWalk::new();
             let mut keyed_from: Option<i64> = None;
             let mut external_hash: Option<String> = None;
             loop {
                 let page: Vec<AuditDbRow> =
                     sqlx::query_as(select_audit!("WHERE seq >= $1 ORDER BY seq LIMIT $2"))
-                        .bind(expected)
+                        .bind(walk.page_from())
                         .bind(VERIFY_PAGE)
                         .fetch_all(&mut *tx)
                         .await?;
                 let n = page.len();
                 for db_row in page {
-                    let row = AuditRow::try_from(db_row)?;
-                    rows += 1;
-                    let problem = if row.seq != expected {
-                        Some(AuditProblem::Gap {
-                            expected,
-                            found: row.seq,
-                        })
-                    } else if row.prev_hash != prev {
-                        Some(AuditProblem::BrokenLink)
-                    } else if same(&key.row_link(&row), &row.hash) {
-                        if keyed_from.is_none() {
-                            keyed_from = Some(row.seq);
+                    let step = walk.step(AuditRow::try_from(db_row)?, |row, linked| {
+                        if !linked {
+                            return Some(AuditProblem::BrokenLink);
+                        }
+                        if same(&key.row_link(row), &row.hash) {
+                            keyed_from.get_or_insert(row.seq);
+                        } else if keyed_from.is_some() || !same(&legacy_link(row), &row.hash) {
+                            return Some(AuditProblem::BadMac);
+                        }
+                        if external.is_some_and(|s| s.seq == row.seq) {
+                            external_hash = Some(row.hash.clone());
                         }
                         None
-                    } else if keyed_from.is_none() && same(&legacy_link(&row), &row.hash) {
-                        None
-                    } else {
-                        Some(AuditProblem::BadMac)
-                    };
-                    if let Some(problem) = problem {
-                        return refused(RepairRefusal::Chain {
-                            seq: expected,
-                            problem,
-                        });
+                    });
+                    if let Err((seq, problem)) = step {
+                        return refused(RepairRefusal::Chain { seq, problem });
                     }
-                    if external.is_some_and(|s| s.seq == row.seq) {
-                        external_hash = Some(row.hash.clone());
-                    }
-                    prev = row.hash;
-                    expected += 1;
                 }
                 if n < VERIFY_PAGE as usize {
                     break;
                 }
             }
-            let last_seq = expected - 1;
+            let (rows, last_seq, prev) = (walk.rows, walk.last_seq(), walk.prev);
 
             if let Some(s) = external {
                 let status = match &external_hash {
@@ -270,35 +255,9 @@ impl Store {
                 hash: String::new(),
             };
             row.hash = key.row_link(&row);
-            sqlx::query(
-                "INSERT INTO audit_log (seq, at, actor, subject, purpose, action, \
-                 decision, channel, prev_hash, hash) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-            )
-            .bind(row.seq)
-            .bind(&at_text)
-            .bind(&row.actor)
-            .bind(&row.subject)
-            .bind(&row.purpose)
-            .bind(&row.action)
-            .bind(&row.decision)
-            .bind(&row.channel)
-            .bind(&row.prev_hash)
-            .bind(&row.hash)
-            .execute(&mut *tx)
-            .await?;
-            sqlx::query(
-                "INSERT INTO audit_head (id, keyed_from, seq, hash, mac) \
-                 VALUES (1, $1, $2, $3, $4) \
-                 ON CONFLICT (id) DO UPDATE SET keyed_from = excluded.keyed_from, \
-                 seq = excluded.seq, hash = excluded.hash, mac = excluded.mac",
-            )
-            .bind(keyed_from)
-            .bind(seq)
-            .bind(&row.hash)
-            .bind(key.head_mac(keyed_from, seq, &row.hash))
-            .execute(&mut *tx)
-            .await?;
+            insert_audit_row!(tx, row, &at_text)?;
+            let mac = key.head_mac(keyed_from, seq, &row.hash);
+            write_audit_head!(tx, keyed_from, seq, &row.hash, &mac)?;
             tx.commit().await?;
             tracing::warn!(
                 repair_seq = seq,

@@ -15,6 +15,7 @@
 mod accounts;
 mod alerts;
 mod audit;
+mod audit_file;
 mod audit_head;
 mod audit_repair;
 mod budget;
@@ -60,7 +61,7 @@ pub use held_warnings::{BankWarningRecord, HeldWarningRecord};
 pub use keys::{KeyError, KeyId, Keyring, MasterKey};
 pub use messenger::{LinkCodeTake, MessengerLinkRecord};
 pub use payees::{CounterpartyRecord, PayeeRecord};
-pub use payments::{NewPayment, PaymentRecord};
+pub use payments::{DayLimit, LimitedPayment, NewPayment, PaymentRecord};
 pub use records::{
     AccountRecord, AuditRow, ConsentRecord, CustomerRecord, NewTransaction, StoredTransaction,
     SyncState, TxBatch,

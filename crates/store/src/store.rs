@@ -1,7 +1,8 @@
 //! The `Store` handle: which backend, how to connect (pragmas, pool sizes, per-test schemas), and the
 //! embedded migrations, and the keyring the store encrypts with. On SQLite the wrapped data keys
 //! live in a second file next to the database (`<file>.keys`, attached to every connection as
-//! schema `keys`), so a copy of the database file alone never holds a key that could decrypt it.
+//! schema `keys`), so a copy of the database file alone never holds a key that could decrypt it;
+//! and the audit log in a third (`<file>.audit`, schema `audit`; see `audit_file` for why).
 //! Every SQL statement lives in the sibling modules as one `impl Store` block
 //! each; they run the same statement text on both backends through [`with_pool!`].
 
@@ -34,7 +35,7 @@ static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
 //   or kernel crash can roll back the last transactions committed since the last checkpoint; the
 //   database stays consistent (never corrupt), it just ends a little earlier. Bank data synced
 //   again and chat state can take that; the audit trail cannot (a read whose audit row vanished
-//   would have disclosed data unaudited), so `append_audit_batch` commits its transaction with
+//   would have disclosed data unaudited), so the audit file (`<file>.audit`) is attached with
 //   `synchronous = FULL`: one fsync per batch of audit rows, none on the read path.
 // * `busy_timeout`: a writer waits this long for the write lock (held by another process, e.g.
 //   `okienko audit verify` or a second gateway on the same file) before failing.
@@ -217,7 +218,8 @@ impl Store {
 
     async fn connect_sqlite(url: &str, keyring: Keyring) -> Result<Store, StoreError> {
         let opts = SqliteConnectOptions::from_str(url).map_err(connect_error)?;
-        let keys_file = sqlite_keys_file(&opts)?;
+        let keys_file = sqlite_companion_file(&opts, ".keys")?;
+        let audit_file = sqlite_companion_file(&opts, ".audit")?;
         let opts = opts
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
@@ -230,13 +232,17 @@ impl Store {
             .max_connections(SQLITE_POOL_SIZE)
             .after_connect(move |conn, _meta| {
                 let keys_file = keys_file.clone();
-                Box::pin(async move { attach_keys(conn, &keys_file).await })
+                let audit_file = audit_file.clone();
+                Box::pin(async move { attach_companions(conn, &keys_file, &audit_file).await })
             })
             .connect_with(opts)
             .await
             .map_err(connect_error)?;
         SQLITE_MIGRATIONS.run(&pool).await.map_err(migrate_error)?;
         crate::vault::create_sqlite_key_tables(&pool).await?;
+        crate::audit_file::move_into_audit_file(&pool)
+            .await
+            .map_err(|e| StoreError::Migrate(DbFailure::from(&e).to_string()))?;
         tracing::debug!(backend = "sqlite", "store connected and migrated");
         Ok(Store {
             pools: Pools::Sqlite(pool),
@@ -292,9 +298,10 @@ impl Store {
     }
 }
 
-/// Where a SQLite database keeps its wrapped data keys: `<database file>.keys`. In-memory
-/// databases are refused (each pooled connection would get its own, empty key database).
-fn sqlite_keys_file(opts: &SqliteConnectOptions) -> Result<PathBuf, StoreError> {
+/// A file SQLite keeps beside the database: `<database file><suffix>` (`.keys`: the wrapped data
+/// keys; `.audit`: the audit log). In-memory databases are refused (each pooled connection would
+/// get its own, empty companions).
+fn sqlite_companion_file(opts: &SqliteConnectOptions, suffix: &str) -> Result<PathBuf, StoreError> {
     let main = opts.get_filename();
     let text = main.to_string_lossy();
     if text.is_empty() || text == ":memory:" || text.starts_with("file:") {
@@ -302,26 +309,33 @@ fn sqlite_keys_file(opts: &SqliteConnectOptions) -> Result<PathBuf, StoreError> 
             "sqlite url (in-memory databases are not supported)",
         ));
     }
-    let mut keys = main.as_os_str().to_owned();
-    keys.push(".keys");
-    Ok(PathBuf::from(keys))
+    let mut path = main.as_os_str().to_owned();
+    path.push(suffix);
+    Ok(PathBuf::from(path))
 }
 
 /// Attaches the key database as schema `keys`, with the main database's durability and
-/// overwrite-on-delete settings.
-async fn attach_keys(
+/// overwrite-on-delete settings, and the audit database as schema `audit`, fsynced at every
+/// commit (see the SQLite settings above).
+async fn attach_companions(
     conn: &mut sqlx::SqliteConnection,
     keys_file: &std::path::Path,
+    audit_file: &std::path::Path,
 ) -> Result<(), sqlx::Error> {
-    let path = keys_file.to_string_lossy().into_owned();
-    sqlx::query("ATTACH DATABASE $1 AS keys")
-        .bind(path)
-        .execute(&mut *conn)
-        .await?;
+    for (file, schema) in [(keys_file, "keys"), (audit_file, "audit")] {
+        // The schema name is one of the two literals above.
+        let attach = format!("ATTACH DATABASE $1 AS {schema}");
+        sqlx::query(sqlx::AssertSqlSafe(attach))
+            .bind(file.to_string_lossy().into_owned())
+            .execute(&mut *conn)
+            .await?;
+    }
     for pragma in [
         "PRAGMA keys.journal_mode = WAL",
         "PRAGMA keys.synchronous = NORMAL",
         "PRAGMA keys.secure_delete = ON",
+        "PRAGMA audit.journal_mode = WAL",
+        "PRAGMA audit.synchronous = FULL",
     ] {
         sqlx::query(pragma).execute(&mut *conn).await?;
     }

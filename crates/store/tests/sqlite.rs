@@ -4,6 +4,25 @@ mod conformance;
 
 conformance_tests!(conformance::harness::sqlite);
 
+/// A fresh SQLite store in a new temporary directory: the directory (kept alive by the caller),
+/// the database file, its URL and the open store.
+async fn fresh(
+    name: &str,
+) -> (
+    tempfile::TempDir,
+    std::path::PathBuf,
+    String,
+    okienko_store::Store,
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join(name);
+    let url = format!("sqlite://{}?mode=rwc", file.display());
+    let store = okienko_store::Store::connect(&url, conformance::harness::keyring())
+        .await
+        .unwrap();
+    (dir, file, url, store)
+}
+
 #[tokio::test]
 async fn unsupported_urls_are_refused() {
     for url in ["mysql://localhost/x", "", "file:/tmp/x"] {
@@ -69,9 +88,10 @@ fn contains(hay: &[u8], needle: &str) -> bool {
     hay.windows(needle.len()).any(|w| w == needle.as_bytes())
 }
 
-/// The database file and its `-wal`, `.keys` and `.keys-wal` companions, as far as they exist.
+/// The database file and its `-wal`, `.keys`, `.audit` and their `-wal` companions, as far as
+/// they exist.
 fn file_set(db: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
-    ["", "-wal", ".keys", ".keys-wal"]
+    ["", "-wal", ".keys", ".keys-wal", ".audit", ".audit-wal"]
         .iter()
         .filter_map(|suffix| {
             let mut p = db.as_os_str().to_owned();
@@ -259,12 +279,7 @@ async fn revoked_customer_is_unreadable_in_live_files_and_backups() {
 /// Consent secrets written before encryption existed are sealed at the next connect.
 #[tokio::test]
 async fn legacy_plaintext_consent_secrets_are_sealed_at_connect() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("legacy.sqlite");
-    let url = format!("sqlite://{}?mode=rwc", file.display());
-    let store = okienko_store::Store::connect(&url, conformance::harness::keyring())
-        .await
-        .unwrap();
+    let (_dir, _file, url, store) = fresh("legacy.sqlite").await;
     let mut c = conformance::consent_rec(okienko_core::CustomerId::new());
     c.pkce_verifier = None;
     store.insert_consent(&c).await.unwrap();
@@ -291,4 +306,146 @@ async fn legacy_plaintext_consent_secrets_are_sealed_at_connect() {
     assert_eq!(plain, 0);
     raw.close().await;
     store.close().await;
+}
+
+fn audit_entry(n: usize) -> okienko_store::AuditEntry {
+    okienko_store::AuditEntry {
+        at: chrono::Utc::now(),
+        actor: "customer".into(),
+        subject: format!("subject-{n}"),
+        purpose: "service.balance".into(),
+        action: "read.balances".into(),
+        decision: "allow[customer_balance]".into(),
+        channel: "webchat".into(),
+    }
+}
+
+/// Bytes of the file at `path` followed by `suffix`, empty when it does not exist.
+fn read_or_empty(path: &std::path::Path, suffix: &str) -> Vec<u8> {
+    std::fs::read(format!("{}{suffix}", path.display())).unwrap_or_default()
+}
+
+/// Audit rows go to `<db>.audit` and nowhere else: appending them leaves the main file and its
+/// WAL byte for byte as they were (so readers of financial data keep their page caches), and the
+/// main file has no audit table at all.
+#[tokio::test]
+async fn audit_rows_are_written_to_the_audit_file_only() {
+    let (_dir, file, url, store) = fresh("okienko.sqlite").await;
+    store
+        .upsert_customer(&conformance::customer_rec())
+        .await
+        .unwrap();
+    // The first append creates the audit key (in `.keys`); later ones touch only `.audit`.
+    store.append_audit(&audit_entry(0)).await.unwrap();
+    let before = (read_or_empty(&file, ""), read_or_empty(&file, "-wal"));
+    for batch in 0..5 {
+        let entries: Vec<_> = (0..4).map(|i| audit_entry(batch * 4 + i)).collect();
+        store.append_audit_batch(&entries).await.unwrap();
+    }
+    let after = (read_or_empty(&file, ""), read_or_empty(&file, "-wal"));
+    assert!(
+        before == after,
+        "audit appends changed the main database file"
+    );
+    let check = store.verify_audit().await.unwrap();
+    assert_eq!((check.rows, check.problem), (21, None));
+
+    let raw = sqlx::SqlitePool::connect(&url).await.unwrap();
+    let in_main: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM sqlite_master WHERE name IN ('audit_log', 'audit_head')",
+    )
+    .fetch_one(&raw)
+    .await
+    .unwrap();
+    assert_eq!(in_main, 0, "audit tables in the main file");
+    raw.close().await;
+    let audit = sqlx::SqlitePool::connect(&format!("sqlite://{}.audit", file.display()))
+        .await
+        .unwrap();
+    let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_log")
+        .fetch_one(&audit)
+        .await
+        .unwrap();
+    assert_eq!(rows, 21);
+    // The append-only triggers came along.
+    assert!(
+        sqlx::query("DELETE FROM audit_log WHERE seq = 1")
+            .execute(&audit)
+            .await
+            .is_err()
+    );
+    audit.close().await;
+    store.close().await;
+}
+
+/// The audit tables as an older version created them in the main file (migrations 0001, 0013).
+const OLD_AUDIT_TABLES: &[&str] = &[
+    "CREATE TABLE main.audit_log (seq BIGINT PRIMARY KEY NOT NULL, at TEXT NOT NULL, \
+     actor TEXT NOT NULL, subject TEXT NOT NULL, purpose TEXT NOT NULL, action TEXT NOT NULL, \
+     decision TEXT NOT NULL, channel TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL)",
+    "CREATE TABLE main.audit_head (id INTEGER PRIMARY KEY NOT NULL CHECK (id = 1), \
+     keyed_from BIGINT NOT NULL, seq BIGINT NOT NULL, hash TEXT NOT NULL, mac TEXT NOT NULL)",
+    "INSERT INTO main.audit_log SELECT * FROM audit.audit_log",
+    "INSERT INTO main.audit_head SELECT * FROM audit.audit_head",
+];
+
+/// A database written before the audit file existed has its audit rows in the main file: the
+/// next connect moves them (the chain still verifies, appends go on after the last row, and the
+/// main file's tables are gone). A move interrupted after the copy (rows in both files) is
+/// finished without copying a row twice.
+#[tokio::test]
+async fn audit_rows_of_an_older_database_move_into_the_audit_file() {
+    for interrupted in [false, true] {
+        let (_dir, file, url, store) = fresh("okienko.sqlite").await;
+        let entries: Vec<_> = (0..3).map(audit_entry).collect();
+        store.append_audit_batch(&entries).await.unwrap();
+        store.close().await;
+
+        // Put the rows back where an older version kept them.
+        let audit_file = format!("{}.audit", file.display());
+        let raw = sqlx::SqlitePool::connect_with(
+            sqlx::sqlite::SqliteConnectOptions::new().filename(&file),
+        )
+        .await
+        .unwrap();
+        let mut conn = raw.acquire().await.unwrap();
+        sqlx::query("ATTACH DATABASE $1 AS audit")
+            .bind(&audit_file)
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+        for sql in OLD_AUDIT_TABLES {
+            sqlx::query(*sql).execute(&mut *conn).await.unwrap();
+        }
+        drop(conn);
+        raw.close().await;
+        if !interrupted {
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{audit_file}{suffix}"));
+            }
+        }
+
+        let store = okienko_store::Store::connect(&url, conformance::harness::keyring())
+            .await
+            .unwrap();
+        let check = store.verify_audit().await.unwrap();
+        assert_eq!(
+            (check.rows, check.problem),
+            (3, None),
+            "interrupted: {interrupted}"
+        );
+        let next = store.append_audit(&audit_entry(3)).await.unwrap();
+        assert_eq!(next.seq, 4);
+        assert!(store.verify_audit().await.unwrap().problem.is_none());
+        let raw = sqlx::SqlitePool::connect(&url).await.unwrap();
+        let in_main: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM sqlite_master WHERE name IN ('audit_log', 'audit_head')",
+        )
+        .fetch_one(&raw)
+        .await
+        .unwrap();
+        assert_eq!(in_main, 0);
+        raw.close().await;
+        store.close().await;
+    }
 }

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use okienko_store::{KeyId, Keyring, MasterKey, Store};
 use sqlx::postgres::{PgPool, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqlitePool};
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
 
 pub const DEFAULT_PG_URL: &str = "postgres://127.0.0.1:5432/test";
 
@@ -110,7 +110,20 @@ pub async fn sqlite(_test: &str) -> Ctx {
         .await
         .expect("open SQLite store");
     assert_eq!(store.backend(), okienko_store::Backend::Sqlite);
-    let raw = SqlitePool::connect_with(SqliteConnectOptions::new().filename(&file))
+    // The audit log lives in `<file>.audit`, attached as the store attaches it.
+    let audit = format!("{}.audit", file.display());
+    let raw = SqlitePoolOptions::new()
+        .after_connect(move |conn, _| {
+            let audit = audit.clone();
+            Box::pin(async move {
+                sqlx::query("ATTACH DATABASE $1 AS audit")
+                    .bind(audit)
+                    .execute(conn)
+                    .await
+                    .map(|_| ())
+            })
+        })
+        .connect_with(SqliteConnectOptions::new().filename(&file))
         .await
         .expect("raw SQLite pool");
     Ctx {
