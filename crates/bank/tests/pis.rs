@@ -39,6 +39,14 @@ async fn truth(base: &str, psu: &str) -> Value {
         .unwrap()
 }
 
+async fn anna_iban(base: &str) -> Iban {
+    truth(base, "anna").await["accounts"][0]["iban"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
 async fn pln_payee(base: &str) -> Iban {
     for i in 3..=30 {
         let t = truth(base, &format!("cust{i:05}")).await;
@@ -95,11 +103,7 @@ async fn initiate_retry_approve_execute_against_the_sandbox() {
     let base = sandbox().await;
     let conn = NextGenPsd2Connector::new(&base, "okienko", Duration::from_secs(5)).unwrap();
     let pis = conn.payments().expect("NextGenPSD2 offers PIS");
-    let anna: Iban = truth(&base, "anna").await["accounts"][0]["iban"]
-        .as_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let anna = anna_iban(&base).await;
     let payee = pln_payee(&base).await;
     let key = Uuid::new_v4();
     let o = order(&anna, &payee, "25.00");
@@ -173,6 +177,66 @@ async fn initiate_retry_approve_execute_against_the_sandbox() {
         .await
         .unwrap();
     assert_eq!(ledger["consistent"], true);
+}
+
+/// Two gateway instances start the authorisation of one payment at once (a follower lease
+/// changing hands): the bank holds one new authorisation, and both get it.
+#[tokio::test]
+async fn overlapping_authorisation_starts_make_one_authorisation() {
+    let base = sandbox().await;
+    let conn = NextGenPsd2Connector::new(&base, "okienko", Duration::from_secs(5)).unwrap();
+    let other = NextGenPsd2Connector::new(&base, "okienko", Duration::from_secs(5)).unwrap();
+    let (a, b) = (
+        conn.payments().expect("PIS"),
+        other.payments().expect("PIS"),
+    );
+    let anna = anna_iban(&base).await;
+    let payee = pln_payee(&base).await;
+    let product = PaymentProduct::InstantSepaCreditTransfer;
+    let authorisations = |id: String| {
+        let base = base.clone();
+        async move {
+            let url = format!("{base}/v1/payments/{}/{id}/authorisations", product.path());
+            let v: Value = reqwest::Client::new()
+                .get(url)
+                .header("X-Request-ID", Uuid::new_v4().to_string())
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            v["authorisationIds"].as_array().unwrap().len()
+        }
+    };
+    for approach in [ScaApproach::Redirect, ScaApproach::Decoupled] {
+        let mut o = order(&anna, &payee, "4.00");
+        o.approach = approach;
+        o.redirect_uri = Some("https://chat.example/back".into());
+        let p = a.initiate_payment(&o, Uuid::new_v4()).await.unwrap();
+        let before = authorisations(p.payment_id.clone()).await;
+        let (x, y) = tokio::join!(
+            a.start_authorisation(product, &p.payment_id, Some("anna")),
+            b.start_authorisation(product, &p.payment_id, Some("anna")),
+        );
+        let (x, y) = (x.unwrap(), y.unwrap());
+        assert_eq!(
+            x, y,
+            "{approach:?}: both instances got the same authorisation"
+        );
+        assert_eq!(
+            authorisations(p.payment_id.clone()).await,
+            before + 1,
+            "{approach:?}: one authorisation started"
+        );
+        // A third start later (a restarted follower) still names that one.
+        let z = a
+            .start_authorisation(product, &p.payment_id, Some("anna"))
+            .await
+            .unwrap();
+        assert_eq!(z, x);
+        assert_eq!(authorisations(p.payment_id.clone()).await, before + 1);
+    }
 }
 
 /// Answers 503 `fails` times, then a 201 initiation; records every X-Request-ID.

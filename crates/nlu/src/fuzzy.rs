@@ -4,40 +4,60 @@
 //! matches typos the same way. Words are compared only when they share the first letter and are
 //! long enough for a single slip not to turn one real word into another.
 
+/// Longest ASCII words compared without allocating (every rule word meets every token).
+const SHORT: usize = 32;
+
 /// Optimal string alignment distance (Levenshtein plus adjacent transpositions), capped: returns
 /// `max + 1` as soon as the distance is known to exceed `max`.
 pub fn osa(a: &str, b: &str, max: usize) -> usize {
+    if a.is_ascii() && b.is_ascii() && b.len() < SHORT {
+        let mut rows = [[0usize; SHORT + 1]; 3];
+        return osa_in(a.as_bytes(), b.as_bytes(), max, &mut rows);
+    }
     let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
+    let mut rows = vec![vec![0usize; b.len() + 1]; 3];
+    osa_in(&a, &b, max, &mut rows)
+}
+
+/// [`osa`] over letters, keeping three rows of the table (the transposition looks two back);
+/// each row is at least `b.len() + 1` long.
+fn osa_in<T: PartialEq, R: AsMut<[usize]>>(a: &[T], b: &[T], max: usize, rows: &mut [R]) -> usize {
     if a.len().abs_diff(b.len()) > max {
         return max + 1;
     }
     let w = b.len() + 1;
-    let mut d = vec![0usize; (a.len() + 1) * w];
-    for i in 0..=a.len() {
-        d[i * w] = i;
-    }
-    for (j, cell) in d.iter_mut().enumerate().take(w) {
+    let [older, prev, cur] = rows else {
+        return max + 1;
+    };
+    let (mut older, mut prev, mut cur) = (
+        &mut older.as_mut()[..w],
+        &mut prev.as_mut()[..w],
+        &mut cur.as_mut()[..w],
+    );
+    for (j, cell) in prev.iter_mut().enumerate() {
         *cell = j;
     }
     for i in 1..=a.len() {
+        cur[0] = i;
         let mut row_min = usize::MAX;
         for j in 1..=b.len() {
             let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut v = (d[(i - 1) * w + j] + 1)
-                .min(d[i * w + j - 1] + 1)
-                .min(d[(i - 1) * w + j - 1] + cost);
+            let mut v = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
             if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                v = v.min(d[(i - 2) * w + j - 2] + 1);
+                v = v.min(older[j - 2] + 1);
             }
-            d[i * w + j] = v;
+            cur[j] = v;
             row_min = row_min.min(v);
         }
         if row_min > max {
             return max + 1;
         }
+        // The rows move up one: `older` is overwritten next.
+        std::mem::swap(&mut older, &mut prev);
+        std::mem::swap(&mut prev, &mut cur);
     }
-    d[a.len() * w + b.len()]
+    prev[b.len()]
 }
 
 /// How many slips a word of this length may carry and still count as the word.
@@ -102,6 +122,10 @@ mod tests {
         assert_eq!(osa("konta", "konat", 2), 1);
         assert_eq!(osa("saldo", "saldo", 2), 0);
         assert_eq!(osa("abc", "xyzxyz", 1), 2);
+        // Letters outside ASCII count once each, like ASCII ones.
+        assert_eq!(osa("żabka", "zabka", 2), 1);
+        assert_eq!(osa("żabka", "żabka", 2), 0);
+        assert_eq!(osa("łódź", "lodz", 5), 3);
     }
 
     #[test]

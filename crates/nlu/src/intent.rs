@@ -702,16 +702,16 @@ const MAX_GAP: usize = 2;
 
 /// Whether the rule's elements occur in order with bounded gaps. Elements are tested lazily:
 /// most rules fail on their first element, so later ones are rarely compared.
-fn rule_matches(rule: &Rule, words: &[&str]) -> bool {
+fn rule_matches(rule: &Rule, words: &[&str], reach: &mut Vec<bool>, next: &mut Vec<bool>) -> bool {
     let n = words.len();
-    let mut reach: Vec<bool> = Vec::new();
     for (e, alts) in rule.elems.iter().enumerate() {
-        let mut next = vec![false; n];
+        next.clear();
+        next.resize(n, false);
         let mut any = false;
         for t in 0..n {
             if e > 0 {
                 let lo = t.saturating_sub(MAX_GAP + 1);
-                if !(lo..t).any(|p| reach[p]) {
+                if !reach[lo..t].iter().any(|r| *r) {
                     continue;
                 }
             }
@@ -723,7 +723,7 @@ fn rule_matches(rule: &Rule, words: &[&str]) -> bool {
         if !any {
             return false;
         }
-        reach = next;
+        std::mem::swap(reach, next);
     }
     true
 }
@@ -739,8 +739,10 @@ pub fn rule_scores(tokens: &[Token]) -> [f32; 17] {
     if words.is_empty() {
         return scores;
     }
+    // Scratch rows for the matcher, shared by every rule.
+    let (mut reach, mut next) = (Vec::new(), Vec::new());
     for rule in COMPILED.iter() {
-        if rule_matches(rule, &words) {
+        if rule_matches(rule, &words, &mut reach, &mut next) {
             scores[rule.intent.index()] += rule.weight;
         }
     }

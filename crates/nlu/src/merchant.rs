@@ -6,6 +6,8 @@
 //! (English only) "at <Capitalised Name>". A bare "w X"/"u X" is never enough: too noisy.
 //! Also owns the category lexicon ("na jedzenie" → "jedzenie", "on groceries" → "groceries").
 
+use std::sync::LazyLock;
+
 use crate::fuzzy;
 use crate::text::{Kind, Token, fold};
 
@@ -426,29 +428,56 @@ fn word_matches(word: &str, stems: &[String], token: &str) -> bool {
 }
 
 /// Where `name` occurs in `tokens` (first match), as (start, end inclusive).
+/// A merchant name as it is matched: its words' keys, each with its stems.
+struct Pattern {
+    words: Vec<(String, Vec<String>)>,
+}
+
+impl Pattern {
+    fn new(name: &str) -> Pattern {
+        Pattern {
+            words: name
+                .split_whitespace()
+                .map(key)
+                .filter(|w| !w.is_empty())
+                .map(|w| {
+                    let s = stems(&w);
+                    (w, s)
+                })
+                .collect(),
+        }
+    }
+}
+
+/// The built-in merchants' spellings, compiled once (they are tried on every message).
+static BUILTIN_PATTERNS: LazyLock<Vec<(&'static Builtin, Vec<Pattern>)>> = LazyLock::new(|| {
+    BUILTIN
+        .iter()
+        .map(|b| {
+            let spellings = std::iter::once(b.name).chain(b.aliases.iter().copied());
+            (b, spellings.map(Pattern::new).collect())
+        })
+        .collect()
+});
+
 fn find(
-    name: &str,
+    pattern: &Pattern,
     tokens: &[Token],
     keys: &[String],
     used: &[bool],
     common: bool,
 ) -> Option<(usize, usize)> {
-    let words: Vec<String> = name
-        .split_whitespace()
-        .map(key)
-        .filter(|w| !w.is_empty())
-        .collect();
+    let words = &pattern.words;
     if words.is_empty() {
         return None;
     }
-    let word_stems: Vec<Vec<String>> = words.iter().map(|w| stems(w)).collect();
     'outer: for start in 0..tokens.len() {
-        for (k, w) in words.iter().enumerate() {
+        for (k, (w, stems)) in words.iter().enumerate() {
             let i = start + k;
             if i >= tokens.len()
                 || used[i]
                 || !matches!(tokens[i].kind, Kind::Word | Kind::Number)
-                || !word_matches(w, &word_stems[k], &keys[i])
+                || !word_matches(w, stems, &keys[i])
             {
                 continue 'outer;
             }
@@ -480,13 +509,12 @@ pub fn extract(tokens: &[Token], used: &mut [bool], known: &[String]) -> Option<
         .collect();
     own.sort_by_key(|m| std::cmp::Reverse(m.split_whitespace().count()));
     for m in own {
-        if let Some((a, b)) = find(m, tokens, &keys, used, false) {
+        if let Some((a, b)) = find(&Pattern::new(m), tokens, &keys, used, false) {
             used[a..=b].iter_mut().for_each(|u| *u = true);
             return Some(m.trim().to_lowercase());
         }
     }
-    for b in BUILTIN {
-        let spellings = std::iter::once(b.name).chain(b.aliases.iter().copied());
+    for (b, spellings) in BUILTIN_PATTERNS.iter() {
         for s in spellings {
             if let Some((x, y)) = find(s, tokens, &keys, used, b.common) {
                 used[x..=y].iter_mut().for_each(|u| *u = true);

@@ -14,8 +14,9 @@
 //! the gateways of the run through its configuration (it exists to stop one browser, not to
 //! shape a benchmark); nothing else about them differs from `okienko serve`.
 //!
-//! Web chat sessions live in the memory of the gateway that opened them, so with three instances
-//! each session sticks to the instance it said hello to (round robin); the output says so.
+//! With three instances each session opens on one of them (round robin) and stays on its
+//! socket; the sessions and their replies are in the shared PostgreSQL store (the default there,
+//! `chat.shared_sessions`), as in a deployment behind a load balancer. The output says so.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -45,6 +46,8 @@ const OPEN_CONCURRENCY: usize = 256;
 /// consent under its own gateway customer).
 const MAX_BANK_CUSTOMERS: usize = 200;
 const SEED: u64 = 7;
+/// Untimed questions before the measurement (see [`load`]).
+const WARM_UP: Duration = Duration::from_secs(5);
 
 const BALANCE: &str = r#"{"type":"message","text":"ile mam na koncie?"}"#;
 const TRANSACTIONS: &str = r#"{"type":"message","text":"pokaż moje ostatnie transakcje"}"#;
@@ -255,8 +258,8 @@ async fn start_gateways(
         ));
         note = Some(format!(
             "{} gateway instances on one PostgreSQL schema ({schema}, left in place); web chat \
-             sessions are kept in each gateway's memory, so each session sticks to the instance \
-             it opened on (round robin)",
+             sessions and their replies are kept in that store, and each session stays on the \
+             instance it opened on (round robin)",
             opts.instances
         ));
     }
@@ -426,8 +429,10 @@ async fn drive_echo(echo: &Child, opts: &ChatBench) -> anyhow::Result<Figures> {
     Ok(figures)
 }
 
-/// Every client asks, waits for the answer, and asks again until `duration` is over. One
-/// untimed question each first, so no session's first answer is counted.
+/// Every client asks, waits for the answer, and asks again until `duration` is over. Each asks
+/// untimed for [`WARM_UP`] first, so no session's first answers are counted and the gateway's
+/// work after the links (first syncs announced, the fraud watcher reading each new history) is
+/// over before the clock starts.
 async fn load(
     clients: Vec<Client>,
     target: Target,
@@ -440,7 +445,16 @@ async fn load(
     for mut c in clients {
         let barrier = barrier.clone();
         tasks.push(tokio::spawn(async move {
-            let mut errors = c.ask(BALANCE, target).await.err().map_or(0, |e| e.count());
+            let mut errors = 0;
+            let warm_until = Instant::now() + WARM_UP;
+            while Instant::now() < warm_until {
+                if let Err(e) = c.ask(BALANCE, target).await {
+                    errors += e.count();
+                    if e.fatal() {
+                        break;
+                    }
+                }
+            }
             barrier.wait().await;
             let deadline = Instant::now() + duration;
             let mut balance = Vec::new();

@@ -329,8 +329,10 @@ impl PrivacyGate {
         req: &AccessRequest,
     ) -> Result<Gated<Vec<AccountBalances>>, AccessError> {
         let seq = self.authorize(req, "read.balances").await?;
-        let accounts = self.store.accounts_for_customer(req.subject).await?;
-        let balances = self.store.balances_for_customer(req.subject).await?;
+        let (accounts, balances) = self
+            .store
+            .accounts_and_balances_for_customer(req.subject)
+            .await?;
         let data = accounts
             .into_iter()
             .map(|a| AccountBalances {

@@ -89,6 +89,54 @@ pub(crate) fn missing_account(e: StoreError) -> StoreError {
     }
 }
 
+const ACCOUNTS_OF_CUSTOMER: &str = "SELECT id, customer_id, consent_id, bank_resource_id, currency, sealed \
+     FROM accounts WHERE customer_id = $1 ORDER BY seq, id";
+
+const BALANCES_OF_CUSTOMER: &str = "SELECT b.account_id, b.kind, b.currency, b.sealed, b.reference_date, \
+     b.fetched_at, b.pos FROM balances b JOIN accounts a ON a.id = b.account_id \
+     WHERE a.customer_id = $1 ORDER BY a.seq, a.id, b.pos";
+
+/// [`ACCOUNTS_OF_CUSTOMER`] on a direct SQLite connection (`direct.rs`).
+fn account_rows_direct(
+    conn: &rusqlite::Connection,
+    c: &str,
+) -> Result<Vec<AccountRow>, StoreError> {
+    Ok(conn
+        .prepare_cached(ACCOUNTS_OF_CUSTOMER)?
+        .query_map([c], |r| {
+            Ok(AccountRow {
+                id: r.get(0)?,
+                customer_id: r.get(1)?,
+                consent_id: r.get(2)?,
+                bank_resource_id: r.get(3)?,
+                currency: r.get(4)?,
+                sealed: r.get(5)?,
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?)
+}
+
+/// [`BALANCES_OF_CUSTOMER`] on a direct SQLite connection (`direct.rs`).
+fn balance_rows_direct(
+    conn: &rusqlite::Connection,
+    c: &str,
+) -> Result<Vec<BalanceRow>, StoreError> {
+    Ok(conn
+        .prepare_cached(BALANCES_OF_CUSTOMER)?
+        .query_map([c], |r| {
+            Ok(BalanceRow {
+                account_id: r.get(0)?,
+                kind: r.get(1)?,
+                currency: r.get(2)?,
+                sealed: r.get(3)?,
+                reference_date: r.get(4)?,
+                fetched_at: r.get(5)?,
+                pos: r.get(6)?,
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?)
+}
+
 fn to_records(
     rows: Vec<AccountRow>,
     dek: Option<&DataKey>,
@@ -177,10 +225,18 @@ impl Store {
         &self,
         c: CustomerId,
     ) -> Result<Vec<AccountRecord>, StoreError> {
-        let rows: Vec<AccountRow> = with_pool!(self, p => sqlx::query_as(
-            "SELECT id, customer_id, consent_id, bank_resource_id, currency, sealed \
-             FROM accounts WHERE customer_id = $1 ORDER BY seq, id",
-        )
+        if let Some(direct) = self.direct() {
+            // On a chat answer's path (the balance question): read directly.
+            let c = c.to_string();
+            return direct.read(|conn| {
+                let rows = account_rows_direct(conn, &c)?;
+                if rows.is_empty() {
+                    return Ok(Vec::new());
+                }
+                to_records(rows, self.load_dek_direct(conn, &c)?.as_ref())
+            });
+        }
+        let rows: Vec<AccountRow> = with_pool!(self, p => sqlx::query_as(ACCOUNTS_OF_CUSTOMER)
         .bind(c.to_string())
         .fetch_all(p)
         .await)?;
@@ -287,13 +343,56 @@ impl Store {
         Ok(())
     }
 
+    /// [`Store::accounts_for_customer`] and [`Store::balances_for_customer`] together: on
+    /// SQLite one direct read with one data key (the balance question asks for both).
+    pub async fn accounts_and_balances_for_customer(
+        &self,
+        c: CustomerId,
+    ) -> Result<(Vec<AccountRecord>, Vec<Balance>), StoreError> {
+        let Some(direct) = self.direct() else {
+            let accounts = self.accounts_for_customer(c).await?;
+            let balances = self.balances_for_customer(c).await?;
+            return Ok((accounts, balances));
+        };
+        let c = c.to_string();
+        direct.read(|conn| {
+            let accounts = account_rows_direct(conn, &c)?;
+            let balances = balance_rows_direct(conn, &c)?;
+            if accounts.is_empty() && balances.is_empty() {
+                return Ok((Vec::new(), Vec::new()));
+            }
+            let dek = self.load_dek_direct(conn, &c)?;
+            let accounts = to_records(accounts, dek.as_ref())?;
+            let balances = match balances.is_empty() {
+                true => Vec::new(),
+                false => {
+                    let dek = sealed::require(dek.as_ref())?;
+                    balances
+                        .into_iter()
+                        .map(|r| r.into_balance(dek))
+                        .collect::<Result<_, _>>()?
+                }
+            };
+            Ok((accounts, balances))
+        })
+    }
+
     /// All balances of all the customer's accounts, by account (stored order), then as given.
     pub async fn balances_for_customer(&self, c: CustomerId) -> Result<Vec<Balance>, StoreError> {
-        let rows: Vec<BalanceRow> = with_pool!(self, p => sqlx::query_as(
-            "SELECT b.account_id, b.kind, b.currency, b.sealed, b.reference_date, \
-             b.fetched_at, b.pos FROM balances b JOIN accounts a ON a.id = b.account_id \
-             WHERE a.customer_id = $1 ORDER BY a.seq, a.id, b.pos",
-        )
+        if let Some(direct) = self.direct() {
+            // On a chat answer's path (the balance question): read directly.
+            let c = c.to_string();
+            return direct.read(|conn| {
+                let rows = balance_rows_direct(conn, &c)?;
+                if rows.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let dek = self.load_dek_direct(conn, &c)?;
+                let dek = sealed::require(dek.as_ref())?;
+                rows.into_iter().map(|r| r.into_balance(dek)).collect()
+            });
+        }
+        let rows: Vec<BalanceRow> = with_pool!(self, p => sqlx::query_as(BALANCES_OF_CUSTOMER)
         .bind(c.to_string())
         .fetch_all(p)
         .await)?;

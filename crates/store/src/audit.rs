@@ -128,6 +128,10 @@ macro_rules! insert_audit_row {
 }
 pub(crate) use insert_audit_row;
 
+/// Audit rows per INSERT statement in a batch (10 values each: well under either database's
+/// limit on bound parameters).
+const INSERT_CHUNK: usize = 100;
+
 /// Writes the checkpoint (one row, id 1) on the transaction `$tx`.
 macro_rules! write_audit_head {
     ($tx:expr, $keyed_from:expr, $seq:expr, $hash:expr, $mac:expr) => {
@@ -548,11 +552,31 @@ impl Store {
                     hash: String::new(),
                 };
                 row.hash = key.row_link(&row);
-                insert_audit_row!(tx, row, at_text)?;
                 prev_hash = row.hash.clone();
                 seq = seq.checked_add(1).ok_or(StoreError::Corrupt("audit_log.seq"))?;
-                rows.push(row);
+                rows.push((row, at_text));
             }
+            // Many rows per statement: a statement is a round trip to sqlx's SQLite thread.
+            for chunk in rows.chunks(INSERT_CHUNK) {
+                let mut insert = sqlx::QueryBuilder::new(
+                    "INSERT INTO audit_log (seq, at, actor, subject, purpose, action, decision, \
+                     channel, prev_hash, hash) ",
+                );
+                insert.push_values(chunk, |mut b, (row, at_text)| {
+                    b.push_bind(row.seq)
+                        .push_bind(*at_text)
+                        .push_bind(&row.actor)
+                        .push_bind(&row.subject)
+                        .push_bind(&row.purpose)
+                        .push_bind(&row.action)
+                        .push_bind(&row.decision)
+                        .push_bind(&row.channel)
+                        .push_bind(&row.prev_hash)
+                        .push_bind(&row.hash);
+                });
+                insert.build().execute(&mut *tx).await?;
+            }
+            let rows: Vec<AuditRow> = rows.into_iter().map(|(row, _)| row).collect();
             let (last_seq, last_hash) = match rows.last() {
                 Some(r) => (r.seq, r.hash.as_str()),
                 None => return Err(StoreError::Corrupt("audit_log")),

@@ -65,6 +65,12 @@ pub enum ConversationWrite {
     Gone,
 }
 
+const INSERT_CONVERSATION: &str = "INSERT INTO conversations (customer_id, version, sealed, updated_at) \
+     VALUES ($1, $2, $3, $4) ON CONFLICT (customer_id) DO NOTHING";
+const UPDATE_CONVERSATION: &str = "UPDATE conversations SET version = $2, sealed = $3, updated_at = $4 \
+     WHERE customer_id = $1 AND version = $5";
+const CONVERSATION_VERSION: &str = "SELECT version FROM conversations WHERE customer_id = $1";
+
 /// The sealed value is bound to the customer and the version it was written as.
 fn row_id(customer: &str, version: i64) -> String {
     format!("{customer}/{version}")
@@ -136,16 +142,25 @@ impl Store {
         let c = customer.to_string();
         let now = instant(at, "conversations.updated_at")?;
         let next = expected.map_or(1, |v| v + 1);
+        if let Some(direct) = self.direct() {
+            // Written after every answer: directly, one hop for the transaction.
+            let store = self.clone();
+            let (c, now, state) = (c.clone(), now.clone(), state.to_vec());
+            let saved = direct
+                .write(move |conn| store.save_conversation_direct(conn, &c, expected, &state, &now))
+                .await?;
+            if let Some(outcome) = saved {
+                return Ok(outcome);
+            }
+            // The customer has no data key yet: the path below creates it.
+        }
         let backend = self.backend();
         let outcome = with_pool!(self, p => {
             let mut tx = begin_write(p, backend).await?;
             let dek = dek_for_write!(self, &mut *tx, &c);
             let bytes = dek.seal(CONVERSATIONS, &row_id(&c, next), state);
             let written = match expected {
-                None => sqlx::query(
-                    "INSERT INTO conversations (customer_id, version, sealed, updated_at) \
-                     VALUES ($1, $2, $3, $4) ON CONFLICT (customer_id) DO NOTHING",
-                )
+                None => sqlx::query(INSERT_CONVERSATION)
                 .bind(&c)
                 .bind(next)
                 .bind(bytes)
@@ -153,10 +168,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await?
                 .rows_affected(),
-                Some(v) => sqlx::query(
-                    "UPDATE conversations SET version = $2, sealed = $3, updated_at = $4 \
-                     WHERE customer_id = $1 AND version = $5",
-                )
+                Some(v) => sqlx::query(UPDATE_CONVERSATION)
                 .bind(&c)
                 .bind(next)
                 .bind(bytes)
@@ -172,7 +184,7 @@ impl Store {
                 ConversationWrite::Conflict
             } else {
                 let exists: Option<i64> =
-                    sqlx::query_scalar("SELECT version FROM conversations WHERE customer_id = $1")
+                    sqlx::query_scalar(CONVERSATION_VERSION)
                         .bind(&c)
                         .fetch_optional(&mut *tx)
                         .await?;
@@ -186,6 +198,50 @@ impl Store {
             outcome
         });
         Ok(outcome)
+    }
+
+    /// [`Store::save_conversation`] on the direct SQLite writer (`direct.rs`); `None`, having
+    /// written nothing, when the customer has no data key yet.
+    fn save_conversation_direct(
+        &self,
+        conn: &mut rusqlite::Connection,
+        c: &str,
+        expected: Option<i64>,
+        state: &[u8],
+        now: &str,
+    ) -> Result<Option<ConversationWrite>, StoreError> {
+        use rusqlite::{OptionalExtension as _, named_params};
+        let next = expected.map_or(1, |v| v + 1);
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let Some(dek) = self.load_dek_direct(&tx, c)? else {
+            return Ok(None);
+        };
+        let bytes = dek.seal(CONVERSATIONS, &row_id(c, next), state);
+        let written = match expected {
+            None => tx
+                .prepare_cached(INSERT_CONVERSATION)?
+                .execute(named_params! {"$1": c, "$2": next, "$3": bytes, "$4": now})?,
+            Some(v) => tx
+                .prepare_cached(UPDATE_CONVERSATION)?
+                .execute(named_params! {"$1": c, "$2": next, "$3": bytes, "$4": now, "$5": v})?,
+        };
+        let outcome = if written == 1 {
+            ConversationWrite::Saved(next)
+        } else if expected.is_none() {
+            ConversationWrite::Conflict
+        } else {
+            let exists: Option<i64> = tx
+                .prepare_cached(CONVERSATION_VERSION)?
+                .query_row([c], |r| r.get(0))
+                .optional()?;
+            if exists.is_some() {
+                ConversationWrite::Conflict
+            } else {
+                ConversationWrite::Gone
+            }
+        };
+        tx.commit()?;
+        Ok(Some(outcome))
     }
 
     /// Forgets the customer's conversation state; `false` when there was none.

@@ -25,6 +25,7 @@ mod conversations;
 mod corrections;
 mod crypto;
 mod customers;
+mod direct;
 mod erase;
 mod error;
 mod fraud;

@@ -20,6 +20,7 @@ use sqlx::{Connection, Database, Pool, Transaction};
 
 use okienko_core::CustomerId;
 
+use crate::direct::Direct;
 use crate::error::{DbFailure, StoreError};
 use crate::keys::Keyring;
 
@@ -44,7 +45,7 @@ static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
 //   well under the file descriptors of a small host.
 
 /// How long a SQLite writer waits for another writer before giving up.
-const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(15);
+pub(crate) const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(15);
 /// Connections in a SQLite pool (see above).
 const SQLITE_POOL_SIZE: u32 = 8;
 
@@ -68,6 +69,8 @@ pub struct Store {
     pub(crate) ring: Arc<RwLock<Keyring>>,
     /// Told synchronously about every consent written through this handle or its clones.
     pub(crate) consent_watch: Arc<ConsentWatch>,
+    /// SQLite only: connections for the statements on a chat answer's path (`direct.rs`).
+    pub(crate) direct: Option<Arc<Direct>>,
 }
 
 /// Something that keeps derived consent state (the privacy gate's consent cache) and must
@@ -220,6 +223,7 @@ impl Store {
         let opts = SqliteConnectOptions::from_str(url).map_err(connect_error)?;
         let keys_file = sqlite_companion_file(&opts, ".keys")?;
         let audit_file = sqlite_companion_file(&opts, ".audit")?;
+        let direct = Direct::new(opts.get_filename(), &keys_file, &audit_file);
         let opts = opts
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
@@ -248,6 +252,7 @@ impl Store {
             pools: Pools::Sqlite(pool),
             ring: Arc::new(RwLock::new(keyring)),
             consent_watch: Arc::default(),
+            direct: Some(Arc::new(direct)),
         })
     }
 
@@ -269,7 +274,13 @@ impl Store {
             pools: Pools::Postgres(pool),
             ring: Arc::new(RwLock::new(keyring)),
             consent_watch: Arc::default(),
+            direct: None,
         })
+    }
+
+    /// The direct SQLite connections (`None` on PostgreSQL).
+    pub(crate) fn direct(&self) -> Option<&Arc<Direct>> {
+        self.direct.as_ref()
     }
 
     pub fn backend(&self) -> Backend {
@@ -294,6 +305,9 @@ impl Store {
 
     /// Closes the pool and waits for connections to finish (SQLite checkpoints its WAL).
     pub async fn close(&self) {
+        if let Some(d) = &self.direct {
+            d.close();
+        }
         with_pool!(self, p => p.close().await)
     }
 }

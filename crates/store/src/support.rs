@@ -465,12 +465,41 @@ impl Store {
         &self,
         customer: CustomerId,
     ) -> Result<Option<SupportConversationRecord>, StoreError> {
-        let row: Option<ConversationRow> = with_pool!(self, p => sqlx::query_as(
-            select_conversations!(
-                "WHERE customer_id = $1 AND status IN ('queued', 'active') \
-                 ORDER BY requested_at DESC LIMIT 1"
-            ),
-        )
+        const LIVE: &str = select_conversations!(
+            "WHERE customer_id = $1 AND status IN ('queued', 'active') \
+             ORDER BY requested_at DESC LIMIT 1"
+        );
+        if let Some(direct) = self.direct() {
+            // Asked before every answer of the bot (is a person holding this chat?): directly.
+            use rusqlite::OptionalExtension as _;
+            let row = direct.read(|conn| {
+                Ok(conn
+                    .prepare_cached(LIVE)?
+                    .query_row([customer.to_string()], |r| {
+                        Ok(ConversationRow {
+                            id: r.get(0)?,
+                            bank: r.get(1)?,
+                            customer_id: r.get(2)?,
+                            team: r.get(3)?,
+                            owner: r.get(4)?,
+                            status: r.get(5)?,
+                            reason: r.get(6)?,
+                            lang: r.get(7)?,
+                            case_id: r.get(8)?,
+                            requested_at: r.get(9)?,
+                            claimed_at: r.get(10)?,
+                            first_response_at: r.get(11)?,
+                            closed_at: r.get(12)?,
+                            resolution: r.get(13)?,
+                            escalated: r.get(14)?,
+                            csat: r.get(15)?,
+                        })
+                    })
+                    .optional()?)
+            })?;
+            return row.map(SupportConversationRecord::try_from).transpose();
+        }
+        let row: Option<ConversationRow> = with_pool!(self, p => sqlx::query_as(LIVE)
         .bind(customer.to_string())
         .fetch_optional(p)
         .await)?;

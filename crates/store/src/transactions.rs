@@ -58,6 +58,30 @@ macro_rules! narrowed {
     };
 }
 
+/// Rows of `sql` (selecting [`tx_columns!`]) on a direct SQLite connection (`direct.rs`).
+fn tx_rows_direct(
+    conn: &rusqlite::Connection,
+    sql: &str,
+    params: &[(&str, &dyn rusqlite::ToSql)],
+) -> Result<Vec<TxRow>, StoreError> {
+    Ok(conn
+        .prepare_cached(sql)?
+        .query_map(params, |r| {
+            Ok(TxRow {
+                id: r.get(0)?,
+                account_id: r.get(1)?,
+                status: r.get(2)?,
+                date: r.get(3)?,
+                booking_date: r.get(4)?,
+                value_date: r.get(5)?,
+                currency: r.get(6)?,
+                sealed: r.get(7)?,
+                updated_at: r.get(8)?,
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?)
+}
+
 impl TxRow {
     fn into_stored(self, dek: &DataKey) -> Result<StoredTransaction, StoreError> {
         // Plaintext columns first, so a bad one is named even when the sealed value is bad too.
@@ -317,26 +341,61 @@ impl Store {
         } else {
             (0, i64::MAX)
         };
-        let (rows, total, dek): (Vec<TxRow>, i64, Option<DataKey>) = with_pool!(self, p => {
-            let rows: Vec<TxRow> = sqlx::query_as(concat!(
-                "SELECT ", tx_columns!(), " ", narrowed!(),
-                " ORDER BY t.date DESC, t.seq DESC LIMIT $5 OFFSET $6"
-            ))
-            .bind(&customer).bind(&from).bind(&to).bind(&currency)
-            .bind(sql_limit).bind(sql_offset)
-            .fetch_all(p)
-            .await?;
-            let total: i64 = if in_sql {
-                sqlx::query_scalar(concat!("SELECT COUNT(*) ", narrowed!()))
-                    .bind(&customer).bind(&from).bind(&to).bind(&currency)
-                    .fetch_one(p)
-                    .await?
+        let (rows, total, dek): (Vec<TxRow>, i64, Option<DataKey>) =
+            if let Some(direct) = self.direct() {
+                // On a chat answer's path (the transactions question): read directly.
+                direct.read(|conn| {
+                    use rusqlite::named_params;
+                    let rows = tx_rows_direct(
+                        conn,
+                        concat!(
+                            "SELECT ",
+                            tx_columns!(),
+                            " ",
+                            narrowed!(),
+                            " ORDER BY t.date DESC, t.seq DESC LIMIT $5 OFFSET $6"
+                        ),
+                        named_params! {"$1": customer, "$2": from, "$3": to, "$4": currency,
+                        "$5": sql_limit, "$6": sql_offset},
+                    )?;
+                    let total: i64 = if in_sql {
+                        conn.prepare_cached(concat!("SELECT COUNT(*) ", narrowed!()))?
+                        .query_row(
+                            named_params! {"$1": customer, "$2": from, "$3": to, "$4": currency},
+                            |r| r.get(0),
+                        )?
+                    } else {
+                        0
+                    };
+                    let dek = if rows.is_empty() {
+                        None
+                    } else {
+                        self.load_dek_direct(conn, &customer)?
+                    };
+                    Ok((rows, total, dek))
+                })?
             } else {
-                0
+                with_pool!(self, p => {
+                    let rows: Vec<TxRow> = sqlx::query_as(concat!(
+                        "SELECT ", tx_columns!(), " ", narrowed!(),
+                        " ORDER BY t.date DESC, t.seq DESC LIMIT $5 OFFSET $6"
+                    ))
+                    .bind(&customer).bind(&from).bind(&to).bind(&currency)
+                    .bind(sql_limit).bind(sql_offset)
+                    .fetch_all(p)
+                    .await?;
+                    let total: i64 = if in_sql {
+                        sqlx::query_scalar(concat!("SELECT COUNT(*) ", narrowed!()))
+                            .bind(&customer).bind(&from).bind(&to).bind(&currency)
+                            .fetch_one(p)
+                            .await?
+                    } else {
+                        0
+                    };
+                    let dek = if rows.is_empty() { None } else { load_dek!(self, p, &customer) };
+                    (rows, total, dek)
+                })
             };
-            let dek = if rows.is_empty() { None } else { load_dek!(self, p, &customer) };
-            (rows, total, dek)
-        });
         if rows.is_empty() {
             return Ok((Vec::new(), count(total, "count")?));
         }
@@ -367,19 +426,38 @@ impl Store {
     /// (so "Żabka" sorts with "Zara", not after "Z"), ties by exact text.
     pub async fn merchants_for_customer(&self, c: CustomerId) -> Result<Vec<String>, StoreError> {
         let customer = c.to_string();
-        let (rows, dek): (Vec<TxRow>, Option<DataKey>) = with_pool!(self, p => {
-            let rows: Vec<TxRow> = sqlx::query_as(concat!(
-                "SELECT ", tx_columns!(), " ", narrowed!(),
-            ))
-            .bind(&customer)
-            .bind(None::<String>)
-            .bind(None::<String>)
-            .bind(None::<String>)
-            .fetch_all(p)
-            .await?;
-            let dek = if rows.is_empty() { None } else { load_dek!(self, p, &customer) };
-            (rows, dek)
-        });
+        let (rows, dek): (Vec<TxRow>, Option<DataKey>) = if let Some(direct) = self.direct() {
+            // Read before every transactions question (the customer's own merchants): directly.
+            direct.read(|conn| {
+                use rusqlite::named_params;
+                let rows = tx_rows_direct(
+                    conn,
+                    concat!("SELECT ", tx_columns!(), " ", narrowed!()),
+                    named_params! {"$1": customer, "$2": None::<String>, "$3": None::<String>,
+                    "$4": None::<String>},
+                )?;
+                let dek = if rows.is_empty() {
+                    None
+                } else {
+                    self.load_dek_direct(conn, &customer)?
+                };
+                Ok((rows, dek))
+            })?
+        } else {
+            with_pool!(self, p => {
+                let rows: Vec<TxRow> = sqlx::query_as(concat!(
+                    "SELECT ", tx_columns!(), " ", narrowed!(),
+                ))
+                .bind(&customer)
+                .bind(None::<String>)
+                .bind(None::<String>)
+                .bind(None::<String>)
+                .fetch_all(p)
+                .await?;
+                let dek = if rows.is_empty() { None } else { load_dek!(self, p, &customer) };
+                (rows, dek)
+            })
+        };
         if rows.is_empty() {
             return Ok(Vec::new());
         }

@@ -63,6 +63,31 @@ macro_rules! load_dek {
 }
 pub(crate) use load_dek;
 
+/// The statement of [`fetch_wrapped!`] on SQLite, for direct connections.
+const FETCH_WRAPPED_SQLITE: &str = keys_sql!(
+    crate::store::Backend::Sqlite,
+    "customer_keys",
+    "SELECT key_id, wrapped FROM ",
+    " WHERE customer_id = $1"
+);
+
+impl Store {
+    /// [`load_dek!`] on a direct SQLite connection (`direct.rs`).
+    pub(crate) fn load_dek_direct(
+        &self,
+        conn: &rusqlite::Connection,
+        customer: &str,
+    ) -> Result<Option<DataKey>, StoreError> {
+        use rusqlite::OptionalExtension as _;
+        let row: Option<(String, Vec<u8>)> = conn
+            .prepare_cached(FETCH_WRAPPED_SQLITE)?
+            .query_row([customer], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        row.map(|(id, w)| self.unwrap_dek(customer, &id, &w))
+            .transpose()
+    }
+}
+
 /// Each customer's data key, loaded at most once while a batch of rows is opened.
 #[derive(Default)]
 pub(crate) struct DekCache(Vec<(String, Option<DataKey>)>);

@@ -261,17 +261,38 @@ impl PaymentInitiation for NextGenPsd2Connector {
         let url = self.payment_url(product, &[payment_id, "authorisations"])?;
         let reply = self
             .http
-            .send("payment_authorise", Idempotency::Safe, |c| {
-                let mut rb = c.post(url.clone());
-                if let Some(p) = psu_id {
-                    rb = rb.header("PSU-ID", p);
-                }
-                rb
-            })
+            .send_keyed(
+                "payment_authorise",
+                Idempotency::Safe,
+                authorisation_key(product, payment_id),
+                |c| {
+                    let mut rb = c.post(url.clone());
+                    if let Some(p) = psu_id {
+                        rb = rb.header("PSU-ID", p);
+                    }
+                    rb
+                },
+            )
             .await
             .map_err(|e| PaymentError::from_connector(e, conflict_sca))?;
         let w: StartW = parse("payment_authorise", &reply)
             .map_err(|e| PaymentError::from_connector(e, conflict_sca))?;
         Ok(sca_of(&w.links, w.psu_message, w.sca_status.as_deref()))
     }
+}
+
+/// The `X-Request-ID` of the explicit authorisation start of a payment: the same for every
+/// attempt and every gateway instance, so a payment gets one authorisation at a bank that
+/// deduplicates by it, however many followers step it at once (one SCA prompt, not two).
+fn authorisation_key(product: PaymentProduct, payment_id: &str) -> Uuid {
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::new()
+        .chain_update(b"okienko/payment-authorisation/")
+        .chain_update(product.path().as_bytes())
+        .chain_update(b"/")
+        .chain_update(payment_id.as_bytes())
+        .finalize();
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    uuid::Builder::from_random_bytes(bytes).into_uuid()
 }

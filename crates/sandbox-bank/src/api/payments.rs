@@ -369,6 +369,7 @@ pub async fn initiate(
         },
         psu_hint: psu_hint.clone(),
         authorisations: Vec::new(),
+        authorisation_starts: Vec::new(),
         transfer: None,
         accepted: None,
         redirect_ok: redirect_header(&headers, "tpp-redirect-uri"),
@@ -493,11 +494,23 @@ pub async fn start_authorisation(
 ) -> Result<Response, ApiError> {
     let base = base_url(&headers);
     let psu = header(&headers, "psu-id").map(str::to_owned);
+    // The request-id middleware already required it on /v1/.
+    let request_id = header(&headers, X_REQUEST_ID)
+        .unwrap_or_default()
+        .to_owned();
     let body = with_payment(&inner, &product_path, &id, |pis, id, _| {
         let p = pis
             .payments
             .get_mut(id)
             .ok_or(ApiError::ResourceUnknown("no such payment"))?;
+        if let Some((_, answered)) = p
+            .authorisation_starts
+            .iter()
+            .find(|(r, _)| *r == request_id)
+        {
+            tracing::info!("authorisation start repeated; answered idempotently");
+            return Ok(answered.clone());
+        }
         if p.status != TxStatus::Rcvd {
             return Err(ApiError::StatusInvalid(
                 "payment is not awaiting authorisation",
@@ -539,6 +552,8 @@ pub async fn start_authorisation(
             }
         }
         body["_links"] = Value::Object(links);
+        p.authorisation_starts
+            .push((request_id.clone(), body.clone()));
         Ok(body)
     })?;
     Ok(json_response(StatusCode::CREATED, &body))

@@ -140,6 +140,9 @@ pub struct Payment {
     pub approach: ScaApproach,
     pub psu_hint: Option<String>,
     pub authorisations: Vec<(String, ScaStatus)>,
+    /// Answers to explicit authorisation starts by their X-Request-ID: a repeat (a retry, or
+    /// two gateway instances stepping the payment at once) gets the same authorisation.
+    pub authorisation_starts: Vec<(String, serde_json::Value)>,
     pub transfer: Option<TransferId>,
     pub accepted: Option<NaiveDate>,
     pub redirect_ok: Option<String>,

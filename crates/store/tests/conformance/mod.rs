@@ -457,6 +457,16 @@ pub async fn balances_are_replaced_per_account(ctx: &Ctx) {
         .unwrap();
     let all = s.balances_for_customer(cust).await.unwrap();
     assert_eq!(all, vec![newer, b2[0].clone()]);
+    // Both at once (on SQLite one direct read): the same as each alone.
+    let (accounts, balances) = s.accounts_and_balances_for_customer(cust).await.unwrap();
+    assert_eq!(accounts, s.accounts_for_customer(cust).await.unwrap());
+    assert_eq!(accounts.len(), 2);
+    assert_eq!(balances, all);
+    let (none, nothing) = s
+        .accounts_and_balances_for_customer(CustomerId::new())
+        .await
+        .unwrap();
+    assert!(none.is_empty() && nothing.is_empty());
 
     assert!(matches!(
         s.replace_balances(acc, &b2).await,
