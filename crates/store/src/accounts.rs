@@ -363,16 +363,10 @@ impl Store {
             }
             let dek = self.load_dek_direct(conn, &c)?;
             let accounts = to_records(accounts, dek.as_ref())?;
-            let balances = match balances.is_empty() {
-                true => Vec::new(),
-                false => {
-                    let dek = sealed::require(dek.as_ref())?;
-                    balances
-                        .into_iter()
-                        .map(|r| r.into_balance(dek))
-                        .collect::<Result<_, _>>()?
-                }
-            };
+            let balances = balances
+                .into_iter()
+                .map(|r| r.into_balance(sealed::require(dek.as_ref())?))
+                .collect::<Result<_, _>>()?;
             Ok((accounts, balances))
         })
     }

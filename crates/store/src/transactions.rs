@@ -58,6 +58,19 @@ macro_rules! narrowed {
     };
 }
 
+/// A page of the customer's rows, newest first: binds as [`narrowed!`], $5 limit, $6 offset.
+const TX_PAGE: &str = concat!(
+    "SELECT ",
+    tx_columns!(),
+    " ",
+    narrowed!(),
+    " ORDER BY t.date DESC, t.seq DESC LIMIT $5 OFFSET $6"
+);
+/// How many rows [`narrowed!`] keeps.
+const TX_COUNT: &str = concat!("SELECT COUNT(*) ", narrowed!());
+/// All rows [`narrowed!`] keeps, unordered.
+const TX_ALL: &str = concat!("SELECT ", tx_columns!(), " ", narrowed!());
+
 /// Rows of `sql` (selecting [`tx_columns!`]) on a direct SQLite connection (`direct.rs`).
 fn tx_rows_direct(
     conn: &rusqlite::Connection,
@@ -348,19 +361,12 @@ impl Store {
                     use rusqlite::named_params;
                     let rows = tx_rows_direct(
                         conn,
-                        concat!(
-                            "SELECT ",
-                            tx_columns!(),
-                            " ",
-                            narrowed!(),
-                            " ORDER BY t.date DESC, t.seq DESC LIMIT $5 OFFSET $6"
-                        ),
+                        TX_PAGE,
                         named_params! {"$1": customer, "$2": from, "$3": to, "$4": currency,
                         "$5": sql_limit, "$6": sql_offset},
                     )?;
                     let total: i64 = if in_sql {
-                        conn.prepare_cached(concat!("SELECT COUNT(*) ", narrowed!()))?
-                        .query_row(
+                        conn.prepare_cached(TX_COUNT)?.query_row(
                             named_params! {"$1": customer, "$2": from, "$3": to, "$4": currency},
                             |r| r.get(0),
                         )?
@@ -376,16 +382,13 @@ impl Store {
                 })?
             } else {
                 with_pool!(self, p => {
-                    let rows: Vec<TxRow> = sqlx::query_as(concat!(
-                        "SELECT ", tx_columns!(), " ", narrowed!(),
-                        " ORDER BY t.date DESC, t.seq DESC LIMIT $5 OFFSET $6"
-                    ))
+                    let rows: Vec<TxRow> = sqlx::query_as(TX_PAGE)
                     .bind(&customer).bind(&from).bind(&to).bind(&currency)
                     .bind(sql_limit).bind(sql_offset)
                     .fetch_all(p)
                     .await?;
                     let total: i64 = if in_sql {
-                        sqlx::query_scalar(concat!("SELECT COUNT(*) ", narrowed!()))
+                        sqlx::query_scalar(TX_COUNT)
                             .bind(&customer).bind(&from).bind(&to).bind(&currency)
                             .fetch_one(p)
                             .await?
@@ -432,7 +435,7 @@ impl Store {
                 use rusqlite::named_params;
                 let rows = tx_rows_direct(
                     conn,
-                    concat!("SELECT ", tx_columns!(), " ", narrowed!()),
+                    TX_ALL,
                     named_params! {"$1": customer, "$2": None::<String>, "$3": None::<String>,
                     "$4": None::<String>},
                 )?;
@@ -445,9 +448,7 @@ impl Store {
             })?
         } else {
             with_pool!(self, p => {
-                let rows: Vec<TxRow> = sqlx::query_as(concat!(
-                    "SELECT ", tx_columns!(), " ", narrowed!(),
-                ))
+                let rows: Vec<TxRow> = sqlx::query_as(TX_ALL)
                 .bind(&customer)
                 .bind(None::<String>)
                 .bind(None::<String>)
