@@ -128,9 +128,10 @@ struct Inner {
     /// customer-present. In memory only: after a restart the first sync runs unattended.
     start_ips: Mutex<HashMap<ConsentId, String>>,
     events: tokio::sync::broadcast::Sender<LinkEvent>,
-    /// Where new transactions are announced when set ([`BankLink::announce_on`]): the event bus,
-    /// so whichever instance leads hears syncs done on any instance.
-    bus: OnceLock<Arc<dyn okienko_bus::EventBus>>,
+    /// Set by [`BankLink::announce_via_outbox`]: new transactions go into the store's bus
+    /// outbox with the transactions themselves, so whichever instance leads hears syncs done on
+    /// any instance, even when the bus was down or this process died before publishing.
+    outbox: OnceLock<()>,
     /// Consents already reminded of their expiry (in memory: a restart may remind once more).
     reminded: Mutex<std::collections::HashSet<ConsentId>>,
 }
@@ -141,32 +142,9 @@ fn random_token() -> String {
     URL_SAFE_NO_PAD.encode(b)
 }
 
-/// Publishes of one sync's new transactions, in all (about a minute of retries).
-const ANNOUNCE_ATTEMPTS: u32 = 8;
-/// The most one publish may take, whatever the bus's own limit.
-const ANNOUNCE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
-
-async fn publish_bounded(
-    bus: &dyn okienko_bus::EventBus,
-    id: &str,
-    event: &okienko_bus::Event,
-) -> Result<(), okienko_bus::BusError> {
-    match tokio::time::timeout(ANNOUNCE_TIMEOUT, bus.publish(id, event)).await {
-        Ok(Ok(_)) => Ok(()),
-        Ok(Err(e)) => {
-            tracing::warn!(error = %e, "announcing new transactions failed");
-            Err(e)
-        }
-        Err(_) => {
-            tracing::warn!("announcing new transactions timed out");
-            Err(okienko_bus::BusError::Timeout("publish"))
-        }
-    }
-}
-
-/// The idempotency id of one sync's announcement: the consent and a digest of what it stored.
-/// Transaction ids are new on every sync that adds them, so two syncs never share an id, while
-/// a retried publish of the same sync does.
+/// The idempotency id of one announcement of new transactions (one account's part of a sync):
+/// the consent and a digest of what it stored. Transaction ids are new on every sync that adds
+/// them, so two announcements never share an id, while a retried publish of the same one does.
 pub fn new_transactions_id(
     consent: ConsentId,
     added: &[TransactionId],
@@ -222,7 +200,7 @@ impl BankLink {
                 engine,
                 start_ips: Mutex::new(HashMap::new()),
                 events: tokio::sync::broadcast::channel(1024).0,
-                bus: OnceLock::new(),
+                outbox: OnceLock::new(),
                 reminded: Mutex::new(std::collections::HashSet::new()),
             }),
         }
@@ -238,61 +216,15 @@ impl BankLink {
         let _ = self.inner.events.send(e);
     }
 
-    /// From now on, new transactions ([`LinkEvent::NewTransactions`]) are published on `bus`
-    /// as [`okienko_bus::Event::NewTransactions`] instead of this link's own broadcast: the
-    /// watchers consume them from the bus (a durable consumer), whichever instance synced. Set
-    /// once, at start-up; a second call is ignored. The other link events stay local (they come
-    /// from the leader's own jobs).
-    pub fn announce_on(&self, bus: Arc<dyn okienko_bus::EventBus>) {
-        let _ = self.inner.bus.set(bus);
-    }
-
-    /// Announces a sync's new transactions: on the bus when one is set, else on the broadcast.
-    async fn announce_new(&self, e: LinkEvent) {
-        let Some(bus) = self.inner.bus.get() else {
-            self.emit(e);
-            return;
-        };
-        let (customer, consent, added, booked, first_sync) = match e {
-            LinkEvent::NewTransactions {
-                customer,
-                consent,
-                added,
-                booked,
-                first_sync,
-            } => (customer, consent, added, booked, first_sync),
-            other => {
-                self.emit(other);
-                return;
-            }
-        };
-        let id = new_transactions_id(consent, &added, &booked);
-        let event = okienko_bus::Event::NewTransactions {
-            customer,
-            consent,
-            added,
-            booked,
-            first_sync,
-        };
-        // The sync is stored: a bus that is down must neither fail nor delay the customer's
-        // answer, so every attempt runs in the background; the idempotency id makes a publish
-        // that did land once count once.
-        let bus = bus.clone();
-        tokio::spawn(async move {
-            let mut pause = std::time::Duration::from_millis(500);
-            for attempt in 1..=ANNOUNCE_ATTEMPTS {
-                match publish_bounded(bus.as_ref(), &id, &event).await {
-                    Ok(()) => return,
-                    Err(e) if attempt == ANNOUNCE_ATTEMPTS => {
-                        tracing::error!(%consent, error = %e, "new transactions not announced; the watchers will not see this sync");
-                        return;
-                    }
-                    Err(_) => {}
-                }
-                tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(std::time::Duration::from_secs(30));
-            }
-        });
+    /// From now on, new transactions ([`LinkEvent::NewTransactions`]) are not sent on this
+    /// link's own broadcast: each account's are put into the store's bus outbox as
+    /// [`okienko_bus::Event::NewTransactions`], in the same store transaction as the transactions
+    /// ([`SyncEngine::sync_consent_announced`]), and the gateway's outbox relay publishes them on
+    /// the event bus, where the watchers consume them (a durable consumer), whichever instance
+    /// synced. Set once, at start-up. The other link events stay local (they come from the
+    /// leader's own jobs).
+    pub fn announce_via_outbox(&self) {
+        let _ = self.inner.outbox.set(());
     }
 
     fn today(&self) -> NaiveDate {
@@ -504,17 +436,26 @@ impl BankLink {
         }
         // A customer in the chat hears about it in the answer; only background syncs notify.
         let unattended = matches!(presence, Presence::Unattended);
-        match self.inner.engine.sync_consent_changes(c, presence).await {
+        let outbox = self.inner.outbox.get().is_some();
+        let synced = if outbox {
+            self.inner
+                .engine
+                .sync_consent_announced(c, presence, first_sync)
+                .await
+        } else {
+            self.inner.engine.sync_consent_changes(c, presence).await
+        };
+        match synced {
             Ok((report, changes)) => {
-                if !changes.added.is_empty() || !changes.booked.is_empty() {
-                    self.announce_new(LinkEvent::NewTransactions {
+                // With the outbox, the store already holds the announcements.
+                if !outbox && (!changes.added.is_empty() || !changes.booked.is_empty()) {
+                    self.emit(LinkEvent::NewTransactions {
                         customer: c.customer,
                         consent: c.id,
                         added: changes.added,
                         booked: changes.booked,
                         first_sync,
-                    })
-                    .await;
+                    });
                 }
                 Ok(report)
             }

@@ -151,3 +151,56 @@ async fn a_reminder_comes_once_before_expiry_then_the_consent_expires() {
     let c = h.store.consents_for_customer(h.customer).await.unwrap();
     assert!(c.iter().any(|c| c.status == ConsentStatus::Expired));
 }
+
+/// With the outbox on, a sync's new transactions are not broadcast: each synced account's are
+/// in the store's bus outbox, written with the transactions (ids only, the first sync marked),
+/// and together they name every stored transaction once. A sync that changes nothing adds none.
+#[tokio::test]
+async fn with_the_outbox_each_account_s_new_transactions_wait_in_the_store() {
+    let h = Harness::new().await;
+    h.link.announce_via_outbox();
+    let mut events = h.link.subscribe();
+    h.link_anna().await;
+    assert!(events.try_recv().is_err(), "nothing on the broadcast");
+
+    let rows = h.store.outbox_events(1000).await.unwrap();
+    assert!(!rows.is_empty());
+    let mut announced = Vec::new();
+    for row in &rows {
+        assert_eq!(row.topic, "tx.new");
+        assert_eq!(row.attempts, 0);
+        match serde_json::from_str::<okienko_bus::Event>(&row.event).unwrap() {
+            okienko_bus::Event::NewTransactions {
+                customer,
+                consent,
+                added,
+                booked,
+                first_sync,
+            } => {
+                assert_eq!(customer, h.customer);
+                assert!(first_sync);
+                assert_eq!(
+                    row.id,
+                    okienko_bank::link::new_transactions_id(consent, &added, &booked)
+                );
+                announced.extend(added);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    let (stored, total) = h
+        .store
+        .transactions_for_customer(h.customer, &TxFilter::default(), 0, 100_000)
+        .await
+        .unwrap();
+    assert_eq!(announced.len() as u64, total);
+    let mut want: Vec<String> = stored.iter().map(|t| t.id.to_string()).collect();
+    let mut got: Vec<String> = announced.iter().map(|t| t.to_string()).collect();
+    want.sort();
+    got.sort();
+    assert_eq!(got, want);
+
+    // Nothing new at the bank: nothing more to announce.
+    h.link.refresh_all_unattended().await.unwrap();
+    assert_eq!(h.store.outbox_len().await.unwrap(), rows.len() as u64);
+}

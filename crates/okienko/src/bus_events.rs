@@ -1,18 +1,21 @@
 //! What the gateway puts on the event bus and takes off it (issue 9), so several instances act
 //! as one:
 //!
-//! - **New transactions.** Every instance's bank link publishes a sync's new transactions on the
-//!   bus ([`okienko_bank::BankLink::announce_on`]); the leader of the `bank-events` lease feeds
-//!   them to the fraud and notice watchers through one durable consumer each, acknowledging an
-//!   event once its watcher has handled it (and asking for it again when handling failed). Both
-//!   watchers dedupe per transaction, so a redelivery warns nobody twice.
+//! - **New transactions.** Every instance's bank link puts each account's new transactions into
+//!   the store's bus outbox with the transactions themselves
+//!   ([`okienko_bank::BankLink::announce_via_outbox`]), and every instance's outbox relay
+//!   ([`crate::outbox`]) publishes them on the bus, however long it is down; the leader of the
+//!   `bank-events` lease feeds them to the fraud and notice watchers through one durable consumer
+//!   each, acknowledging an event once its watcher has handled it (and asking for it again when
+//!   handling failed). Both watchers dedupe per transaction, so a redelivery warns nobody twice.
 //! - **Consent changes.** Every consent write through this instance's store is announced
-//!   (`ConsentChanged`, ids only); every instance listens and drops that customer from its privacy
-//!   gate's consent cache, so a revoke on one instance denies reads on all of them at once.
+//!   (`ConsentChanged`, ids only, through the outbox right after the write); every instance
+//!   listens and drops that customer from its privacy gate's consent cache, so a revoke on one
+//!   instance denies reads on all of them at once.
 //!
 //! - **Payment status.** The payments status follower (on the `payments-status` leader)
-//!   announces every payment that ended; every instance listens and has its engine ask the bank
-//!   on that customer's next question (money moved), wherever they ask it.
+//!   announces every payment that ended (through the outbox); every instance listens and has its
+//!   engine ask the bank on that customer's next question (money moved), wherever they ask it.
 //!
 //! With the in-process bus (one instance) the same paths run inside one process and behave as
 //! the direct broadcast did. Nothing here logs or publishes more than ids.
@@ -25,7 +28,7 @@ use futures::future::BoxFuture;
 use okienko_bus::{Event, EventBus, Topic};
 use okienko_core::{CustomerId, TransactionId};
 use okienko_privacy::PrivacyGate;
-use okienko_store::{ConsentListener, Store};
+use okienko_store::{ConsentListener, OutboxPut, Store, StoreError};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -36,12 +39,11 @@ pub const NOTICES_CONSUMER: &str = "notice-watcher";
 
 /// Pause before subscribing or listening again after the bus refused.
 const RETRY: Duration = Duration::from_secs(2);
-/// The most one announcement may take (the bus has its own, shorter, limit too).
-const PUBLISH_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Routes new transactions through the bus: this instance's bank link publishes its syncs'
-/// new transactions there, and while this instance leads `jobs`' lease the fraud and notice
-/// watchers consume them (one durable consumer each).
+/// Routes new transactions through the bus: this instance's bank link puts its syncs' new
+/// transactions into the outbox (published by the relay, [`crate::outbox::spawn`], which the
+/// caller starts), and while this instance leads `jobs`' lease the fraud and notice watchers
+/// consume them (one durable consumer each).
 pub fn feed_watchers(
     bus: &Arc<dyn EventBus>,
     bank: &okienko_bank::BankLink,
@@ -49,7 +51,7 @@ pub fn feed_watchers(
     notices: &Arc<okienko_dialog::notices::NoticeWatcher>,
     jobs: &crate::leader::Jobs,
 ) {
-    bank.announce_on(bus.clone());
+    bank.announce_via_outbox();
     let (b, w) = (bus.clone(), fraud.clone());
     let score: NewTxHandler = Arc::new(move |customer, added, first_sync| {
         let w = w.clone();
@@ -160,44 +162,56 @@ pub fn consume_new_transactions(
     })
 }
 
-/// Announces every consent write through `store` on the bus. Keep the returned handle alive
-/// as long as the store is used (the store holds its listeners weakly).
-pub fn announce_consent_changes(store: &Store, bus: Arc<dyn EventBus>) -> Arc<dyn ConsentListener> {
-    let listener: Arc<dyn ConsentListener> = Arc::new(ConsentAnnouncer { bus });
+/// Announces every consent write through `store` on the bus, through the store's bus outbox
+/// (published by the relay, [`crate::outbox::spawn`]). Keep the returned handle alive as long as
+/// the store is used (the store holds its listeners weakly).
+pub fn announce_consent_changes(store: &Store) -> Arc<dyn ConsentListener> {
+    let listener: Arc<dyn ConsentListener> = Arc::new(ConsentAnnouncer {
+        store: store.clone(),
+    });
     store.on_consent_change(Arc::downgrade(&listener));
     listener
 }
 
 struct ConsentAnnouncer {
-    bus: Arc<dyn EventBus>,
+    store: Store,
 }
 
 impl ConsentListener for ConsentAnnouncer {
     fn consent_changed(&self, customer: CustomerId) {
-        // Called inside the store's write (sync); the publish goes on in the background.
+        // Called inside the store's write (sync): the outbox row follows in the background,
+        // right after the consent's commit.
         let Ok(rt) = tokio::runtime::Handle::try_current() else {
             return;
         };
-        let bus = self.bus.clone();
+        let store = self.store.clone();
         rt.spawn(async move {
             // Each change is its own event: two revokes in a row are two announcements.
             let id = format!("consent:{customer}:{}", uuid::Uuid::new_v4().simple());
-            let event = Event::ConsentChanged { customer };
-            match tokio::time::timeout(PUBLISH_TIMEOUT, bus.publish(&id, &event)).await {
-                Ok(Ok(_)) => {}
-                Ok(Err(e)) => {
-                    tracing::warn!(error = %e, "announcing a consent change failed; other instances see it within the cache's max age")
-                }
-                Err(_) => {
-                    tracing::warn!("announcing a consent change timed out; other instances see it within the cache's max age")
-                }
+            if let Err(e) = put_event(&store, &id, &Event::ConsentChanged { customer }).await {
+                tracing::warn!(error = %e, "queueing a consent change for the bus failed; other instances see it within the cache's max age");
             }
         });
     }
 }
 
+/// Puts `event` into the store's bus outbox under the idempotency id `id`; the relay publishes
+/// it. A second put of the same id is ignored.
+pub async fn put_event(store: &Store, id: &str, event: &Event) -> Result<(), StoreError> {
+    let json = serde_json::to_string(event).map_err(|_| StoreError::Invalid("bus_outbox.event"))?;
+    store
+        .put_outbox(&OutboxPut {
+            id: id.to_owned(),
+            topic: event.topic().subject().to_owned(),
+            event: json,
+        })
+        .await?;
+    Ok(())
+}
+
 /// Shares consent changes between instances until `shutdown`: announces this store's consent
-/// writes, and listens for everyone's, dropping them from `gate`'s consent cache (after a gap —
+/// writes (into the outbox: a relay must run on `store`, see [`crate::outbox::spawn`]), and
+/// listens for everyone's, dropping them from `gate`'s consent cache (after a gap —
 /// lag, lost server — the whole cache).
 pub fn share_consent_changes(
     store: &Store,
@@ -205,7 +219,7 @@ pub fn share_consent_changes(
     gate: PrivacyGate,
     mut shutdown: watch::Receiver<bool>,
 ) -> JoinHandle<()> {
-    let announcer = announce_consent_changes(store, bus.clone());
+    let announcer = announce_consent_changes(store);
     tokio::spawn(async move {
         // Announces for as long as this task runs.
         let _announcer = announcer;

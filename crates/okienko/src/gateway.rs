@@ -172,7 +172,6 @@ pub async fn start(
         &cfg.chat.psu_ip,
         &public_url,
         &payment_jobs,
-        bus.clone(),
     )?;
     let fraud = crate::fraud::start(
         cfg,
@@ -187,6 +186,13 @@ pub async fn start(
     )?;
     // Issue 9: new transactions and consent changes travel on the bus between instances.
     crate::bus_events::feed_watchers(&bus, &bank, &fraud, &notices, &bank_jobs);
+    // What waits in the store's bus outbox (this instance's or one that died) goes out from here.
+    crate::outbox::spawn(
+        store.clone(),
+        bus.clone(),
+        crate::outbox::RelayOptions::default(),
+        shutdown.clone(),
+    );
     crate::bus_events::share_consent_changes(&store, bus.clone(), gate.clone(), shutdown.clone());
     crate::bus_events::refresh_after_payments(bus.clone(), engine.clone(), shutdown.clone());
     // Channels talk to the handover, which passes to the bot whatever people do not own.

@@ -19,6 +19,7 @@ pub mod logging;
 pub mod matrix;
 pub mod messenger;
 pub mod notices;
+pub mod outbox;
 pub mod payments;
 pub mod sandbox_customer;
 pub mod vault;

@@ -444,7 +444,6 @@ pub fn start(
     psu_ip: &str,
     public_url: &str,
     jobs: &crate::leader::Jobs,
-    bus: Arc<dyn okienko_bus::EventBus>,
 ) -> anyhow::Result<Option<Arc<ChatTransfers>>> {
     if !settings.enabled {
         tracing::info!("transfers from the chat are off");
@@ -469,7 +468,6 @@ pub fn start(
             follower.clone(),
             engine.clone(),
             outbox.clone(),
-            bus.clone(),
             stop,
         ))
     });
@@ -487,7 +485,6 @@ async fn follow(
     service: Arc<ChatTransfers>,
     engine: Arc<Engine>,
     outbox: Arc<dyn Outbox>,
-    bus: Arc<dyn okienko_bus::EventBus>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut first = true;
@@ -513,7 +510,7 @@ async fn follow(
                                 at,
                             };
                             if notify(&service, &engine, &*outbox, &rec, &end).await {
-                                announce(&*bus, &rec, view.state).await;
+                                announce(&service.store, &rec, view.state).await;
                             }
                         }
                         Ok(_) => {}
@@ -525,7 +522,7 @@ async fn follow(
             }
             Err(e) => tracing::warn!(error = %e, "listing unfinished payments failed"),
         }
-        sweep(&service, &engine, &*outbox, &*bus).await;
+        sweep(&service, &engine, &*outbox).await;
         first = false;
         tokio::select! {
             _ = tokio::time::sleep(service.limits.poll) => {}
@@ -543,12 +540,7 @@ fn notice_grace(poll: Duration) -> Duration {
 
 /// Tells the customers of final payments nobody told (their teller died between ending the
 /// payment and pushing, or its claim failed), oldest first, each at most once.
-async fn sweep(
-    service: &ChatTransfers,
-    engine: &Engine,
-    outbox: &dyn Outbox,
-    bus: &dyn okienko_bus::EventBus,
-) {
+async fn sweep(service: &ChatTransfers, engine: &Engine, outbox: &dyn Outbox) {
     let grace = chrono::Duration::from_std(notice_grace(service.limits.poll))
         .unwrap_or_else(|_| chrono::Duration::seconds(10));
     let before = service.clock.now() - grace;
@@ -574,7 +566,7 @@ async fn sweep(
         };
         if notify(service, engine, outbox, &rec, &end).await {
             tracing::info!(payment = %rec.id, state = state.as_str(), "payment end told late");
-            announce(bus, &rec, state).await;
+            announce(&service.store, &rec, state).await;
         }
     }
 }
@@ -648,20 +640,17 @@ fn day_start(day: NaiveDate, tz: chrono_tz::Tz) -> DateTime<Utc> {
 }
 
 /// Tells every instance that a payment ended (`PaymentStatus`: ids and the state only), so each
-/// one's engine asks the bank on the customer's next question, wherever they ask it.
-async fn announce(bus: &dyn okienko_bus::EventBus, rec: &PaymentRecord, state: PaymentState) {
+/// one's engine asks the bank on the customer's next question, wherever they ask it. Through the
+/// store's bus outbox: the relay publishes it however long the bus is down.
+async fn announce(store: &Store, rec: &PaymentRecord, state: PaymentState) {
     let event = okienko_bus::Event::PaymentStatus {
         customer: rec.customer,
         payment: rec.id.clone(),
         state: state.as_str().to_owned(),
     };
     let id = format!("pay:{}:{}", rec.id, state.as_str());
-    match tokio::time::timeout(Duration::from_secs(10), bus.publish(&id, &event)).await {
-        Ok(Ok(_)) => {}
-        Ok(Err(e)) => {
-            tracing::warn!(payment = %rec.id, error = %e, "announcing the payment's status failed")
-        }
-        Err(_) => tracing::warn!(payment = %rec.id, "announcing the payment's status timed out"),
+    if let Err(e) = crate::bus_events::put_event(store, &id, &event).await {
+        tracing::warn!(payment = %rec.id, error = %e, "queueing the payment's status for the bus failed");
     }
 }
 

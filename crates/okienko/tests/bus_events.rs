@@ -227,6 +227,19 @@ async fn a_revoke_on_one_instance_denies_reads_on_another_at_once() {
     let (stop_tx, stop) = tokio::sync::watch::channel(false);
     let dyn_a: Arc<dyn EventBus> = Arc::new(bus_a.clone());
     let dyn_b: Arc<dyn EventBus> = Arc::new(bus_b.clone());
+    // Announcements go through each store's outbox; each instance runs its relay.
+    let ra = okienko::outbox::spawn(
+        store_a.clone(),
+        dyn_a.clone(),
+        okienko::outbox::RelayOptions::default(),
+        stop.clone(),
+    );
+    let rb = okienko::outbox::spawn(
+        store_b.clone(),
+        dyn_b.clone(),
+        okienko::outbox::RelayOptions::default(),
+        stop.clone(),
+    );
     let ta =
         okienko::bus_events::share_consent_changes(&store_a, dyn_a, gate_a.clone(), stop.clone());
     let tb =
@@ -236,6 +249,16 @@ async fn a_revoke_on_one_instance_denies_reads_on_another_at_once() {
 
     let (customer, c) = seed(&store_a, now).await;
     let req = AccessRequest::customer(customer, Purpose::ServiceBalance, ChannelContext::WebChat);
+    // The seed's own consent announcement goes out (through A's outbox) and reaches B first.
+    let at = Instant::now();
+    while store_a.outbox_len().await.unwrap() > 0 {
+        assert!(
+            at.elapsed() < Duration::from_secs(5),
+            "the seed's announcement waits"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
     // B has the grant cached (and, its clock frozen, would keep it for ever).
     for _ in 0..3 {
         gate_b.balances(&req).await.unwrap();
@@ -285,6 +308,8 @@ async fn a_revoke_on_one_instance_denies_reads_on_another_at_once() {
     let _ = tokio::time::timeout(Duration::from_secs(5), async {
         let _ = ta.await;
         let _ = tb.await;
+        let _ = ra.await;
+        let _ = rb.await;
     })
     .await;
     bus_a.delete_stream().await.unwrap();

@@ -34,6 +34,7 @@ mod keys;
 /// Leader leases for run-once jobs (`Store::try_acquire_lease`).
 pub mod lease;
 mod messenger;
+mod outbox;
 mod payees;
 mod payments;
 mod pg_user;
@@ -61,6 +62,7 @@ pub use fraud::{FraudCaseRecord, FraudEpisodeRecord};
 pub use held_warnings::{BankWarningRecord, HeldWarningRecord};
 pub use keys::{KeyError, KeyId, Keyring, MasterKey};
 pub use messenger::{LinkCodeTake, MessengerLinkRecord};
+pub use outbox::{MAX_OUTBOX_EVENT_BYTES, OutboxEvent, OutboxPut};
 pub use payees::{CounterpartyRecord, PayeeRecord};
 pub use payments::{DayLimit, LimitedPayment, NewPayment, PaymentRecord};
 pub use records::{

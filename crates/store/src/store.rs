@@ -71,6 +71,8 @@ pub struct Store {
     pub(crate) consent_watch: Arc<ConsentWatch>,
     /// SQLite only: connections for the statements on a chat answer's path (`direct.rs`).
     pub(crate) direct: Option<Arc<Direct>>,
+    /// Woken after every bus outbox row put through this handle or its clones (`outbox.rs`).
+    pub(crate) outbox_wake: Arc<tokio::sync::Notify>,
 }
 
 /// Something that keeps derived consent state (the privacy gate's consent cache) and must
@@ -252,6 +254,7 @@ impl Store {
             pools: Pools::Sqlite(pool),
             ring: Arc::new(RwLock::new(keyring)),
             consent_watch: Arc::default(),
+            outbox_wake: Arc::default(),
             direct: Some(Arc::new(direct)),
         })
     }
@@ -274,6 +277,7 @@ impl Store {
             pools: Pools::Postgres(pool),
             ring: Arc::new(RwLock::new(keyring)),
             consent_watch: Arc::default(),
+            outbox_wake: Arc::default(),
             direct: None,
         })
     }

@@ -18,6 +18,7 @@ use crate::codec::{
 };
 use crate::crypto::DataKey;
 use crate::error::StoreError;
+use crate::outbox::{OutboxPut, insert_outbox};
 use crate::records::{NewTransaction, StoredTransaction, TxBatch};
 use crate::sealed::{self, TxSecret};
 use crate::store::{Store, begin_write, with_pool};
@@ -250,6 +251,33 @@ impl Store {
         account: AccountId,
         batch: &TxBatch,
     ) -> Result<(), StoreError> {
+        self.apply_transactions_inner(account, batch, &[]).await
+    }
+
+    /// As [`Store::apply_transactions`], and puts `announce` into the bus outbox in the same
+    /// transaction (each ignored when its id is already there): the batch is stored with its
+    /// announcements or not at all, so a crash right after the commit loses no announcement.
+    pub async fn apply_transactions_announced(
+        &self,
+        account: AccountId,
+        batch: &TxBatch,
+        announce: &[OutboxPut],
+    ) -> Result<(), StoreError> {
+        for put in announce {
+            put.check()?;
+        }
+        self.apply_transactions_inner(account, batch, announce)
+            .await?;
+        self.outbox_put_done();
+        Ok(())
+    }
+
+    async fn apply_transactions_inner(
+        &self,
+        account: AccountId,
+        batch: &TxBatch,
+        announce: &[OutboxPut],
+    ) -> Result<(), StoreError> {
         let inserts = TxParams::all(&batch.insert)?;
         let updates = TxParams::all(&batch.update)?;
         let deletes: Vec<String> = batch.delete.iter().map(|d| d.to_string()).collect();
@@ -299,6 +327,9 @@ impl Store {
                     .map(|r| r.seal(&dek))
                     .collect::<Result<Vec<_>, _>>()?;
                 insert_rows!(_, &mut *tx, account.as_str(), inserts, sealed, now.as_str());
+            }
+            for put in announce {
+                insert_outbox!(&mut *tx, put, &now);
             }
             tx.commit().await?;
         });

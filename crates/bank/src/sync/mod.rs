@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{Duration, Months, NaiveDate};
 use okienko_core::{Account, AccountId, Balance, BookingStatus, Clock, ConsentId, TransactionId};
-use okienko_store::{AccountRecord, ConsentRecord, Store, StoreError, SyncState};
+use okienko_store::{AccountRecord, ConsentRecord, OutboxPut, Store, StoreError, SyncState};
 
 use crate::connector::{
     AccessCtx, BankAccount, BankConnector, BankTransaction, Presence, TxQuery, TxStatusQuery,
@@ -93,6 +93,50 @@ impl From<ConnectorError> for AccountFail {
     }
 }
 
+/// Transaction ids in one `NewTransactions` announcement at most, so a first sync of a long
+/// history stays far below the bus's payload limit (about 40 bytes an id).
+const ANNOUNCE_CHUNK: usize = 2000;
+
+/// The outbox rows announcing one account's new and booked transactions (ids only), in chunks
+/// of at most [`ANNOUNCE_CHUNK`] ids.
+fn new_transactions_puts(
+    consent: &ConsentRecord,
+    added: &[TransactionId],
+    booked: &[TransactionId],
+    first_sync: bool,
+) -> Result<Vec<OutboxPut>, BankError> {
+    let none: &[TransactionId] = &[];
+    let parts: Vec<(&[TransactionId], &[TransactionId])> =
+        if added.len() + booked.len() <= ANNOUNCE_CHUNK {
+            vec![(added, booked)]
+        } else {
+            added
+                .chunks(ANNOUNCE_CHUNK)
+                .map(|a| (a, none))
+                .chain(booked.chunks(ANNOUNCE_CHUNK).map(|b| (none, b)))
+                .collect()
+        };
+    parts
+        .into_iter()
+        .map(|(added, booked)| {
+            let event = okienko_bus::Event::NewTransactions {
+                customer: consent.customer,
+                consent: consent.id,
+                added: added.to_vec(),
+                booked: booked.to_vec(),
+                first_sync,
+            };
+            let json = serde_json::to_string(&event)
+                .map_err(|_| BankError::Store(StoreError::Invalid("bus_outbox.event")))?;
+            Ok(OutboxPut {
+                id: crate::link::new_transactions_id(consent.id, added, booked),
+                topic: event.topic().subject().to_owned(),
+                event: json,
+            })
+        })
+        .collect()
+}
+
 impl SyncEngine {
     pub fn new(store: Store, connector: Arc<dyn BankConnector>, clock: Arc<dyn Clock>) -> Self {
         SyncEngine {
@@ -154,6 +198,32 @@ impl SyncEngine {
         consent: &ConsentRecord,
         presence: Presence,
     ) -> Result<(SyncReport, TxChanges), BankError> {
+        self.sync_consent_inner(consent, presence, None).await
+    }
+
+    /// As [`SyncEngine::sync_consent_changes`], and announces each account's new and booked
+    /// transactions as an [`okienko_bus::Event::NewTransactions`] in the store's bus outbox, in
+    /// the same store transaction as the transactions themselves
+    /// ([`Store::apply_transactions_announced`]): whatever is stored is announced, even when a
+    /// later account fails or the process dies before the relay publishes. One event per account
+    /// with changes; `first_sync` marks the sync that completed a link.
+    pub async fn sync_consent_announced(
+        &self,
+        consent: &ConsentRecord,
+        presence: Presence,
+        first_sync: bool,
+    ) -> Result<(SyncReport, TxChanges), BankError> {
+        self.sync_consent_inner(consent, presence, Some(first_sync))
+            .await
+    }
+
+    /// `announce`: `Some(first_sync)` puts each account's changes into the outbox.
+    async fn sync_consent_inner(
+        &self,
+        consent: &ConsentRecord,
+        presence: Presence,
+        announce: Option<bool>,
+    ) -> Result<(SyncReport, TxChanges), BankError> {
         let mut changes = TxChanges::default();
         let lock = self.lock_for(consent.id);
         let _guard = lock.lock().await;
@@ -195,7 +265,7 @@ impl SyncEngine {
                 })
                 .await?;
             match self
-                .sync_account(consent, &ctx, &ba, id, &mut changes)
+                .sync_account(consent, &ctx, &ba, id, announce, &mut changes)
                 .await
             {
                 Ok(counts) => {
@@ -229,6 +299,7 @@ impl SyncEngine {
         ctx: &AccessCtx,
         ba: &BankAccount,
         id: AccountId,
+        announce: Option<bool>,
         changes: &mut TxChanges,
     ) -> Result<reconcile::BatchCounts, AccountFail> {
         let rid = ba.resource_id.as_str();
@@ -319,15 +390,25 @@ impl SyncEngine {
         booked.retain(|t| t.customer_date().is_none_or(|d| d >= date_from));
 
         let r = reconcile::reconcile(id, &stored, booked, pending, today);
-        self.store.apply_transactions(id, &r.batch).await?;
-        changes.added.extend(r.batch.insert.iter().map(|t| t.id));
-        changes.booked.extend(
-            r.batch
-                .update
-                .iter()
-                .filter(|t| t.status == BookingStatus::Booked)
-                .map(|t| t.id),
-        );
+        let added: Vec<TransactionId> = r.batch.insert.iter().map(|t| t.id).collect();
+        let newly_booked: Vec<TransactionId> = r
+            .batch
+            .update
+            .iter()
+            .filter(|t| t.status == BookingStatus::Booked)
+            .map(|t| t.id)
+            .collect();
+        match announce {
+            Some(first_sync) if !added.is_empty() || !newly_booked.is_empty() => {
+                let puts = new_transactions_puts(consent, &added, &newly_booked, first_sync)?;
+                self.store
+                    .apply_transactions_announced(id, &r.batch, &puts)
+                    .await?;
+            }
+            _ => self.store.apply_transactions(id, &r.batch).await?,
+        }
+        changes.added.extend(added);
+        changes.booked.extend(newly_booked);
         let last_booked_date = match (prev_booked, r.last_booked_date) {
             (Some(a), Some(b)) => Some(a.max(b)),
             (a, b) => a.or(b),
@@ -340,5 +421,72 @@ impl SyncEngine {
             })
             .await?;
         Ok(r.counts)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use okienko_core::{ConsentScope, ConsentStatus, CustomerId};
+
+    fn consent() -> ConsentRecord {
+        let now = chrono::Utc::now();
+        ConsentRecord {
+            id: ConsentId::new(),
+            customer: CustomerId::new(),
+            bank: "sandbox".into(),
+            bank_consent_id: None,
+            status: ConsentStatus::Valid,
+            scopes: vec![ConsentScope::Transactions],
+            valid_until: now.date_naive(),
+            frequency_per_day: 4,
+            recurring: true,
+            access_token: None,
+            oauth_state: None,
+            pkce_verifier: None,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    fn ids(n: usize) -> Vec<TransactionId> {
+        (0..n).map(|_| TransactionId::new()).collect()
+    }
+
+    fn named(puts: &[OutboxPut]) -> (Vec<TransactionId>, Vec<TransactionId>) {
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        for p in puts {
+            match serde_json::from_str(&p.event).unwrap() {
+                okienko_bus::Event::NewTransactions { added, booked, .. } => {
+                    assert!(added.len() + booked.len() <= ANNOUNCE_CHUNK);
+                    a.extend(added);
+                    b.extend(booked);
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        (a, b)
+    }
+
+    #[test]
+    fn a_small_change_is_one_announcement_a_long_history_several() {
+        let c = consent();
+        let (added, booked) = (ids(3), ids(2));
+        let puts = new_transactions_puts(&c, &added, &booked, false).unwrap();
+        assert_eq!(puts.len(), 1);
+        assert_eq!(named(&puts), (added.clone(), booked.clone()));
+        assert_eq!(
+            puts[0].id,
+            crate::link::new_transactions_id(c.id, &added, &booked)
+        );
+
+        let (added, booked) = (ids(2 * ANNOUNCE_CHUNK + 1), ids(1));
+        let puts = new_transactions_puts(&c, &added, &booked, true).unwrap();
+        assert_eq!(puts.len(), 4);
+        assert_eq!(named(&puts), (added, booked));
+        let distinct: std::collections::HashSet<&str> =
+            puts.iter().map(|p| p.id.as_str()).collect();
+        assert_eq!(distinct.len(), 4);
+        assert!(puts.iter().all(|p| p.event.len() < 200_000));
     }
 }

@@ -23,6 +23,8 @@ pub mod webchat_sessions;
 pub use webchat_sessions::*;
 pub mod conversations;
 pub use conversations::*;
+pub mod outbox;
+pub use outbox::*;
 pub mod payments;
 pub mod support;
 pub use payments::*;
@@ -108,6 +110,9 @@ macro_rules! conformance_tests {
             conversations_are_sealed_versioned_and_compare_and_set,
             idle_conversations_are_purged,
             erase_deletes_conversations,
+            outbox_puts_once_claims_reschedules_and_deletes,
+            outbox_claimers_get_disjoint_rows,
+            transactions_are_stored_with_their_announcement,
         );
     };
     (@each $make:path; $($name:ident),* $(,)?) => {
