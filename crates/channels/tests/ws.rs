@@ -141,7 +141,7 @@ fn text_of(reply_frame: &Value) -> String {
 }
 
 #[tokio::test]
-async fn hello_gets_welcome_then_typing_and_replies() {
+async fn hello_gets_welcome_then_replies_and_typing_only_when_slow() {
     let app = spawn_app(WebChatConfig::default()).await;
     let mut c = Client::connect(app.addr).await;
     let w = c.hello(None, None).await;
@@ -157,8 +157,11 @@ async fn hello_gets_welcome_then_typing_and_replies() {
     assert_eq!(w["resumed"], false);
 
     c.say("dzień dobry").await;
-    assert_eq!(c.recv().await["type"], "typing", "typing comes first");
-    let r = c.reply().await;
+    let r = c.recv().await;
+    assert_eq!(
+        r["type"], "reply",
+        "a quick answer comes without a typing notice"
+    );
     assert_eq!(r["seq"], 1);
     assert_eq!(text_of(&r), "echo: dzień dobry");
     assert_eq!(r["reply"]["sensitivity"], "public");
@@ -183,6 +186,13 @@ async fn hello_gets_welcome_then_typing_and_replies() {
             .all(|(who, lang, _)| *who == customer && *lang == Some(Lang::Pl))
     );
     assert_eq!(events[2].2, InboundEvent::QuickReply("tx:page:1".into()));
+
+    // An answer that takes a while is announced by the typing notice, then comes.
+    c.say("sleep:600 slow").await;
+    assert_eq!(c.recv().await["type"], "typing", "typing comes first");
+    let r = c.recv().await;
+    assert_eq!(r["type"], "reply");
+    assert_eq!(text_of(&r), "echo: slow");
 }
 
 #[tokio::test]

@@ -616,12 +616,17 @@ impl FraudWatcher {
         first_sync: bool,
     ) -> Result<u32, WatchError> {
         let _one = self.serial.lock().await;
-        let history = self.history(customer).await?;
         let baseline = self
             .book
             .baseline(customer)
             .await
             .map_err(WatchError::store)?;
+        if added.is_empty() && !first_sync && baseline.is_some() {
+            // Only bookings of transactions scored when they arrived: nothing new to score, and
+            // no reason to read (and audit a read of) the whole history.
+            return Ok(0);
+        }
+        let history = self.history(customer).await?;
         let mut states = self.states.lock().await;
         if first_sync || baseline.is_none() {
             let mut st = CustomerState::new();

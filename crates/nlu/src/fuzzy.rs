@@ -99,13 +99,17 @@ pub fn prefix_matches(prefix: &str, token: &str) -> bool {
     if n < 6 || prefix.contains('_') || prefix.chars().next() != token.chars().next() {
         return false;
     }
-    let t: Vec<char> = token.chars().collect();
-    for k in [n.saturating_sub(1), n, n + 1] {
-        if k == 0 || k > t.len() {
-            continue;
-        }
-        let head: String = t[..k].iter().collect();
-        if osa(prefix, &head, 1) <= 1 {
+    // The token's first k letters for k = n-1, n, n+1, sliced in place (letter boundaries).
+    let mut bounds = token
+        .char_indices()
+        .map(|(i, _)| i)
+        .chain(std::iter::once(token.len()));
+    let Some(first) = bounds.nth(n.saturating_sub(1)) else {
+        return false;
+    };
+    let ends = std::iter::once(first).chain(bounds.take(2));
+    for end in ends {
+        if end > 0 && osa(prefix, &token[..end], 1) <= 1 {
             return true;
         }
     }

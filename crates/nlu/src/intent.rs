@@ -653,20 +653,86 @@ const RULES: &[(Intent, f32, &str)] = &[
     (OutOfScope, 2.5, "do you like"),
 ];
 
+/// One alternative of a rule element: a word (typos allowed by its length) or a prefix (`word*`),
+/// with what the typo rule allows it worked out once.
 #[derive(Debug)]
 enum Alt {
-    Word(String),
-    Prefix(String),
+    Word { text: String, max_edits: usize },
+    Prefix { text: String, fuzzy: bool },
+}
+
+impl Alt {
+    fn new(folded: String) -> Alt {
+        match folded.strip_suffix('*') {
+            Some(p) => Alt::Prefix {
+                // Only prefixes of six letters or more may carry a slip (`fuzzy::prefix_matches`).
+                fuzzy: p.chars().count() >= 6 && !p.contains('_'),
+                text: p.to_owned(),
+            },
+            None => Alt::Word {
+                // Pseudo-words ("emoji_lock") are exact only (`fuzzy::word_matches`).
+                max_edits: if folded.contains('_') {
+                    0
+                } else {
+                    fuzzy::allowed_edits(folded.chars().count())
+                },
+                text: folded,
+            },
+        }
+    }
+
+    fn text(&self) -> &str {
+        match self {
+            Alt::Word { text, .. } | Alt::Prefix { text, .. } => text,
+        }
+    }
+
+    /// The same answer as `fuzzy::word_matches` / `fuzzy::prefix_matches`, with the cases they
+    /// would reject after some work rejected first.
+    fn matches(&self, tok: &str) -> bool {
+        match self {
+            Alt::Word { text, max_edits } => {
+                if text == tok {
+                    return true;
+                }
+                if *max_edits == 0
+                    || (text.is_ascii()
+                        && tok.is_ascii()
+                        && text.len().abs_diff(tok.len()) > *max_edits)
+                {
+                    return false;
+                }
+                fuzzy::word_matches(text, tok)
+            }
+            Alt::Prefix { text, fuzzy } => {
+                tok.starts_with(text.as_str()) || (*fuzzy && fuzzy::prefix_matches(text, tok))
+            }
+        }
+    }
 }
 
 struct Rule {
     intent: Intent,
     weight: f32,
-    elems: Vec<Vec<Alt>>,
+    /// Per element, the ids of its alternatives in [`Table::alts`].
+    elems: Vec<Vec<usize>>,
 }
 
-static COMPILED: LazyLock<Vec<Rule>> = LazyLock::new(|| {
-    RULES
+/// The rules with every distinct alternative stored once. A token can only match an alternative
+/// that starts with the same byte (exactly, by prefix or within a typo: `fuzzy` never lets the
+/// first letter slip), so each token is compared with the few alternatives under its first byte,
+/// once, instead of with every rule's.
+struct Table {
+    alts: Vec<Alt>,
+    /// Alternative ids by first byte; `by_first[256]` holds those that are empty (match anything).
+    by_first: Vec<Vec<usize>>,
+    rules: Vec<Rule>,
+}
+
+static COMPILED: LazyLock<Table> = LazyLock::new(|| {
+    let mut alts: Vec<Alt> = Vec::new();
+    let mut ids: std::collections::HashMap<String, usize> = Default::default();
+    let rules = RULES
         .iter()
         .map(|(intent, weight, pat)| Rule {
             intent: *intent,
@@ -677,33 +743,71 @@ static COMPILED: LazyLock<Vec<Rule>> = LazyLock::new(|| {
                     e.split('|')
                         .filter(|a| !a.is_empty())
                         .map(|a| {
-                            let a = crate::text::fold(a);
-                            match a.strip_suffix('*') {
-                                Some(p) => Alt::Prefix(p.to_owned()),
-                                None => Alt::Word(a),
-                            }
+                            let folded = crate::text::fold(a);
+                            *ids.entry(folded.clone()).or_insert_with(|| {
+                                alts.push(Alt::new(folded));
+                                alts.len() - 1
+                            })
                         })
                         .collect()
                 })
                 .collect(),
         })
-        .collect()
+        .collect();
+    let mut by_first = vec![Vec::new(); 257];
+    for (id, alt) in alts.iter().enumerate() {
+        let slot = alt
+            .text()
+            .as_bytes()
+            .first()
+            .map_or(256, |b| usize::from(*b));
+        by_first[slot].push(id);
+    }
+    Table {
+        alts,
+        by_first,
+        rules,
+    }
 });
 
-fn alt_matches(alt: &Alt, tok: &str) -> bool {
-    match alt {
-        Alt::Word(w) => fuzzy::word_matches(w, tok),
-        Alt::Prefix(p) => fuzzy::prefix_matches(p, tok),
+/// Which alternatives each token matches: one bit per alternative, `width` words per token.
+struct Matches {
+    width: usize,
+    bits: Vec<u64>,
+}
+
+impl Matches {
+    fn of(table: &Table, words: &[&str]) -> Matches {
+        let width = table.alts.len().div_ceil(64);
+        let mut bits = vec![0u64; width * words.len()];
+        for (t, word) in words.iter().enumerate() {
+            let first = word.as_bytes().first().map_or(256, |b| usize::from(*b));
+            let candidates = table.by_first[first].iter().chain(&table.by_first[256]);
+            for &id in candidates {
+                if table.alts[id].matches(word) {
+                    bits[t * width + id / 64] |= 1 << (id % 64);
+                }
+            }
+        }
+        Matches { width, bits }
+    }
+
+    fn has(&self, token: usize, alt: usize) -> bool {
+        self.bits[token * self.width + alt / 64] & (1 << (alt % 64)) != 0
     }
 }
 
 /// Max tokens allowed between two consecutive pattern elements.
 const MAX_GAP: usize = 2;
 
-/// Whether the rule's elements occur in order with bounded gaps. Elements are tested lazily:
-/// most rules fail on their first element, so later ones are rarely compared.
-fn rule_matches(rule: &Rule, words: &[&str], reach: &mut Vec<bool>, next: &mut Vec<bool>) -> bool {
-    let n = words.len();
+/// Whether the rule's elements occur in order with bounded gaps.
+fn rule_matches(
+    rule: &Rule,
+    n: usize,
+    matches: &Matches,
+    reach: &mut Vec<bool>,
+    next: &mut Vec<bool>,
+) -> bool {
     for (e, alts) in rule.elems.iter().enumerate() {
         next.clear();
         next.resize(n, false);
@@ -715,7 +819,7 @@ fn rule_matches(rule: &Rule, words: &[&str], reach: &mut Vec<bool>, next: &mut V
                     continue;
                 }
             }
-            if alts.iter().any(|a| alt_matches(a, words[t])) {
+            if alts.iter().any(|a| matches.has(t, *a)) {
                 next[t] = true;
                 any = true;
             }
@@ -739,10 +843,12 @@ pub fn rule_scores(tokens: &[Token]) -> [f32; 17] {
     if words.is_empty() {
         return scores;
     }
+    let table = &*COMPILED;
+    let matches = Matches::of(table, &words);
     // Scratch rows for the matcher, shared by every rule.
     let (mut reach, mut next) = (Vec::new(), Vec::new());
-    for rule in COMPILED.iter() {
-        if rule_matches(rule, &words, &mut reach, &mut next) {
+    for rule in &table.rules {
+        if rule_matches(rule, words.len(), &matches, &mut reach, &mut next) {
             scores[rule.intent.index()] += rule.weight;
         }
     }
@@ -767,7 +873,7 @@ mod tests {
 
     #[test]
     fn every_rule_compiles_to_something() {
-        for r in COMPILED.iter() {
+        for r in &COMPILED.rules {
             assert!(!r.elems.is_empty());
             assert!(r.elems.iter().all(|e| !e.is_empty()));
         }

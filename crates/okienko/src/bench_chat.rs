@@ -296,6 +296,8 @@ struct Figures {
     per_instance_rss_mb: Vec<f64>,
     balance: Vec<Duration>,
     transactions: Vec<Duration>,
+    /// CPU time the server processes used while the clock ran (user + system).
+    cpu_seconds: f64,
 }
 
 impl Figures {
@@ -308,6 +310,10 @@ impl Figures {
             "p50_ms": pct(&mut self.latencies, 0.50),
             "p99_ms": pct(&mut self.latencies, 0.99),
             "peak_rss_mb": self.peak_rss_mb,
+            "server_cpu_seconds": round3(self.cpu_seconds),
+            "server_cpu_us_per_message": round1(
+                self.cpu_seconds * 1e6 / (self.messages.max(1) as f64)
+            ),
         });
         if self.per_instance_rss_mb.len() > 1 {
             v["peak_rss_mb_per_instance"] = json!(self.per_instance_rss_mb);
@@ -389,7 +395,14 @@ async fn drive_gateways(
     let sampler = opts
         .soak_minutes
         .map(|_| tokio::spawn(sample_rss(pids.clone(), duration)));
-    let mut figures = load(clients, Target::Gateway, duration, opts.transactions_every).await?;
+    let mut figures = load(
+        clients,
+        Target::Gateway,
+        duration,
+        opts.transactions_every,
+        &pids,
+    )
+    .await?;
     let per_instance: Vec<f64> = gateways.iter().map(|g| g.peak_rss_mb()).collect();
     figures.peak_rss_mb = round1(per_instance.iter().sum());
     figures.per_instance_rss_mb = per_instance;
@@ -423,6 +436,7 @@ async fn drive_echo(echo: &Child, opts: &ChatBench) -> anyhow::Result<Figures> {
         Target::Echo,
         Duration::from_secs(opts.seconds),
         opts.transactions_every,
+        &[echo.pid],
     )
     .await?;
     figures.peak_rss_mb = echo.peak_rss_mb();
@@ -438,6 +452,7 @@ async fn load(
     target: Target,
     duration: Duration,
     transactions_every: usize,
+    servers: &[u32],
 ) -> anyhow::Result<Figures> {
     let n = clients.len();
     let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(n + 1));
@@ -490,6 +505,7 @@ async fn load(
     }
     barrier.wait().await;
     let started = Instant::now();
+    let cpu_before: f64 = servers.iter().map(|p| cpu_seconds(*p)).sum();
     let mut f = Figures {
         messages: 0,
         errors: 0,
@@ -500,6 +516,7 @@ async fn load(
         per_instance_rss_mb: Vec::new(),
         balance: Vec::new(),
         transactions: Vec::new(),
+        cpu_seconds: 0.0,
     };
     for t in tasks {
         let (b, tx, e) = t.await?;
@@ -508,6 +525,7 @@ async fn load(
         f.transactions.extend(tx);
     }
     f.seconds = started.elapsed().as_secs_f64();
+    f.cpu_seconds = servers.iter().map(|p| cpu_seconds(*p)).sum::<f64>() - cpu_before;
     f.latencies = f.balance.iter().chain(&f.transactions).copied().collect();
     f.messages = f.latencies.len();
     f.per_second = f.messages as f64 / f.seconds.max(1e-9);
@@ -852,6 +870,29 @@ impl Drop for Child {
     fn drop(&mut self) {
         let _ = self.child.start_kill();
     }
+}
+
+/// CPU time a process has used so far (user + system), from `/proc/PID/stat` (fields 14 and
+/// 15, in clock ticks of 1/100 s: Linux's `USER_HZ` for `/proc`). 0 when it cannot be read.
+/// Unlike messages per second, CPU per message hardly moves when something else runs on the
+/// machine, so it compares two builds fairly.
+fn cpu_seconds(pid: u32) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0.0;
+    };
+    // The command name (field 2) is in parentheses and may hold spaces: count after it.
+    let Some((_, rest)) = stat.rsplit_once(')') else {
+        return 0.0;
+    };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // `rest` starts at field 3 (state), so utime (14) and stime (15) are at 11 and 12.
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    (ticks(11) + ticks(12)) as f64 / 100.0
 }
 
 /// A `kB` figure from `/proc/PID/status` (`VmHWM:` is the peak resident set, `VmRSS:` the

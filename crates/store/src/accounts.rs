@@ -344,7 +344,9 @@ impl Store {
     }
 
     /// [`Store::accounts_for_customer`] and [`Store::balances_for_customer`] together: on
-    /// SQLite one direct read with one data key (the balance question asks for both).
+    /// SQLite one direct read with one data key (the balance question asks for both), or the
+    /// copy kept since the last such read when nothing of the customer's changed since
+    /// (`read_cache.rs`).
     pub async fn accounts_and_balances_for_customer(
         &self,
         c: CustomerId,
@@ -356,6 +358,11 @@ impl Store {
         };
         let c = c.to_string();
         direct.read(|conn| {
+            // The generation first: a write after it leaves the kept copy behind, never ahead.
+            let generation = crate::read_cache::generation(conn, &c)?;
+            if let Some(kept) = direct.balances.get(&c, generation) {
+                return Ok(kept);
+            }
             let accounts = account_rows_direct(conn, &c)?;
             let balances = balance_rows_direct(conn, &c)?;
             if accounts.is_empty() && balances.is_empty() {
@@ -363,10 +370,11 @@ impl Store {
             }
             let dek = self.load_dek_direct(conn, &c)?;
             let accounts = to_records(accounts, dek.as_ref())?;
-            let balances = balances
+            let balances: Vec<Balance> = balances
                 .into_iter()
                 .map(|r| r.into_balance(sealed::require(dek.as_ref())?))
                 .collect::<Result<_, _>>()?;
+            direct.balances.put(&c, generation, &accounts, &balances);
             Ok((accounts, balances))
         })
     }

@@ -35,6 +35,8 @@ pub(crate) struct Direct {
     audit: PathBuf,
     readers: Mutex<Vec<Connection>>,
     writer: Mutex<Option<Connection>>,
+    /// Decrypted accounts and balances kept between questions (`read_cache.rs`).
+    pub(crate) balances: crate::read_cache::ReadCache,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -79,6 +81,7 @@ impl Direct {
             audit: audit.to_owned(),
             readers: Mutex::new(Vec::new()),
             writer: Mutex::new(None),
+            balances: crate::read_cache::ReadCache::default(),
         }
     }
 

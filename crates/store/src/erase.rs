@@ -121,6 +121,10 @@ impl Store {
             }
             n
         });
+        if let Some(direct) = self.direct() {
+            // The triggers already made the kept copy stale; drop the plaintext now too.
+            direct.balances.forget(&customer);
+        }
         tracing::info!(customer = %c, rows = deleted, "customer financial data erased");
         Ok(deleted)
     }

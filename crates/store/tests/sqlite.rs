@@ -449,3 +449,72 @@ async fn audit_rows_of_an_older_database_move_into_the_audit_file() {
         store.close().await;
     }
 }
+
+/// The balance read keeps a decrypted copy between questions (`read_cache.rs`); a write to the
+/// customer's accounts or balances by anyone, here a second process-like handle on the same
+/// file, is seen at the next read, and an erase leaves nothing.
+#[tokio::test]
+async fn kept_balances_follow_writes_from_another_connection() {
+    use okienko_core::*;
+
+    let (_dir, _file, url, a) = fresh("kept.sqlite").await;
+    let b = okienko_store::Store::connect(&url, conformance::harness::keyring())
+        .await
+        .unwrap();
+    let (cust, _, acc) = conformance::setup(&a).await;
+    let (other, _, other_acc) = conformance::setup(&a).await;
+    let bal = |a: AccountId, amount: &str| Balance {
+        account_id: a,
+        kind: BalanceKind::InterimAvailable,
+        amount: conformance::pln(amount),
+        reference_date: None,
+        fetched_at: chrono::Utc::now(),
+    };
+    let amounts = |s: &okienko_store::Store, c| {
+        let s = s.clone();
+        async move {
+            let (accounts, balances) = s.accounts_and_balances_for_customer(c).await.unwrap();
+            let names: Vec<String> = accounts.into_iter().map(|a| a.account.name).collect();
+            let amounts: Vec<String> = balances
+                .into_iter()
+                .map(|b| b.amount.amount_string())
+                .collect();
+            (names, amounts)
+        }
+    };
+    a.replace_balances(acc, &[bal(acc, "100.00")])
+        .await
+        .unwrap();
+    a.replace_balances(other_acc, &[bal(other_acc, "5.00")])
+        .await
+        .unwrap();
+    let first = amounts(&a, cust).await;
+    assert_eq!(first.1.len(), 1);
+    assert!(first.1[0].contains("100.00"), "{first:?}");
+    assert_eq!(amounts(&a, cust).await, first, "read again unchanged");
+
+    // Another handle writes new balances: the first sees them at once.
+    b.replace_balances(acc, &[bal(acc, "42.10")]).await.unwrap();
+    let after = amounts(&a, cust).await;
+    assert!(after.1[0].contains("42.10"), "{after:?}");
+    // ... and a renamed account.
+    let mut rec = b.accounts_for_customer(cust).await.unwrap().remove(0);
+    rec.account.name = "Konto po zmianie".into();
+    b.upsert_account(&rec).await.unwrap();
+    assert_eq!(
+        amounts(&a, cust).await.0,
+        vec!["Konto po zmianie".to_owned()]
+    );
+    // Another customer's writes do not disturb this one's answer.
+    b.replace_balances(other_acc, &[bal(other_acc, "6.00")])
+        .await
+        .unwrap();
+    assert!(amounts(&a, cust).await.1[0].contains("42.10"));
+    assert!(amounts(&a, other).await.1[0].contains("6.00"));
+
+    // Erased through the other handle: nothing is served from memory.
+    b.delete_customer_financial_data(cust).await.unwrap();
+    assert_eq!(amounts(&a, cust).await, (vec![], vec![]));
+    b.close().await;
+    a.close().await;
+}
