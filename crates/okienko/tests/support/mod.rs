@@ -360,3 +360,35 @@ pub async fn link(chat: &mut Chat, text: &str, psu: &str) -> String {
     chat.expect("account_list", "", LINK_WAIT).await;
     consent_id
 }
+
+/// Where `figure` (an amount the test used, e.g. "1249" or "23.50") stands on its own in `log`,
+/// the text around it; `None` when it does not. Inside a longer run of letters, digits or
+/// hyphens it is part of an id (a UUID, a digest, an idempotency key) that happens to contain
+/// those digits, not an amount.
+#[allow(dead_code)]
+pub fn amount_in_log(log: &str, figure: &str) -> Option<String> {
+    let id_char = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+    log.match_indices(figure).find_map(|(at, _)| {
+        let before = log[..at].chars().next_back();
+        let after = log[at + figure.len()..].chars().next();
+        if before.is_some_and(id_char) || after.is_some_and(id_char) {
+            return None;
+        }
+        let from = log[..at].char_indices().rev().nth(60).map_or(0, |(i, _)| i);
+        let to = log[at..]
+            .char_indices()
+            .nth(60 + figure.len())
+            .map_or(log.len(), |(i, _)| at + i);
+        Some(log[from..to].to_owned())
+    })
+}
+
+/// Asserts that none of `figures` stands on its own in `log` ([`amount_in_log`]).
+#[allow(dead_code)]
+pub fn assert_no_amounts(log: &str, figures: &[&str]) {
+    for f in figures {
+        if let Some(around) = amount_in_log(log, f) {
+            panic!("amount {f:?} in logs: …{around}…");
+        }
+    }
+}
