@@ -8,88 +8,17 @@
 //! 2. Rows left by a process that died (no relay ever ran, or its relay died holding a claim)
 //!    are published by a relay started later.
 
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
+
+mod support;
 
 use okienko::outbox::{RelayOptions, spawn};
 use okienko_bus::{BusOptions, Event, EventBus, JetStreamBus, Subscription, Topic};
 use okienko_core::{ConsentId, CustomerId, TransactionId};
 use okienko_store::{KeyId, Keyring, MasterKey, OutboxPut, Store};
+use support::cluster::NatsServer;
 use tokio::sync::watch;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
-}
-
-struct Nats {
-    port: u16,
-    dir: tempfile::TempDir,
-    child: Option<Child>,
-}
-
-impl Nats {
-    async fn start() -> Nats {
-        let mut n = Nats {
-            port: free_port(),
-            dir: tempfile::tempdir().expect("temp dir"),
-            child: None,
-        };
-        n.up().await;
-        n
-    }
-
-    fn url(&self) -> String {
-        format!("nats://127.0.0.1:{}", self.port)
-    }
-
-    async fn up(&mut self) {
-        let bin =
-            std::env::var("OKIENKO_NATS_SERVER").unwrap_or_else(|_| "/usr/sbin/nats-server".into());
-        let child = Command::new(bin)
-            .args([
-                "-a",
-                "127.0.0.1",
-                "-p",
-                &self.port.to_string(),
-                "-js",
-                "-sd",
-            ])
-            .arg(self.dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("nats-server is required for this test");
-        self.child = Some(child);
-        for _ in 0..100 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", self.port))
-                .await
-                .is_ok()
-            {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("nats-server did not listen on {}", self.port);
-    }
-
-    fn down(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            c.kill().expect("kill nats-server");
-            c.wait().expect("reap nats-server");
-        }
-    }
-}
-
-impl Drop for Nats {
-    fn drop(&mut self) {
-        self.down();
-    }
-}
 
 fn keyring() -> Keyring {
     Keyring::single(
@@ -179,7 +108,8 @@ async fn wait_empty(store: &Store, wait: Duration) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_event_put_while_nats_is_down_is_published_once_when_it_is_back() {
-    let mut nats = Nats::start().await;
+    let nats_dir = tempfile::tempdir().expect("temp dir");
+    let mut nats = NatsServer::start(nats_dir.path()).await;
     let bus = JetStreamBus::connect(&nats.url(), "outbox-down", bus_options())
         .await
         .expect("connect");
@@ -193,7 +123,7 @@ async fn an_event_put_while_nats_is_down_is_published_once_when_it_is_back() {
         stopped,
     );
 
-    nats.down();
+    nats.stop();
     let (id, event) = new_transactions(3);
     assert!(
         store
@@ -218,7 +148,7 @@ async fn an_event_put_while_nats_is_down_is_published_once_when_it_is_back() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 
-    nats.up().await;
+    nats.start_again().await;
     wait_empty(&store, Duration::from_secs(20)).await;
     let mut sub = bus
         .subscribe("outbox-test", Some(Topic::NewTransactions))
@@ -258,7 +188,8 @@ async fn rows_left_by_a_dead_process_are_published_by_the_next_relay() {
         store.close().await;
     }
 
-    let nats = Nats::start().await;
+    let nats_dir = tempfile::tempdir().expect("temp dir");
+    let nats = NatsServer::start(nats_dir.path()).await;
     let bus = JetStreamBus::connect(&nats.url(), "outbox-dead", bus_options())
         .await
         .expect("connect");
