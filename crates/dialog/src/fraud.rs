@@ -45,6 +45,8 @@ pub const JOB: &str = "fraud_watcher";
 const PAGE: u32 = 500;
 /// Most history read to rebuild one customer's state.
 const MAX_HISTORY: u64 = 20_000;
+/// Added transactions per gated read by id.
+const ADDED_PER_READ: usize = 1_000;
 
 /// Quiet hours in the customer's zone, e.g. 22:00–07:00 (may wrap midnight). Equal start and
 /// end means none.
@@ -626,6 +628,10 @@ impl FraudWatcher {
             // no reason to read (and audit a read of) the whole history.
             return Ok(0);
         }
+        if !first_sync && baseline.is_some() && self.states.lock().await.contains_key(&customer) {
+            // The customer's risk state is in memory: only what the sync added is read.
+            return self.score_added(customer, added).await;
+        }
         let history = self.history(customer).await?;
         let mut states = self.states.lock().await;
         if first_sync || baseline.is_none() {
@@ -654,6 +660,43 @@ impl FraudWatcher {
             }
             st
         });
+        self.score(customer, st, new).await
+    }
+
+    /// Scores the added transactions against the risk state kept in memory, reading only them
+    /// (through the gate, audited like any read of transactions).
+    async fn score_added(
+        &self,
+        customer: CustomerId,
+        added: &[TransactionId],
+    ) -> Result<u32, WatchError> {
+        let mut new = Vec::new();
+        for chunk in added.chunks(ADDED_PER_READ) {
+            new.extend(
+                self.gate
+                    .transactions_by_ids(&self.req(customer), chunk)
+                    .await
+                    .map_err(|e| WatchError(e.to_string()))?
+                    .into_data(),
+            );
+        }
+        new.sort_by_key(|t| t.date);
+        let mut states = self.states.lock().await;
+        // Held since the caller looked (`serial`): only `forget` could have dropped it.
+        let Some(st) = states.get_mut(&customer) else {
+            return Ok(0);
+        };
+        self.score(customer, st, new.iter().collect()).await
+    }
+
+    /// Assesses each new transaction in date order, updating the state, and warns about the
+    /// suspicious ones.
+    async fn score(
+        &self,
+        customer: CustomerId,
+        st: &mut CustomerState,
+        new: Vec<&Transaction>,
+    ) -> Result<u32, WatchError> {
         let mut suspicious = 0u32;
         for t in new {
             let Some(tx) = self.to_tx(t) else { continue };

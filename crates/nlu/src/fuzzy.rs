@@ -60,6 +60,26 @@ fn osa_in<T: PartialEq, R: AsMut<[usize]>>(a: &[T], b: &[T], max: usize, rows: &
     prev[b.len()]
 }
 
+/// The set of letters in `s`, one bit each (a–z and digits their own, others folded onto the
+/// rest). Each edit adds or drops at most one letter of the set (a substitution both), so two
+/// words within `k` edits differ in at most `2k` bits: a test that rejects most pairs before
+/// [`osa`] is run.
+pub fn letter_set(s: &str) -> u64 {
+    s.chars().fold(0u64, |m, c| {
+        let bit = match c {
+            'a'..='z' => c as u32 - 'a' as u32,
+            '0'..='9' => 26 + c as u32 - '0' as u32,
+            _ => 36 + (c as u32) % 28,
+        };
+        m | (1u64 << bit)
+    })
+}
+
+/// Whether two letter sets ([`letter_set`]) allow the words to be within `max` edits.
+pub fn may_be_within(a: u64, b: u64, max: usize) -> bool {
+    ((a ^ b).count_ones() as usize) <= 2 * max
+}
+
 /// How many slips a word of this length may carry and still count as the word.
 pub fn allowed_edits(len: usize) -> usize {
     match len {
@@ -130,6 +150,24 @@ mod tests {
         assert_eq!(osa("żabka", "zabka", 2), 1);
         assert_eq!(osa("żabka", "żabka", 2), 0);
         assert_eq!(osa("łódź", "lodz", 5), 3);
+    }
+
+    #[test]
+    fn letter_sets_never_reject_a_match() {
+        let words = [
+            "koncie", "kocie", "konta", "konat", "saldo", "sladdo", "żabka", "zabka", "przelew",
+            "przlew", "abc", "xyzxyz", "łódź", "lodz", "karta", "kart", "kartaa",
+        ];
+        for a in words {
+            for b in words {
+                for max in 0..3 {
+                    if osa(a, b, max) <= max {
+                        assert!(may_be_within(letter_set(a), letter_set(b), max), "{a} {b}");
+                    }
+                }
+            }
+        }
+        assert!(!may_be_within(letter_set("saldo"), letter_set("kawa"), 1));
     }
 
     #[test]

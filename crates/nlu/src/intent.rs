@@ -657,8 +657,18 @@ const RULES: &[(Intent, f32, &str)] = &[
 /// with what the typo rule allows it worked out once.
 #[derive(Debug)]
 enum Alt {
-    Word { text: String, max_edits: usize },
-    Prefix { text: String, fuzzy: bool },
+    Word {
+        text: String,
+        max_edits: usize,
+        /// [`fuzzy::letter_set`] of `text`.
+        letters: u64,
+    },
+    Prefix {
+        text: String,
+        fuzzy: bool,
+        /// [`fuzzy::letter_set`] of `text`.
+        letters: u64,
+    },
 }
 
 impl Alt {
@@ -667,6 +677,7 @@ impl Alt {
             Some(p) => Alt::Prefix {
                 // Only prefixes of six letters or more may carry a slip (`fuzzy::prefix_matches`).
                 fuzzy: p.chars().count() >= 6 && !p.contains('_'),
+                letters: fuzzy::letter_set(p),
                 text: p.to_owned(),
             },
             None => Alt::Word {
@@ -676,6 +687,7 @@ impl Alt {
                 } else {
                     fuzzy::allowed_edits(folded.chars().count())
                 },
+                letters: fuzzy::letter_set(&folded),
                 text: folded,
             },
         }
@@ -689,9 +701,14 @@ impl Alt {
 
     /// The same answer as `fuzzy::word_matches` / `fuzzy::prefix_matches`, with the cases they
     /// would reject after some work rejected first.
-    fn matches(&self, tok: &str) -> bool {
+    /// `tok_letters` is [`fuzzy::letter_set`] of `tok`.
+    fn matches(&self, tok: &str, tok_letters: u64) -> bool {
         match self {
-            Alt::Word { text, max_edits } => {
+            Alt::Word {
+                text,
+                max_edits,
+                letters,
+            } => {
                 if text == tok {
                     return true;
                 }
@@ -699,13 +716,23 @@ impl Alt {
                     || (text.is_ascii()
                         && tok.is_ascii()
                         && text.len().abs_diff(tok.len()) > *max_edits)
+                    || !fuzzy::may_be_within(*letters, tok_letters, *max_edits)
                 {
                     return false;
                 }
                 fuzzy::word_matches(text, tok)
             }
-            Alt::Prefix { text, fuzzy } => {
-                tok.starts_with(text.as_str()) || (*fuzzy && fuzzy::prefix_matches(text, tok))
+            Alt::Prefix {
+                text,
+                fuzzy,
+                letters,
+            } => {
+                // One slip drops at most one of the prefix's letters from the token's start, so
+                // at most one may be missing from the whole token.
+                tok.starts_with(text.as_str())
+                    || (*fuzzy
+                        && (letters & !tok_letters).count_ones() <= 1
+                        && fuzzy::prefix_matches(text, tok))
             }
         }
     }
@@ -782,9 +809,10 @@ impl Matches {
         let mut bits = vec![0u64; width * words.len()];
         for (t, word) in words.iter().enumerate() {
             let first = word.as_bytes().first().map_or(256, |b| usize::from(*b));
+            let letters = fuzzy::letter_set(word);
             let candidates = table.by_first[first].iter().chain(&table.by_first[256]);
             for &id in candidates {
-                if table.alts[id].matches(word) {
+                if table.alts[id].matches(word, letters) {
                     bits[t * width + id / 64] |= 1 << (id % 64);
                 }
             }
@@ -794,6 +822,15 @@ impl Matches {
 
     fn has(&self, token: usize, alt: usize) -> bool {
         self.bits[token * self.width + alt / 64] & (1 << (alt % 64)) != 0
+    }
+
+    /// The alternatives matched by any token (one bit each).
+    fn anywhere(&self) -> Vec<u64> {
+        let mut any = vec![0u64; self.width];
+        for row in self.bits.chunks_exact(self.width.max(1)) {
+            any.iter_mut().zip(row).for_each(|(a, b)| *a |= b);
+        }
+        any
     }
 }
 
@@ -846,8 +883,14 @@ pub fn rule_scores(tokens: &[Token]) -> [f32; 17] {
     let table = &*COMPILED;
     let matches = Matches::of(table, &words);
     // Scratch rows for the matcher, shared by every rule.
+    let anywhere = matches.anywhere();
+    let somewhere = |alt: &usize| anywhere[alt / 64] & (1 << (alt % 64)) != 0;
     let (mut reach, mut next) = (Vec::new(), Vec::new());
     for rule in &table.rules {
+        // Most rules have an element no token matches: no need to walk the tokens for them.
+        if !rule.elems.iter().all(|alts| alts.iter().any(somewhere)) {
+            continue;
+        }
         if rule_matches(rule, words.len(), &matches, &mut reach, &mut next) {
             scores[rule.intent.index()] += rule.weight;
         }

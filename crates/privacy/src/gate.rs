@@ -24,7 +24,7 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use okienko_core::{Account, Balance, Clock, CustomerId, Transaction, TxFilter};
+use okienko_core::{Account, Balance, Clock, CustomerId, Transaction, TransactionId, TxFilter};
 use okienko_store::{Store, StoreError};
 
 use crate::audit::{AccessLogEntry, AuditLog, AuditVerification, NewAudit, Ticket};
@@ -376,21 +376,7 @@ impl PrivacyGate {
         offset: u64,
         limit: u32,
     ) -> Result<Gated<TxPage>, AccessError> {
-        if !matches!(
-            req.purpose,
-            Purpose::ServiceTransactions
-                | Purpose::ServiceSpendingSummary
-                | Purpose::ServiceFraudAlert
-                | Purpose::ServiceSupport
-                | Purpose::ServiceNoticeLargePayment
-                | Purpose::ServiceNoticeSalary
-                | Purpose::ServiceNoticeRecurringUp
-                | Purpose::ServiceNoticeDuplicate
-                | Purpose::ServiceNoticeSubscription
-        ) && req.purpose.is_service()
-        {
-            return Err(AccessError::WrongPurpose);
-        }
+        transactions_purpose(req)?;
         let seq = self.authorize(req, "read.transactions").await?;
         let (transactions, total) = self
             .store
@@ -402,6 +388,23 @@ impl PrivacyGate {
                 total,
                 offset,
             },
+            audit_seq: seq,
+            purpose: req.purpose,
+        })
+    }
+
+    /// The customer's transactions among `ids` (what a sync announced), oldest first: decided
+    /// and audited as a read of transactions, like [`PrivacyGate::transactions`].
+    pub async fn transactions_by_ids(
+        &self,
+        req: &AccessRequest,
+        ids: &[TransactionId],
+    ) -> Result<Gated<Vec<Transaction>>, AccessError> {
+        transactions_purpose(req)?;
+        let seq = self.authorize(req, "read.transactions").await?;
+        let data = self.store.transactions_by_ids(req.subject, ids).await?;
+        Ok(Gated {
+            data,
             audit_seq: seq,
             purpose: req.purpose,
         })
@@ -484,4 +487,24 @@ impl Drop for FlushOnDrop<'_> {
     fn drop(&mut self) {
         self.0.kick();
     }
+}
+
+/// The service purposes that may read transactions (others are refused before the policy).
+fn transactions_purpose(req: &AccessRequest) -> Result<(), AccessError> {
+    if !matches!(
+        req.purpose,
+        Purpose::ServiceTransactions
+            | Purpose::ServiceSpendingSummary
+            | Purpose::ServiceFraudAlert
+            | Purpose::ServiceSupport
+            | Purpose::ServiceNoticeLargePayment
+            | Purpose::ServiceNoticeSalary
+            | Purpose::ServiceNoticeRecurringUp
+            | Purpose::ServiceNoticeDuplicate
+            | Purpose::ServiceNoticeSubscription
+    ) && req.purpose.is_service()
+    {
+        return Err(AccessError::WrongPurpose);
+    }
+    Ok(())
 }

@@ -170,7 +170,15 @@ async fn every_forbidden_purpose_is_denied_and_audited() {
                 m,
                 Err(AccessError::Denied(DenyReason::ForbiddenPurpose))
             ));
-            denials += 3;
+            let by_id = f
+                .gate
+                .transactions_by_ids(&req, &[TransactionId::new()])
+                .await;
+            assert!(matches!(
+                by_id,
+                Err(AccessError::Denied(DenyReason::ForbiddenPurpose))
+            ));
+            denials += 4;
         }
     }
     let rows = f
@@ -210,6 +218,14 @@ async fn the_customer_reads_their_own_data_with_a_valid_consent() {
         .await
         .unwrap();
     assert_eq!(page.data().total, 1);
+    // What a sync announced, read by id: the same row, and its own audit row.
+    let id = page.data().transactions[0].id;
+    let by_id = f.gate.transactions_by_ids(&tx_req, &[id]).await.unwrap();
+    assert_eq!(by_id.data(), &page.data().transactions);
+    assert!(matches!(
+        f.gate.transactions_by_ids(&req, &[id]).await,
+        Err(AccessError::WrongPurpose)
+    ));
     let rows = f
         .store
         .audit_for_subject(&f.customer.to_string(), 10)
@@ -218,6 +234,10 @@ async fn the_customer_reads_their_own_data_with_a_valid_consent() {
     assert!(
         rows.iter()
             .any(|r| r.seq == got.audit_seq() && r.decision == "allow[customer_balance]")
+    );
+    assert!(
+        rows.iter()
+            .any(|r| r.seq == by_id.audit_seq() && r.action == "read.transactions")
     );
 
     // Someone else asking for this customer's data is refused, and so is a leaky channel.

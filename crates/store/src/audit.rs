@@ -150,6 +150,114 @@ macro_rules! write_audit_head {
 }
 pub(crate) use write_audit_head;
 
+/// [`write_audit_head!`]'s statement, for direct connections (positional parameters).
+const WRITE_AUDIT_HEAD: &str = "INSERT INTO audit_head (id, keyed_from, seq, hash, mac) \
+     VALUES (1, ?1, ?2, ?3, ?4) ON CONFLICT (id) DO UPDATE SET \
+     keyed_from = excluded.keyed_from, seq = excluded.seq, hash = excluded.hash, mac = excluded.mac";
+/// The chain's last row.
+const LAST_AUDIT_ROW: &str = "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1";
+/// The checkpoint.
+const AUDIT_HEAD: &str = "SELECT keyed_from, seq, hash, mac FROM audit_head WHERE id = 1";
+
+/// A batch linked onto the chain, ready to insert, with the checkpoint that will vouch for it.
+struct Chained<'a> {
+    keyed_from: i64,
+    rows: Vec<(AuditRow, &'a str)>,
+    mac: String,
+    seal: AuditHeadSeal,
+}
+
+impl Chained<'_> {
+    /// The checkpoint's values: (keyed_from, last seq, last hash).
+    fn end(&self) -> Result<(i64, i64, &str), StoreError> {
+        match self.rows.last() {
+            Some((r, _)) => Ok((self.keyed_from, r.seq, r.hash.as_str())),
+            None => Err(StoreError::Corrupt("audit_log")),
+        }
+    }
+
+    fn finish(self) -> (Vec<AuditRow>, AuditHeadSeal) {
+        (self.rows.into_iter().map(|(r, _)| r).collect(), self.seal)
+    }
+}
+
+/// Links `entries` onto the chain whose end is `last` and whose checkpoint is `head`.
+///
+/// Appending must never launder tampering into a fresh, valid checkpoint. A forged or missing
+/// checkpoint stops appends (the gate then fails closed) until an operator has looked at
+/// `okienko audit verify`; otherwise the chain goes on from the row the checkpoint vouches for,
+/// so deleted last rows stay a gap and rows appended around the store stay unlinked.
+fn chain<'a>(
+    key: &ChainKey,
+    key_existed: bool,
+    head: Option<HeadDbRow>,
+    last: Option<(i64, String)>,
+    entries: &[AuditEntry],
+    stamps: &'a [(DateTime<Utc>, String)],
+) -> Result<Chained<'a>, StoreError> {
+    let (mut seq, mut prev_hash) = match (&head, last) {
+        (Some(h), last) => {
+            if !same(&key.head_mac(h.keyed_from, h.seq, &h.hash), &h.mac) {
+                tracing::error!("audit checkpoint does not verify; refusing to append");
+                return Err(StoreError::Corrupt("audit_head"));
+            }
+            let top = last.map_or(h.seq, |(seq, _)| seq.max(h.seq));
+            (
+                top.checked_add(1)
+                    .ok_or(StoreError::Corrupt("audit_log.seq"))?,
+                h.hash.clone(),
+            )
+        }
+        (None, _) if key_existed => {
+            // (On SQLite a crash between committing the key file and the main file of the very
+            // first keyed append could also leave this state; see the docs.)
+            tracing::error!("audit checkpoint missing; refusing to append");
+            return Err(StoreError::Corrupt("audit_head"));
+        }
+        (None, Some((seq, hash))) => (
+            seq.checked_add(1)
+                .ok_or(StoreError::Corrupt("audit_log.seq"))?,
+            hash,
+        ),
+        (None, None) => (1, AUDIT_GENESIS.to_owned()),
+    };
+    // The first keyed row of a database written before 0013 starts the keyed part.
+    let keyed_from = head.as_ref().map_or(seq, |h| h.keyed_from);
+    let mut rows = Vec::with_capacity(entries.len());
+    for (e, (at, at_text)) in entries.iter().zip(stamps) {
+        let mut row = AuditRow {
+            seq,
+            at: *at,
+            actor: e.actor.clone(),
+            subject: e.subject.clone(),
+            purpose: e.purpose.clone(),
+            action: e.action.clone(),
+            decision: e.decision.clone(),
+            channel: e.channel.clone(),
+            prev_hash: std::mem::take(&mut prev_hash),
+            hash: String::new(),
+        };
+        row.hash = key.row_link(&row);
+        prev_hash = row.hash.clone();
+        seq = seq
+            .checked_add(1)
+            .ok_or(StoreError::Corrupt("audit_log.seq"))?;
+        rows.push((row, at_text.as_str()));
+    }
+    let (last_seq, last_hash) = match rows.last() {
+        Some((r, _)) => (r.seq, r.hash.as_str()),
+        None => return Err(StoreError::Corrupt("audit_log")),
+    };
+    let mac = key.head_mac(keyed_from, last_seq, last_hash);
+    let seal = key.seal(keyed_from, last_seq, last_hash);
+    Ok(Chained {
+        keyed_from,
+        rows,
+        mac,
+        seal,
+    })
+}
+
 /// What is appended: the store assigns `seq`, the link to the previous row and the row's MAC.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditEntry {
@@ -282,7 +390,7 @@ pub(crate) struct HeadDbRow {
 }
 
 fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(bytes)
 }
 
 /// Length-prefixed fields, so no two different rows encode to the same bytes.
@@ -485,6 +593,19 @@ impl Store {
             let at = DateTime::from_timestamp_micros(e.at.timestamp_micros()).unwrap_or(e.at);
             stamps.push((at, instant(at, "audit.at")?));
         }
+        if let Some(direct) = self.direct() {
+            // Written before every answer leaves: directly, one hop for the transaction.
+            let store = self.clone();
+            let entries = entries.to_vec();
+            let stamps_owned = stamps.clone();
+            let appended = direct
+                .write(move |conn| store.append_audit_direct(conn, &entries, &stamps_owned))
+                .await?;
+            if let Some(out) = appended {
+                return Ok(Some(out));
+            }
+            // No audit key yet (the very first append): the path below creates it.
+        }
         let backend = self.backend();
         with_pool!(self, p => {
             let mut tx = begin_write(p, backend).await?;
@@ -496,68 +617,15 @@ impl Store {
             }
             let key_existed = load_dek!(self, &mut *tx, AUDIT_KEY_ID).is_some();
             let key = ChainKey::new(&dek_for_write!(self, &mut *tx, AUDIT_KEY_ID));
-            let last: Option<(i64, String)> =
-                sqlx::query_as("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            let head: Option<HeadDbRow> = sqlx::query_as(
-                "SELECT keyed_from, seq, hash, mac FROM audit_head WHERE id = 1",
-            )
-            .fetch_optional(&mut *tx)
-            .await?;
-            // Appending must never launder tampering into a fresh, valid checkpoint. A forged
-            // or missing checkpoint stops appends (the gate then fails closed) until an
-            // operator has looked at `okienko audit verify`; otherwise the chain goes on from
-            // the row the checkpoint vouches for, so deleted last rows stay a gap and rows
-            // appended around the store stay unlinked.
-            let (mut seq, mut prev_hash) = match (&head, last) {
-                (Some(h), last) => {
-                    if !same(&key.head_mac(h.keyed_from, h.seq, &h.hash), &h.mac) {
-                        tracing::error!("audit checkpoint does not verify; refusing to append");
-                        return Err(StoreError::Corrupt("audit_head"));
-                    }
-                    let top = last.map_or(h.seq, |(seq, _)| seq.max(h.seq));
-                    (
-                        top.checked_add(1).ok_or(StoreError::Corrupt("audit_log.seq"))?,
-                        h.hash.clone(),
-                    )
-                }
-                (None, _) if key_existed => {
-                    // (On SQLite a crash between committing the key file and the main file
-                    // of the very first keyed append could also leave this state; see the
-                    // docs.)
-                    tracing::error!("audit checkpoint missing; refusing to append");
-                    return Err(StoreError::Corrupt("audit_head"));
-                }
-                (None, Some((seq, hash))) => (
-                    seq.checked_add(1).ok_or(StoreError::Corrupt("audit_log.seq"))?,
-                    hash,
-                ),
-                (None, None) => (1, AUDIT_GENESIS.to_owned()),
-            };
-            // The first keyed row of a database written before 0013 starts the keyed part.
-            let keyed_from = head.as_ref().map_or(seq, |h| h.keyed_from);
-            let mut rows = Vec::with_capacity(entries.len());
-            for (e, (at, at_text)) in entries.iter().zip(&stamps) {
-                let mut row = AuditRow {
-                    seq,
-                    at: *at,
-                    actor: e.actor.clone(),
-                    subject: e.subject.clone(),
-                    purpose: e.purpose.clone(),
-                    action: e.action.clone(),
-                    decision: e.decision.clone(),
-                    channel: e.channel.clone(),
-                    prev_hash: std::mem::take(&mut prev_hash),
-                    hash: String::new(),
-                };
-                row.hash = key.row_link(&row);
-                prev_hash = row.hash.clone();
-                seq = seq.checked_add(1).ok_or(StoreError::Corrupt("audit_log.seq"))?;
-                rows.push((row, at_text));
-            }
+            let last: Option<(i64, String)> = sqlx::query_as(LAST_AUDIT_ROW)
+                .fetch_optional(&mut *tx)
+                .await?;
+            let head: Option<HeadDbRow> = sqlx::query_as(AUDIT_HEAD)
+                .fetch_optional(&mut *tx)
+                .await?;
+            let chained = chain(&key, key_existed, head, last, entries, &stamps)?;
             // Many rows per statement: a statement is a round trip to sqlx's SQLite thread.
-            for chunk in rows.chunks(INSERT_CHUNK) {
+            for chunk in chained.rows.chunks(INSERT_CHUNK) {
                 let mut insert = sqlx::QueryBuilder::new(
                     "INSERT INTO audit_log (seq, at, actor, subject, purpose, action, decision, \
                      channel, prev_hash, hash) ",
@@ -576,17 +644,73 @@ impl Store {
                 });
                 insert.build().execute(&mut *tx).await?;
             }
-            let rows: Vec<AuditRow> = rows.into_iter().map(|(row, _)| row).collect();
-            let (last_seq, last_hash) = match rows.last() {
-                Some(r) => (r.seq, r.hash.as_str()),
-                None => return Err(StoreError::Corrupt("audit_log")),
-            };
-            let mac = key.head_mac(keyed_from, last_seq, last_hash);
-            let seal = key.seal(keyed_from, last_seq, last_hash);
-            write_audit_head!(tx, keyed_from, last_seq, last_hash, &mac)?;
+            let (keyed_from, last_seq, last_hash) = chained.end()?;
+            write_audit_head!(tx, keyed_from, last_seq, last_hash, &chained.mac)?;
             tx.commit().await?;
-            Ok(Some((rows, seal)))
+            Ok(Some(chained.finish()))
         })
+    }
+
+    /// [`Store::append_audit_batch_sealed`] on the direct SQLite writer (`direct.rs`): the same
+    /// statements in one immediate transaction; `None`, having written nothing, before the audit
+    /// key exists.
+    fn append_audit_direct(
+        &self,
+        conn: &mut rusqlite::Connection,
+        entries: &[AuditEntry],
+        stamps: &[(DateTime<Utc>, String)],
+    ) -> Result<Option<(Vec<AuditRow>, AuditHeadSeal)>, StoreError> {
+        use rusqlite::{OptionalExtension as _, params};
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let Some(dek) = self.load_dek_direct(&tx, AUDIT_KEY_ID)? else {
+            return Ok(None);
+        };
+        let key = ChainKey::new(&dek);
+        let last: Option<(i64, String)> = tx
+            .prepare_cached(LAST_AUDIT_ROW)?
+            .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        let head: Option<HeadDbRow> = tx
+            .prepare_cached(AUDIT_HEAD)?
+            .query_row([], |r| {
+                Ok(HeadDbRow {
+                    keyed_from: r.get(0)?,
+                    seq: r.get(1)?,
+                    hash: r.get(2)?,
+                    mac: r.get(3)?,
+                })
+            })
+            .optional()?;
+        let chained = chain(&key, true, head, last, entries, stamps)?;
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO audit_log (seq, at, actor, subject, purpose, action, decision, \
+                 channel, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )?;
+            for (row, at_text) in &chained.rows {
+                insert.execute(params![
+                    row.seq,
+                    at_text,
+                    row.actor,
+                    row.subject,
+                    row.purpose,
+                    row.action,
+                    row.decision,
+                    row.channel,
+                    row.prev_hash,
+                    row.hash
+                ])?;
+            }
+            let (keyed_from, last_seq, last_hash) = chained.end()?;
+            tx.prepare_cached(WRITE_AUDIT_HEAD)?.execute(params![
+                keyed_from,
+                last_seq,
+                last_hash,
+                chained.mac
+            ])?;
+        }
+        tx.commit()?;
+        Ok(Some(chained.finish()))
     }
 
     /// Checks the whole audit log against the audit key and the checkpoint, in one snapshot, and

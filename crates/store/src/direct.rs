@@ -10,8 +10,11 @@
 //!
 //! * **reads** run on the calling thread: a few microseconds, and in WAL mode a reader never
 //!   waits for a writer, so a task is not held up;
-//! * **writes** run on tokio's blocking pool on one connection of their own (a writer may wait
-//!   for SQLite's write lock), one hop for the whole transaction instead of one per statement.
+//! * **writes** run on one writer thread of their own, on its own connection, one after another
+//!   (a writer may wait for SQLite's write lock): one hop for the whole transaction instead of
+//!   one per statement. A thread of its own rather than tokio's blocking pool, where writes
+//!   waiting for the one connection made the pool start a thread each (seventy under load,
+//!   each keeping its allocator's memory).
 //!
 //! Only the hot statements use this (the methods say so); everything else, and PostgreSQL
 //! always, goes through sqlx. A statement's text is shared with its sqlx twin where it can be.
@@ -28,13 +31,24 @@ use crate::store::SQLITE_BUSY_TIMEOUT;
 /// closed when they are done).
 const IDLE_READERS: usize = 8;
 
-/// The files of one SQLite store, and the direct connections opened on them.
-pub(crate) struct Direct {
+/// The files of one SQLite store.
+#[derive(Clone)]
+struct Files {
     main: PathBuf,
     keys: PathBuf,
     audit: PathBuf,
+}
+
+/// A write for the writer thread: runs on its connection (opened on first use; `None` after a
+/// failed open).
+type WriteJob = Box<dyn FnOnce(&mut Option<Connection>) + Send>;
+
+/// The files of one SQLite store, and the direct connections opened on them.
+pub(crate) struct Direct {
+    files: Files,
     readers: Mutex<Vec<Connection>>,
-    writer: Mutex<Option<Connection>>,
+    /// The writer thread's queue (started on the first write, ended by [`Direct::close`]).
+    writer: Mutex<Option<std::sync::mpsc::Sender<WriteJob>>>,
     /// Decrypted accounts and balances kept between questions (`read_cache.rs`).
     pub(crate) balances: crate::read_cache::ReadCache,
 }
@@ -71,20 +85,7 @@ impl From<rusqlite::Error> for StoreError {
     }
 }
 
-impl Direct {
-    /// For the database at `main` with its companion files (opened on first use, after sqlx
-    /// has created and migrated them).
-    pub(crate) fn new(main: &Path, keys: &Path, audit: &Path) -> Direct {
-        Direct {
-            main: main.to_owned(),
-            keys: keys.to_owned(),
-            audit: audit.to_owned(),
-            readers: Mutex::new(Vec::new()),
-            writer: Mutex::new(None),
-            balances: crate::read_cache::ReadCache::default(),
-        }
-    }
-
+impl Files {
     /// A connection with the store's settings (see `store.rs`): both companions attached,
     /// overwrite-on-delete, foreign keys, the audit file fsynced at every commit.
     fn open(&self, read_only: bool) -> Result<Connection, StoreError> {
@@ -104,15 +105,46 @@ impl Direct {
              PRAGMA keys.synchronous = NORMAL; PRAGMA audit.synchronous = FULL;",
         )?;
         if read_only {
-            conn.execute_batch("PRAGMA query_only = ON")?;
+            // Reads map the main file instead of copying each page in: any write (by any
+            // process) empties a connection's page cache, so without it the first read after
+            // one re-reads each page with a system call and a copy.
+            conn.execute_batch("PRAGMA query_only = ON; PRAGMA mmap_size = 268435456;")?;
         }
         Ok(conn)
     }
+}
 
-    /// Closes the idle connections (one in use closes when it is done).
-    pub(crate) fn close(&self) {
+impl Direct {
+    /// For the database at `main` with its companion files (opened on first use, after sqlx
+    /// has created and migrated them).
+    pub(crate) fn new(main: &Path, keys: &Path, audit: &Path) -> Direct {
+        Direct {
+            files: Files {
+                main: main.to_owned(),
+                keys: keys.to_owned(),
+                audit: audit.to_owned(),
+            },
+            readers: Mutex::new(Vec::new()),
+            writer: Mutex::new(None),
+            balances: crate::read_cache::ReadCache::default(),
+        }
+    }
+
+    /// Closes the idle connections (one in use closes when it is done) and ends the writer
+    /// thread once the writes queued before are done.
+    pub(crate) async fn close(&self) {
         lock(&self.readers).clear();
-        lock(&self.writer).take();
+        let writer = lock(&self.writer).take();
+        if let Some(queue) = writer {
+            let (done, closed) = tokio::sync::oneshot::channel();
+            let job: WriteJob = Box::new(move |conn| {
+                conn.take();
+                let _ = done.send(());
+            });
+            if queue.send(job).is_ok() {
+                let _ = closed.await;
+            }
+        }
     }
 
     /// Runs `f` on a read-only connection, on this thread.
@@ -123,7 +155,7 @@ impl Direct {
         let idle = lock(&self.readers).pop();
         let conn = match idle {
             Some(c) => c,
-            None => self.open(true)?,
+            None => self.files.open(true)?,
         };
         let out = f(&conn);
         let mut idle = lock(&self.readers);
@@ -133,29 +165,67 @@ impl Direct {
         out
     }
 
-    /// Runs `f` on the direct writer connection, on the blocking pool (`f` starts and ends its
+    /// Runs `f` on the direct writer connection, on the writer thread (`f` starts and ends its
     /// own transaction).
     pub(crate) async fn write<T, F>(self: &Arc<Self>, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
     {
-        let me = self.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut writer = lock(&me.writer);
-            let conn = match &mut *writer {
-                Some(c) => c,
-                None => writer.insert(me.open(false)?),
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let files = self.files.clone();
+        let job: WriteJob = Box::new(move |conn| {
+            let out = match conn {
+                Some(c) => f(c),
+                None => match files.open(false) {
+                    Ok(c) => f(conn.insert(c)),
+                    Err(e) => Err(e),
+                },
             };
-            f(conn)
-        })
-        .await
-        .map_err(|_| {
-            StoreError::Query(DbFailure {
-                kind: "worker crashed",
-                code: None,
-                constraint: None,
-            })
-        })?
+            // The caller may have stopped waiting: the write is done either way.
+            let _ = reply.send(out);
+        });
+        self.queue()?
+            .send(job)
+            .map_err(|_| writer_gone("writer thread stopped"))?;
+        answer
+            .await
+            .map_err(|_| writer_gone("writer thread crashed"))?
     }
+
+    /// The writer thread's queue, starting the thread on first use.
+    fn queue(&self) -> Result<std::sync::mpsc::Sender<WriteJob>, StoreError> {
+        let mut writer = lock(&self.writer);
+        if let Some(q) = &*writer {
+            return Ok(q.clone());
+        }
+        let (queue, jobs) = std::sync::mpsc::channel::<WriteJob>();
+        std::thread::Builder::new()
+            .name("okienko-sqlite-writer".into())
+            .spawn(move || {
+                let mut conn: Option<Connection> = None;
+                // Ends when every sender is gone (the store dropped or closed).
+                while let Ok(job) = jobs.recv() {
+                    // A panicking write loses its own reply (the caller gets an error), not the
+                    // thread; its connection is dropped, as it may be mid-transaction.
+                    let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        job(&mut conn);
+                    }));
+                    if ran.is_err() {
+                        conn = None;
+                    }
+                }
+            })
+            .map_err(|_| writer_gone("writer thread could not start"))?;
+        *writer = Some(queue.clone());
+        Ok(queue)
+    }
+}
+
+fn writer_gone(kind: &'static str) -> StoreError {
+    StoreError::Query(DbFailure {
+        kind,
+        code: None,
+        constraint: None,
+    })
 }

@@ -310,7 +310,7 @@ impl Store {
     /// Closes the pool and waits for connections to finish (SQLite checkpoints its WAL).
     pub async fn close(&self) {
         if let Some(d) = &self.direct {
-            d.close();
+            d.close().await;
         }
         with_pool!(self, p => p.close().await)
     }

@@ -8,7 +8,7 @@
 
 use chrono::{NaiveDate, Utc};
 use okienko_core::transaction::fold;
-use okienko_core::{AccountId, BookingStatus, CustomerId, Transaction, TxFilter};
+use okienko_core::{AccountId, BookingStatus, CustomerId, Transaction, TransactionId, TxFilter};
 use sqlx::QueryBuilder;
 
 use crate::accounts::missing_account;
@@ -21,7 +21,7 @@ use crate::error::StoreError;
 use crate::outbox::{OutboxPut, insert_outbox};
 use crate::records::{NewTransaction, StoredTransaction, TxBatch};
 use crate::sealed::{self, TxSecret};
-use crate::store::{Store, begin_write, with_pool};
+use crate::store::{Backend, Store, begin_write, with_pool};
 use crate::vault::{dek_for_write, load_dek};
 
 /// Rows per multi-row INSERT: 9 binds each stays far under SQLite's and PostgreSQL's bind limits.
@@ -71,6 +71,24 @@ const TX_PAGE: &str = concat!(
 const TX_COUNT: &str = concat!("SELECT COUNT(*) ", narrowed!());
 /// All rows [`narrowed!`] keeps, unordered.
 const TX_ALL: &str = concat!("SELECT ", tx_columns!(), " ", narrowed!());
+
+/// Most ids one [`Store::transactions_by_ids`] takes (a sync announces at most 2,000 at a time).
+const MAX_IDS_PER_READ: usize = 5_000;
+/// The customer's rows among a JSON array of ids ($2), oldest first.
+const TX_BY_IDS_SQLITE: &str = concat!(
+    "SELECT ",
+    tx_columns!(),
+    " FROM transactions t JOIN accounts a ON a.id = t.account_id \
+     WHERE a.customer_id = $1 AND t.id IN (SELECT value FROM json_each($2)) \
+     ORDER BY t.date, t.seq"
+);
+const TX_BY_IDS_POSTGRES: &str = concat!(
+    "SELECT ",
+    tx_columns!(),
+    " FROM transactions t JOIN accounts a ON a.id = t.account_id \
+     WHERE a.customer_id = $1 AND t.id IN (SELECT jsonb_array_elements_text($2::jsonb)) \
+     ORDER BY t.date, t.seq"
+);
 
 /// Rows of `sql` (selecting [`tx_columns!`]) on a direct SQLite connection (`direct.rs`).
 fn tx_rows_direct(
@@ -454,6 +472,61 @@ impl Store {
             matched += 1;
         }
         Ok((page, matched))
+    }
+
+    /// The customer's transactions among `ids` (a sync's announcement), oldest first; ids that
+    /// are not the customer's, or no longer stored, are left out. Lets a watcher look at what a
+    /// sync added without reading (and decrypting) the customer's whole history again.
+    pub async fn transactions_by_ids(
+        &self,
+        c: CustomerId,
+        ids: &[TransactionId],
+    ) -> Result<Vec<Transaction>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        if ids.len() > MAX_IDS_PER_READ {
+            return Err(StoreError::Invalid("transaction ids"));
+        }
+        let customer = c.to_string();
+        // One bound JSON array instead of a statement per id or a list of placeholders.
+        let list = serde_json::to_string(&ids.iter().map(|i| i.to_string()).collect::<Vec<_>>())
+            .map_err(|_| StoreError::Invalid("transaction ids"))?;
+        let (rows, dek): (Vec<TxRow>, Option<DataKey>) = if let Some(direct) = self.direct() {
+            direct.read(|conn| {
+                use rusqlite::named_params;
+                let rows = tx_rows_direct(
+                    conn,
+                    TX_BY_IDS_SQLITE,
+                    named_params! {"$1": customer, "$2": list},
+                )?;
+                let dek = if rows.is_empty() {
+                    None
+                } else {
+                    self.load_dek_direct(conn, &customer)?
+                };
+                Ok((rows, dek))
+            })?
+        } else {
+            let sql = match self.backend() {
+                Backend::Sqlite => TX_BY_IDS_SQLITE,
+                Backend::Postgres => TX_BY_IDS_POSTGRES,
+            };
+            with_pool!(self, p => {
+                let rows: Vec<TxRow> = sqlx::query_as(sql)
+                    .bind(&customer)
+                    .bind(&list)
+                    .fetch_all(p)
+                    .await?;
+                let dek = if rows.is_empty() { None } else { load_dek!(self, p, &customer) };
+                (rows, dek)
+            })
+        };
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let dek = sealed::require(dek.as_ref())?;
+        rows.into_iter().map(|r| r.into_transaction(dek)).collect()
     }
 
     /// Distinct cleaned merchant names of the customer's transactions, sorted by their folded form

@@ -63,6 +63,7 @@ macro_rules! conformance_tests {
             stored_transactions_window,
             filter_matches_core_on_generated_set,
             paging_and_totals,
+            transactions_by_ids_are_the_customers_own,
             merchants_are_distinct_and_sorted,
             delete_customer_financial_data_is_scoped_and_complete,
             access_budget_counts_and_stops,
@@ -1023,6 +1024,42 @@ pub async fn paging_and_totals(ctx: &Ctx) {
         .unwrap();
     assert!(page.is_empty());
     assert_eq!(total, 0);
+}
+
+pub async fn transactions_by_ids_are_the_customers_own(ctx: &Ctx) {
+    let s = &ctx.store;
+    let (cust, all) = generated(s, 0x5eed_0004).await;
+    let wanted: Vec<&Transaction> = all.iter().step_by(7).collect();
+    assert!(wanted.len() > 20);
+    let mut ids: Vec<TransactionId> = wanted.iter().map(|t| t.id).collect();
+    // An id that was never stored is left out, not an error.
+    ids.push(TransactionId::new());
+    let got = s.transactions_by_ids(cust, &ids).await.unwrap();
+    assert_eq!(got.len(), wanted.len());
+    for t in &wanted {
+        let g = got.iter().find(|g| g.id == t.id).expect("asked for");
+        // The same row, decrypted (only the store's write time is its own).
+        let mut same = (*t).clone();
+        same.updated_at = g.updated_at;
+        assert_eq!(g, &same);
+    }
+    assert!(
+        got.windows(2).all(|w| w[0].date <= w[1].date),
+        "oldest first"
+    );
+    // The same ids asked for as another customer: none of them is theirs.
+    assert!(
+        s.transactions_by_ids(CustomerId::new(), &ids)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(s.transactions_by_ids(cust, &[]).await.unwrap().is_empty());
+    let too_many: Vec<TransactionId> = (0..5_001).map(|_| TransactionId::new()).collect();
+    assert!(matches!(
+        s.transactions_by_ids(cust, &too_many).await,
+        Err(StoreError::Invalid(_))
+    ));
 }
 
 pub async fn merchants_are_distinct_and_sorted(ctx: &Ctx) {
