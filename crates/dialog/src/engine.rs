@@ -539,7 +539,9 @@ impl Engine {
         {
             return Ok(None);
         }
-        match self.bank.refresh(customer, self.present()).await {
+        // Boxed: a bank sync is a future of ~10 KB, and every answer that may refresh (balance,
+        // transactions, summaries) would otherwise carry it, and copy it, even when fresh.
+        match Box::pin(self.bank.refresh(customer, self.present())).await {
             Ok(_) => {
                 if !window.is_zero() {
                     let mut fresh = self.refreshed_lock();

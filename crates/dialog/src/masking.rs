@@ -134,7 +134,8 @@ pub(crate) async fn apply(
             out.push(reply);
             continue;
         }
-        out.push(mask(gate, config, customer, lang, reply).await);
+        // Boxed: only masked channels pay for the view link's future.
+        out.push(Box::pin(mask(gate, config, customer, lang, reply)).await);
     }
     out
 }
@@ -151,7 +152,7 @@ pub(crate) async fn apply_one(
     if via.may_show_financial() || reply.sensitivity != Sensitivity::Financial {
         return reply;
     }
-    mask(gate, config, customer, lang, reply).await
+    Box::pin(mask(gate, config, customer, lang, reply)).await
 }
 
 async fn mask(

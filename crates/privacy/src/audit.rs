@@ -144,7 +144,10 @@ pub(crate) fn defer(ticket: &Arc<Ticket>) -> bool {
 }
 
 /// Runs `f` as a deferred-audit scope and returns its output with the tickets it queued.
-pub(crate) async fn deferred_scope<F: std::future::Future>(f: F) -> (F::Output, Vec<Arc<Ticket>>) {
+/// Takes `f` boxed, so the scope's future holds a pointer, not a second copy of `f`.
+pub(crate) async fn deferred_scope<F: std::future::Future>(
+    f: std::pin::Pin<Box<F>>,
+) -> (F::Output, Vec<Arc<Ticket>>) {
     DEFERRED
         .scope(RefCell::new(Vec::new()), async move {
             let out = f.await;

@@ -187,14 +187,23 @@ impl PrivacyGate {
     /// The output must be the only way data read inside leaves: anything sent from inside `f`
     /// (a push, a spawned task) is not held back. Tasks spawned inside are outside the scope, so
     /// their reads wait for their own rows as usual.
-    pub async fn deferred_audit<F: Future>(&self, f: F) -> Result<F::Output, AccessError> {
-        // The scope's rows are held until it ends (see `AuditLog::enqueue_held`); the guard
-        // starts their flush then, or when the scope is dropped half-way.
-        let _flush = FlushOnDrop(&self.audit);
-        let (out, tickets) = crate::audit::deferred_scope(f).await;
-        self.audit.kick();
-        crate::audit::all_durable(&tickets).await?;
-        Ok(out)
+    ///
+    /// `f` is moved to the heap at once: a whole conversation turn is a future of tens of
+    /// kilobytes, and each layer that held it by value would copy it again on every call.
+    pub fn deferred_audit<'a, F: Future + 'a>(
+        &'a self,
+        f: F,
+    ) -> impl Future<Output = Result<F::Output, AccessError>> + 'a {
+        let f = Box::pin(f);
+        async move {
+            // The scope's rows are held until it ends (see `AuditLog::enqueue_held`); the guard
+            // starts their flush then, or when the scope is dropped half-way.
+            let _flush = FlushOnDrop(&self.audit);
+            let (out, tickets) = crate::audit::deferred_scope(f).await;
+            self.audit.kick();
+            crate::audit::all_durable(&tickets).await?;
+            Ok(out)
+        }
     }
 
     /// Waits until every audit row queued by this gate so far is settled (written, or failed and

@@ -51,6 +51,8 @@ pub(crate) struct Direct {
     writer: Mutex<Option<std::sync::mpsc::Sender<WriteJob>>>,
     /// Decrypted accounts and balances kept between questions (`read_cache.rs`).
     pub(crate) balances: crate::read_cache::ReadCache,
+    /// Customers known to have no live support conversation (`quiet_support.rs`).
+    pub(crate) quiet_support: crate::quiet_support::QuietSupport,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -127,6 +129,7 @@ impl Direct {
             readers: Mutex::new(Vec::new()),
             writer: Mutex::new(None),
             balances: crate::read_cache::ReadCache::default(),
+            quiet_support: crate::quiet_support::QuietSupport::default(),
         }
     }
 

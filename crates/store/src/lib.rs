@@ -38,6 +38,7 @@ mod outbox;
 mod payees;
 mod payments;
 mod pg_user;
+mod quiet_support;
 mod read_cache;
 mod records;
 mod sealed;

@@ -419,6 +419,10 @@ impl Store {
             "support_conversations.first_response_at",
         )?;
         let closed = opt_instant_text(c.closed_at, "support_conversations.closed_at")?;
+        // Before the insert: a customer looked up from now on is looked up in the file.
+        if let Some(direct) = self.direct() {
+            direct.quiet_support.conversation_created();
+        }
         with_pool!(self, p => sqlx::query(
             "INSERT INTO support_conversations (id, bank, customer_id, team, owner, status, \
              reason, lang, case_id, requested_at, claimed_at, first_response_at, closed_at, \
@@ -470,12 +474,18 @@ impl Store {
              ORDER BY requested_at DESC LIMIT 1"
         );
         if let Some(direct) = self.direct() {
-            // Asked before every answer of the bot (is a person holding this chat?): directly.
+            // Asked before every answer of the bot (is a person holding this chat?): from
+            // memory when the customer had none since the last one was created, else directly.
             use rusqlite::OptionalExtension as _;
+            let id = customer.to_string();
+            if direct.quiet_support.is_quiet(&id) {
+                return Ok(None);
+            }
+            let epoch = direct.quiet_support.epoch();
             let row = direct.read(|conn| {
                 Ok(conn
                     .prepare_cached(LIVE)?
-                    .query_row([customer.to_string()], |r| {
+                    .query_row([&id], |r| {
                         Ok(ConversationRow {
                             id: r.get(0)?,
                             bank: r.get(1)?,
@@ -497,6 +507,9 @@ impl Store {
                     })
                     .optional()?)
             })?;
+            if row.is_none() {
+                direct.quiet_support.remember(&id, epoch);
+            }
             return row.map(SupportConversationRecord::try_from).transpose();
         }
         let row: Option<ConversationRow> = with_pool!(self, p => sqlx::query_as(LIVE)

@@ -187,6 +187,14 @@ pub async fn support_conversation_lifecycle(ctx: &Ctx) {
     let a = conversation("sandbox", customer, "2026-03-01T10:00:00Z");
     let b = conversation("sandbox", CustomerId::new(), "2026-03-01T10:05:00Z");
     let other_bank = conversation("otherbank", CustomerId::new(), "2026-03-01T09:00:00Z");
+    // Asked twice before the conversation exists (on SQLite the second answer comes from
+    // memory): none; the insert must be seen at once all the same.
+    for _ in 0..2 {
+        assert_eq!(
+            s.live_support_conversation_of(customer).await.unwrap(),
+            None
+        );
+    }
     for c in [&a, &b, &other_bank] {
         s.insert_support_conversation(c).await.unwrap();
     }
@@ -291,6 +299,13 @@ pub async fn support_conversation_lifecycle(ctx: &Ctx) {
     assert_eq!(
         s.live_support_conversation_of(customer).await.unwrap(),
         None
+    );
+    // The customer asks for a person again: the new conversation is live at once.
+    let again = conversation("sandbox", customer, "2026-03-01T11:00:00Z");
+    s.insert_support_conversation(&again).await.unwrap();
+    assert_eq!(
+        s.live_support_conversation_of(customer).await.unwrap(),
+        Some(again.clone())
     );
     assert!(matches!(
         s.record_support_csat(&a.id, customer, 6).await,
