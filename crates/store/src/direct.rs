@@ -49,7 +49,8 @@ pub(crate) struct Direct {
     readers: Mutex<Vec<Connection>>,
     /// The writer thread's queue (started on the first write, ended by [`Direct::close`]).
     writer: Mutex<Option<std::sync::mpsc::Sender<WriteJob>>>,
-    /// Decrypted accounts and balances kept between questions (`read_cache.rs`).
+    /// Decrypted accounts and balances, and merchant names, kept between questions
+    /// (`read_cache.rs`).
     pub(crate) balances: crate::read_cache::ReadCache,
     /// Customers known to have no live support conversation (`quiet_support.rs`).
     pub(crate) quiet_support: crate::quiet_support::QuietSupport,

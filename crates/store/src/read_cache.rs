@@ -1,4 +1,5 @@
-//! A customer's decrypted accounts and balances kept in memory between questions, on SQLite.
+//! A customer's decrypted accounts and balances, and their merchant names, kept in memory
+//! between questions, on SQLite.
 //!
 //! The balance question is the chat's most frequent; reading it from the file each time costs
 //! two statements, a data-key unwrap and one decryption per row (about a sixth of a balance
@@ -26,10 +27,15 @@ use crate::records::AccountRecord;
 pub(crate) const MAX_CUSTOMERS: usize = 10_000;
 
 type Copy = Arc<(Vec<AccountRecord>, Vec<Balance>)>;
+/// Merchant names with the generation they were read at.
+type Names = (i64, Arc<Vec<String>>);
 
 #[derive(Default)]
 pub(crate) struct ReadCache {
     entries: Mutex<HashMap<String, (i64, Copy)>>,
+    /// The customer's merchant names (from their transactions; migration 0026 moves the
+    /// generation on with those too), asked for before every transactions question.
+    merchants: Mutex<HashMap<String, Names>>,
 }
 
 /// The customer's read generation (0 when nothing of theirs was written since migration 0025).
@@ -41,11 +47,13 @@ pub(crate) fn generation(conn: &rusqlite::Connection, customer: &str) -> Result<
         .unwrap_or(0))
 }
 
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 impl ReadCache {
     fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<String, (i64, Copy)>> {
-        self.entries
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        lock(&self.entries)
     }
 
     /// The kept copy when it was read at `generation`.
@@ -78,9 +86,26 @@ impl ReadCache {
         );
     }
 
-    /// Drops the customer's copy (their data is being erased).
+    /// The kept merchant names when they were read at `generation`.
+    pub(crate) fn merchants(&self, customer: &str, generation: i64) -> Option<Vec<String>> {
+        let kept = lock(&self.merchants);
+        let (at, names) = kept.get(customer)?;
+        (*at == generation).then(|| names.as_ref().clone())
+    }
+
+    /// Keeps the merchant names read at `generation` (read before the rows, as in [`Self::put`]).
+    pub(crate) fn put_merchants(&self, customer: &str, generation: i64, names: &[String]) {
+        let mut kept = lock(&self.merchants);
+        if kept.len() >= MAX_CUSTOMERS && !kept.contains_key(customer) {
+            kept.clear();
+        }
+        kept.insert(customer.to_owned(), (generation, Arc::new(names.to_vec())));
+    }
+
+    /// Drops the customer's copies (their data is being erased).
     pub(crate) fn forget(&self, customer: &str) {
         self.entries().remove(customer);
+        lock(&self.merchants).remove(customer);
     }
 
     #[cfg(test)]
@@ -100,8 +125,18 @@ mod tests {
         assert!(cache.get("a", 3).is_some());
         assert!(cache.get("a", 4).is_none(), "a newer generation misses");
         assert!(cache.get("b", 3).is_none());
+        cache.put_merchants("a", 3, &["Lidl".to_owned()]);
+        assert_eq!(cache.merchants("a", 3), Some(vec!["Lidl".to_owned()]));
+        assert!(
+            cache.merchants("a", 4).is_none(),
+            "a newer generation misses"
+        );
         cache.forget("a");
         assert!(cache.get("a", 3).is_none());
+        assert!(
+            cache.merchants("a", 3).is_none(),
+            "erasing forgets the names too"
+        );
         for i in 0..MAX_CUSTOMERS + 5 {
             cache.put(&i.to_string(), 1, &[], &[]);
         }

@@ -532,11 +532,24 @@ impl Store {
     /// Distinct cleaned merchant names of the customer's transactions, sorted by their folded form
     /// (so "Żabka" sorts with "Zara", not after "Z"), ties by exact text.
     pub async fn merchants_for_customer(&self, c: CustomerId) -> Result<Vec<String>, StoreError> {
+        /// What the direct read found: the kept names, or the rows at a generation.
+        enum MerchantRead {
+            Kept(Vec<String>),
+            Rows(Vec<TxRow>, Option<DataKey>, i64),
+        }
         let customer = c.to_string();
+        let mut kept_at = None;
         let (rows, dek): (Vec<TxRow>, Option<DataKey>) = if let Some(direct) = self.direct() {
-            // Read before every transactions question (the customer's own merchants): directly.
-            direct.read(|conn| {
+            // Read before every transactions question (the customer's own merchants): directly,
+            // or the names kept since the last read when none of the customer's transactions
+            // changed since (`read_cache.rs`, migration 0026).
+            let read = direct.read(|conn| {
                 use rusqlite::named_params;
+                // The generation first: a write after it leaves the kept names behind.
+                let generation = crate::read_cache::generation(conn, &customer)?;
+                if let Some(names) = direct.balances.merchants(&customer, generation) {
+                    return Ok(MerchantRead::Kept(names));
+                }
                 let rows = tx_rows_direct(
                     conn,
                     TX_ALL,
@@ -548,8 +561,15 @@ impl Store {
                 } else {
                     self.load_dek_direct(conn, &customer)?
                 };
-                Ok((rows, dek))
-            })?
+                Ok(MerchantRead::Rows(rows, dek, generation))
+            })?;
+            match read {
+                MerchantRead::Kept(names) => return Ok(names),
+                MerchantRead::Rows(rows, dek, generation) => {
+                    kept_at = Some(generation);
+                    (rows, dek)
+                }
+            }
         } else {
             with_pool!(self, p => {
                 let rows: Vec<TxRow> = sqlx::query_as(TX_ALL)
@@ -576,6 +596,9 @@ impl Store {
         }
         names.sort_by_cached_key(|n| (fold(n), n.clone()));
         names.dedup();
+        if let (Some(direct), Some(generation)) = (self.direct(), kept_at) {
+            direct.balances.put_merchants(&customer, generation, &names);
+        }
         Ok(names)
     }
 

@@ -46,6 +46,7 @@ use okienko_store::{
 use rust_decimal::Decimal;
 
 pub use harness::Ctx;
+use harness::Raw;
 pub use support::*;
 
 /// Generates one `#[tokio::test]` per conformance test, each on a fresh database from `$make`.
@@ -1096,10 +1097,56 @@ pub async fn merchants_are_distinct_and_sorted(ctx: &Ctx) {
     )
     .await
     .unwrap();
+    // Twice: on SQLite the second answer is the copy kept since the first.
+    for _ in 0..2 {
+        assert_eq!(
+            s.merchants_for_customer(cust).await.unwrap(),
+            vec!["Auchan", "Biedronka", "Lidl", "lidl", "Żabka", "Zara"]
+        );
+    }
+    // A new transaction is seen at once.
+    s.apply_transactions(
+        acc,
+        &insert_only(vec![new_tx(
+            "2026-03-02",
+            pln("-3.00"),
+            Some("Rossmann"),
+            BookingStatus::Booked,
+        )]),
+    )
+    .await
+    .unwrap();
     assert_eq!(
         s.merchants_for_customer(cust).await.unwrap(),
-        vec!["Auchan", "Biedronka", "Lidl", "lidl", "Żabka", "Zara"]
+        vec![
+            "Auchan",
+            "Biedronka",
+            "Lidl",
+            "lidl",
+            "Rossmann",
+            "Żabka",
+            "Zara"
+        ]
     );
+    // So is a write made past this handle (another process on the same file, an operator).
+    let sql = "DELETE FROM transactions WHERE account_id = $1";
+    match &ctx.raw {
+        Raw::Sqlite(p) => {
+            sqlx::query(sql)
+                .bind(acc.to_string())
+                .execute(p)
+                .await
+                .unwrap();
+        }
+        Raw::Postgres(p) => {
+            sqlx::query(sql)
+                .bind(acc.to_string())
+                .execute(p)
+                .await
+                .unwrap();
+        }
+    }
+    assert!(s.merchants_for_customer(cust).await.unwrap().is_empty());
 }
 
 pub async fn delete_customer_financial_data_is_scoped_and_complete(ctx: &Ctx) {
