@@ -532,6 +532,13 @@ const RULES: &[(Intent, f32, &str)] = &[
         "gdy|kiedy|jesli|jezeli|when|whenever|if saldo|balance|wydam|spend|przyjdzie|wplynie|wplyw|arrives|drops|spadnie|przekroczy|goes|falls",
     ),
     (AlertSettings, 1.0, "limit"),
+    // Quiet hours: the times that come with them ("od 13:01 do 14:03") look like amounts and
+    // dates to the model, so the phrase itself must carry the intent.
+    (AlertSettings, 4.0, "cisza|ciszy|cisze nocna|nocnej"),
+    (AlertSettings, 4.0, "quiet hours|time|mode"),
+    (AlertSettings, 3.2, "nie przeszkadzac|przeszkadzaj"),
+    (AlertSettings, 3.2, "disturb"),
+    (AlertSettings, 3.2, "tryb|night nocny|mode"),
     (AlertSettings, 1.5, "o kazdej|kazdym|kazdy"),
     // revoke_consent
     (

@@ -146,3 +146,33 @@ fn low_confidence_offers_three_alternatives() {
     let line = Nlu::new().parse_json_line("karta", today());
     assert!(!line.contains("alternatives"));
 }
+
+/// Quiet hours come with clock times, which the model otherwise reads as amounts and dates: at
+/// some times of day "quiet hours from 13:01 to 14:03" was not understood. Every start minute of
+/// the day, with an end an hour and two minutes later, in both languages, must be understood
+/// confidently as alert settings.
+#[test]
+fn quiet_hours_with_any_clock_times_are_alert_settings() {
+    let nlu = Nlu::new();
+    let mut wrong = Vec::new();
+    for start in 0..24 * 60 {
+        let end = (start + 62) % (24 * 60);
+        let hm = |m: u32| format!("{:02}:{:02}", m / 60, m % 60);
+        let (from, to) = (hm(start), hm(end));
+        for text in [
+            format!("cisza nocna od {from} do {to}"),
+            format!("quiet hours from {from} to {to}"),
+        ] {
+            let p = nlu.parse(&text, today(), &[]);
+            if p.intent != Intent::AlertSettings || p.confidence < Nlu::LOW_CONFIDENCE {
+                wrong.push((text, p.intent, p.confidence));
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "{} misread: {:?}",
+        wrong.len(),
+        &wrong[..wrong.len().min(10)]
+    );
+}
