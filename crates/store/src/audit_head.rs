@@ -1,5 +1,6 @@
 //! The audit head kept outside the database: a small file holding the seq and keyed hash of the
-//! last audit row, MACed under the audit key, replaced atomically after every committed batch.
+//! last audit row, MACed under the audit key, replaced atomically after every committed batch
+//! (two slots written in turn, each checksummed, so a crash mid-write leaves the other whole).
 //!
 //! # Why
 //!
@@ -28,18 +29,30 @@
 //! audit key, which lives with the database: it proves the file was written by the store, not
 //! that the keys were not rolled back too; the comparison with the rows is what catches that.
 
-use std::io::Write;
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use crate::audit::{AUDIT_KEY_ID, ChainKey, same};
 use crate::error::StoreError;
 use crate::store::{Backend, Store, with_pool};
 use crate::vault::load_dek;
 
-/// The `format` field of a head file.
-pub const HEAD_FILE_FORMAT: &str = "okienko-audit-head/1";
+/// The `format` field of a head file's slots.
+pub const HEAD_FILE_FORMAT: &str = "okienko-audit-head/2";
+
+/// The format of the first head files: one JSON object, replaced by renaming a new file over it.
+/// Still read; replaced by the two-slot format at the first write.
+const LEGACY_FORMAT: &str = "okienko-audit-head/1";
+
+/// A head file is two slots of this many bytes, written in turn in place.
+const SLOT: usize = 512;
+const MAGIC: &[u8; 4] = b"OKH2";
+/// Magic, generation (u64 LE) and JSON length (u16 LE) before the JSON; its SHA-256 after.
+const SLOT_HEADER: usize = 4 + 8 + 2;
+const SLOT_CHECK: usize = 32;
 
 /// The head of the audit chain sealed for keeping outside the database: the last row's seq and
 /// keyed hash, the first keyed row, and a MAC over them under the audit key.
@@ -76,30 +89,64 @@ fn io(op: &'static str) -> impl FnOnce(std::io::Error) -> HeadFileError {
 }
 
 impl AuditHeadSeal {
-    /// The seal stored at `path`; `None` when there is no file.
+    /// The seal stored at `path`; `None` when there is no file. Of the two slots, the one written
+    /// last that is whole; a slot torn by a crash while it was written is passed over.
     pub fn read(path: &Path) -> Result<Option<AuditHeadSeal>, HeadFileError> {
         let bytes = match std::fs::read(path) {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(io("read")(e)),
         };
-        let file: HeadFile = serde_json::from_slice(&bytes).map_err(|_| HeadFileError::Format)?;
-        if file.format != HEAD_FILE_FORMAT {
-            return Err(HeadFileError::Format);
+        if bytes.first() == Some(&b'{') {
+            return legacy(&bytes).map(Some);
         }
-        Ok(Some(file.seal))
+        newest(&bytes)
+            .map(|(_, _, seal)| Some(seal))
+            .ok_or(HeadFileError::Format)
     }
 
-    /// Replaces the file at `path` with this seal atomically: written to a temporary file in the
-    /// same directory, fsynced, renamed over the old one, and the directory fsynced, so a crash
-    /// leaves either the old head or the new one, never a torn file. Blocking: call it from a
+    /// Keeps this seal in the file at `path`, so that a crash at any point leaves the previous
+    /// head or this one, never a torn file: the slot not holding the newest head is overwritten in
+    /// place and flushed to disk (`fdatasync`), under an exclusive lock on the file so that
+    /// gateways sharing it write one after another. The newest head stays whole in the other
+    /// slot until this one is. A missing or old-format file is first replaced whole: written
+    /// beside it, flushed, renamed over it, and the directory flushed. Blocking: call it from a
     /// blocking task.
+    ///
+    /// In place rather than renamed every time: a rename per audit batch cost a metadata journal
+    /// commit and a directory flush, most of the batch's time on disk (issue 9).
     pub fn write_atomic(&self, path: &Path) -> Result<(), HeadFileError> {
-        let file = HeadFile {
-            format: HEAD_FILE_FORMAT.to_owned(),
-            seal: self.clone(),
+        let mut file = match std::fs::OpenOptions::new().read(true).write(true).open(path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return self.create(path);
+            }
+            Err(e) => return Err(io("open")(e)),
         };
-        let bytes = serde_json::to_vec(&file).map_err(|_| HeadFileError::Format)?;
+        file.lock().map_err(io("lock"))?;
+        let mut bytes = Vec::with_capacity(2 * SLOT);
+        file.read_to_end(&mut bytes).map_err(io("read"))?;
+        if bytes.len() != 2 * SLOT || bytes.first() == Some(&b'{') {
+            // An old-format or damaged file: replaced whole (a damaged one is reported by
+            // `okienko audit verify` until then, and checked before the first write).
+            return self.create(path);
+        }
+        let (slot, generation) = match newest(&bytes) {
+            Some((slot, generation, _)) => (1 - slot, generation + 1),
+            None => (0, 1),
+        };
+        let data = self.slot_bytes(generation)?;
+        file.seek(SeekFrom::Start((slot * SLOT) as u64))
+            .map_err(io("seek"))?;
+        file.write_all(&data).map_err(io("write"))?;
+        file.sync_data().map_err(io("fsync"))?;
+        Ok(())
+    }
+
+    /// A new two-slot file holding this seal, put in place by a rename.
+    fn create(&self, path: &Path) -> Result<(), HeadFileError> {
+        let mut bytes = self.slot_bytes(1)?;
+        bytes.resize(2 * SLOT, 0);
         let dir = match path.parent() {
             Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
             _ => PathBuf::from("."),
@@ -122,6 +169,63 @@ impl AuditHeadSeal {
             .map_err(io("fsync directory"))?;
         Ok(())
     }
+
+    /// One slot: magic, generation, the JSON's length, the JSON, the SHA-256 of all before it.
+    fn slot_bytes(&self, generation: u64) -> Result<Vec<u8>, HeadFileError> {
+        let file = HeadFile {
+            format: HEAD_FILE_FORMAT.to_owned(),
+            seal: self.clone(),
+        };
+        let json = serde_json::to_vec(&file).map_err(|_| HeadFileError::Format)?;
+        let len = u16::try_from(json.len())
+            .ok()
+            .filter(|l| usize::from(*l) <= SLOT - SLOT_HEADER - SLOT_CHECK)
+            .ok_or(HeadFileError::Format)?;
+        let mut out = Vec::with_capacity(SLOT);
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&generation.to_le_bytes());
+        out.extend_from_slice(&len.to_le_bytes());
+        out.extend_from_slice(&json);
+        let check = Sha256::digest(&out);
+        out.extend_from_slice(&check);
+        out.resize(SLOT, 0);
+        Ok(out)
+    }
+}
+
+/// A file in the first format: one JSON object.
+fn legacy(bytes: &[u8]) -> Result<AuditHeadSeal, HeadFileError> {
+    let file: HeadFile = serde_json::from_slice(bytes).map_err(|_| HeadFileError::Format)?;
+    if file.format != LEGACY_FORMAT {
+        return Err(HeadFileError::Format);
+    }
+    Ok(file.seal)
+}
+
+/// The whole slot written last: (slot, generation, seal); `None` when neither is whole.
+fn newest(bytes: &[u8]) -> Option<(usize, u64, AuditHeadSeal)> {
+    (0..2)
+        .filter_map(|i| {
+            let slot = bytes.get(i * SLOT..(i + 1) * SLOT)?;
+            let (generation, seal) = parse_slot(slot)?;
+            Some((i, generation, seal))
+        })
+        .max_by_key(|(_, generation, _)| *generation)
+}
+
+fn parse_slot(slot: &[u8]) -> Option<(u64, AuditHeadSeal)> {
+    if slot.get(..4)? != MAGIC {
+        return None;
+    }
+    let generation = u64::from_le_bytes(slot.get(4..12)?.try_into().ok()?);
+    let len = usize::from(u16::from_le_bytes(slot.get(12..14)?.try_into().ok()?));
+    let end = SLOT_HEADER + len;
+    let check = slot.get(end..end + SLOT_CHECK)?;
+    if Sha256::digest(&slot[..end])[..] != *check {
+        return None;
+    }
+    let file: HeadFile = serde_json::from_slice(&slot[SLOT_HEADER..end]).ok()?;
+    (file.format == HEAD_FILE_FORMAT).then_some((generation, file.seal))
 }
 
 /// How the database compares with the head kept outside it.
@@ -281,5 +385,72 @@ mod tests {
             AuditHeadSeal::read(&path),
             Err(HeadFileError::Format)
         ));
+    }
+
+    fn seal(seq: i64) -> AuditHeadSeal {
+        AuditHeadSeal {
+            keyed_from: 1,
+            seq,
+            hash: format!("{seq:064x}"),
+            mac: format!("{:064x}", seq * 7),
+        }
+    }
+
+    #[test]
+    fn slots_are_written_in_turn_and_a_torn_one_leaves_the_other() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.head");
+        seal(1).write_atomic(&path).unwrap();
+        seal(2).write_atomic(&path).unwrap();
+        seal(3).write_atomic(&path).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        assert_eq!(bytes.len(), 2 * SLOT);
+        // 1 went to slot 0, 2 to slot 1, 3 over 1 in slot 0.
+        assert_eq!(parse_slot(&bytes[..SLOT]).unwrap(), (3, seal(3)));
+        assert_eq!(parse_slot(&bytes[SLOT..]).unwrap(), (2, seal(2)));
+        assert_eq!(AuditHeadSeal::read(&path).unwrap(), Some(seal(3)));
+
+        // A crash while slot 0 was rewritten (any byte of it wrong): the head before it is read.
+        for at in [0, 5, 13, 40, SLOT_HEADER + 60] {
+            let mut torn = bytes.clone();
+            torn[at] ^= 0x20;
+            std::fs::write(&path, &torn).unwrap();
+            assert_eq!(AuditHeadSeal::read(&path).unwrap(), Some(seal(2)), "byte {at}");
+        }
+        // The next write goes over the torn slot, and is then the newest.
+        seal(4).write_atomic(&path).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        assert_eq!(parse_slot(&bytes[..SLOT]).unwrap(), (3, seal(4)));
+        assert_eq!(AuditHeadSeal::read(&path).unwrap(), Some(seal(4)));
+
+        // The newest written wins, whatever its seq: an edited head is what the file says.
+        seal(1).write_atomic(&path).unwrap();
+        assert_eq!(AuditHeadSeal::read(&path).unwrap(), Some(seal(1)));
+
+        // Neither slot whole: not a head file.
+        std::fs::write(&path, vec![0u8; 2 * SLOT]).unwrap();
+        assert!(matches!(
+            AuditHeadSeal::read(&path),
+            Err(HeadFileError::Format)
+        ));
+    }
+
+    #[test]
+    fn a_first_format_file_is_read_and_replaced_at_the_next_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.head");
+        let old = serde_json::json!({
+            "format": LEGACY_FORMAT,
+            "keyed_from": 1,
+            "seq": 7,
+            "hash": seal(7).hash,
+            "mac": seal(7).mac,
+        });
+        std::fs::write(&path, old.to_string()).unwrap();
+        assert_eq!(AuditHeadSeal::read(&path).unwrap(), Some(seal(7)));
+        seal(8).write_atomic(&path).unwrap();
+        assert_eq!(std::fs::read(&path).unwrap().len(), 2 * SLOT);
+        assert_eq!(AuditHeadSeal::read(&path).unwrap(), Some(seal(8)));
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 }
