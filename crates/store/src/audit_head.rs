@@ -116,7 +116,11 @@ impl AuditHeadSeal {
     /// In place rather than renamed every time: a rename per audit batch cost a metadata journal
     /// commit and a directory flush, most of the batch's time on disk (issue 9).
     pub fn write_atomic(&self, path: &Path) -> Result<(), HeadFileError> {
-        let mut file = match std::fs::OpenOptions::new().read(true).write(true).open(path) {
+        let mut file = match std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(path)
+        {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return self.create(path);
@@ -415,7 +419,11 @@ mod tests {
             let mut torn = bytes.clone();
             torn[at] ^= 0x20;
             std::fs::write(&path, &torn).unwrap();
-            assert_eq!(AuditHeadSeal::read(&path).unwrap(), Some(seal(2)), "byte {at}");
+            assert_eq!(
+                AuditHeadSeal::read(&path).unwrap(),
+                Some(seal(2)),
+                "byte {at}"
+            );
         }
         // The next write goes over the torn slot, and is then the newest.
         seal(4).write_atomic(&path).unwrap();

@@ -27,23 +27,48 @@ const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
 const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
 
 fn fnv(ns: u8, parts: &[&str]) -> u64 {
-    let mut h = FNV_OFFSET ^ u64::from(ns);
-    h = h.wrapping_mul(FNV_PRIME);
+    let mut h = Fnv::new(ns);
     for (i, p) in parts.iter().enumerate() {
         if i > 0 {
-            h ^= 0x1f;
-            h = h.wrapping_mul(FNV_PRIME);
+            h.byte(0x1f);
         }
-        for b in p.bytes() {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(FNV_PRIME);
-        }
+        h.str(p);
     }
-    // Final avalanche so low bits are well mixed for the mask.
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
-    h ^= h >> 33;
-    h
+    h.finish()
+}
+
+/// FNV-1a over a feature's bytes, extendable: the hash of a character n-gram is the hash of the
+/// (n-1)-gram extended by one character, so the n-grams at one position cost one pass and no
+/// string is built for them.
+#[derive(Clone, Copy)]
+struct Fnv(u64);
+
+impl Fnv {
+    fn new(ns: u8) -> Fnv {
+        Fnv((FNV_OFFSET ^ u64::from(ns)).wrapping_mul(FNV_PRIME))
+    }
+
+    fn byte(&mut self, b: u8) {
+        self.0 ^= u64::from(b);
+        self.0 = self.0.wrapping_mul(FNV_PRIME);
+    }
+
+    fn str(&mut self, s: &str) {
+        s.bytes().for_each(|b| self.byte(b));
+    }
+
+    fn char(&mut self, c: char) {
+        self.str(c.encode_utf8(&mut [0; 4]));
+    }
+
+    /// Final avalanche so low bits are well mixed for the mask.
+    fn finish(self) -> u64 {
+        let mut h = self.0;
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^= h >> 33;
+        h
+    }
 }
 
 /// Splits lower-cased text into words: runs of letters/digits (apostrophes kept inside), every
@@ -108,15 +133,13 @@ pub(crate) fn extract(
             .chain(w.chars())
             .chain(std::iter::once(' '))
             .collect();
-        let mut buf = String::new();
-        for n in 2..=char_max.max(2) {
-            if n > padded.len() {
-                break;
-            }
-            for s in 0..=padded.len() - n {
-                buf.clear();
-                buf.extend(&padded[s..s + n]);
-                feats.push((Group::Char, bucket(fnv(4, &[&buf])), 1.0));
+        let longest = char_max.max(2);
+        for s in 0..padded.len().saturating_sub(1) {
+            let mut h = Fnv::new(4);
+            h.char(padded[s]);
+            for &c in padded.iter().skip(s + 1).take(longest - 1) {
+                h.char(c);
+                feats.push((Group::Char, bucket(h.finish()), 1.0));
             }
         }
     }
@@ -127,19 +150,18 @@ pub(crate) fn extract(
         // Character n-grams across word boundaries (scikit-learn's `char` analyzer), 3..=cross_max,
         // only those that contain a space inside: the rest are already char_wb features.
         let sentence: Vec<char> = format!(" {} ", folded.join(" ")).chars().collect();
-        let mut buf = String::new();
-        for n in 3..=cross_max {
-            if n > sentence.len() {
-                break;
-            }
-            for s in 0..=sentence.len() - n {
-                let g = &sentence[s..s + n];
-                if !g[1..n - 1].contains(&' ') {
-                    continue;
+        for s in 0..sentence.len() {
+            let mut h = Fnv::new(6);
+            let mut inner_space = false;
+            for (i, &c) in sentence[s..].iter().take(cross_max).enumerate() {
+                h.char(c);
+                // Only n-grams (n ≥ 3) with a space strictly inside: the rest are `char_wb`.
+                if i >= 2 && inner_space {
+                    feats.push((Group::Cross, bucket(h.finish()), 1.0));
                 }
-                buf.clear();
-                buf.extend(g);
-                feats.push((Group::Cross, bucket(fnv(6, &[&buf])), 1.0));
+                if i >= 1 && c == ' ' {
+                    inner_space = true;
+                }
             }
         }
     }
@@ -158,13 +180,14 @@ pub(crate) fn extract(
 }
 
 /// TF-IDF weighting: `(1 + ln tf) · idf`, L2 per group, times the group's weight. Extra features
-/// keep their given value (no tf damping, idf 1). Returns (bucket, value) pairs, merged by bucket.
-pub(crate) fn weigh(
-    raw: &RawFeatures,
-    idf: impl Fn(u32) -> f32,
+/// keep their given value (no tf damping, idf 1). Features are keyed by bucket or by the model's
+/// row for it (rows are in bucket order). Returns (key, value) pairs, merged by key.
+pub(crate) fn weigh<K: Copy + Ord>(
+    raw: &[(Group, K, f32)],
+    idf: impl Fn(K) -> f32,
     group_weight: &[f32; GROUPS],
-) -> Vec<(u32, f32)> {
-    let mut vals: Vec<(Group, u32, f32)> = raw
+) -> Vec<(K, f32)> {
+    let mut vals: Vec<(Group, K, f32)> = raw
         .iter()
         .map(|&(g, b, tf)| {
             let v = if g == Group::Extra {
@@ -187,9 +210,9 @@ pub(crate) fn weigh(
             *v *= group_weight[*g as usize];
         }
     }
-    let mut out: Vec<(u32, f32)> = vals.into_iter().map(|(_, b, v)| (b, v)).collect();
+    let mut out: Vec<(K, f32)> = vals.into_iter().map(|(_, b, v)| (b, v)).collect();
     out.sort_by_key(|p| p.0);
-    let mut merged: Vec<(u32, f32)> = Vec::with_capacity(out.len());
+    let mut merged: Vec<(K, f32)> = Vec::with_capacity(out.len());
     for (b, v) in out {
         match merged.last_mut() {
             Some(last) if last.0 == b => last.1 += v,
@@ -221,5 +244,53 @@ mod tests {
         let b = extract("zl", &[], (1 << 20) - 1, 5, 0);
         assert_eq!(a.len(), b.len() + 1);
         assert!(b.iter().all(|f| a.contains(f)));
+    }
+
+    /// The n-gram features as first written: every n-gram built as a string and hashed whole.
+    fn by_strings(text: &str, char_max: usize, cross_max: usize) -> Vec<(Group, u32)> {
+        let mask = (1 << 18) - 1;
+        let folded: Vec<String> = words(&text.to_lowercase())
+            .iter()
+            .map(|w| fold(w))
+            .collect();
+        let mut out = Vec::new();
+        for w in &folded {
+            let padded: Vec<char> = format!(" {w} ").chars().collect();
+            for n in 2..=char_max {
+                for g in padded.windows(n) {
+                    let g: String = g.iter().collect();
+                    out.push((Group::Char, (fnv(4, &[&g]) as u32) & mask));
+                }
+            }
+        }
+        let sentence: Vec<char> = format!(" {} ", folded.join(" ")).chars().collect();
+        for n in 3..=cross_max {
+            for g in sentence.windows(n) {
+                if g[1..n - 1].contains(&' ') {
+                    let g: String = g.iter().collect();
+                    out.push((Group::Cross, (fnv(6, &[&g]) as u32) & mask));
+                }
+            }
+        }
+        out.sort_by_key(|f| (f.0 as u8, f.1));
+        out
+    }
+
+    #[test]
+    fn ngrams_hashed_by_extension_are_the_ngrams_hashed_whole() {
+        for text in [
+            "ile mam na koncie?",
+            "Płatności w Żabce > 50 zł 👋",
+            "a",
+            "zł ok",
+        ] {
+            let mut got: Vec<(Group, u32)> = extract(text, &[], (1 << 18) - 1, 5, 6)
+                .into_iter()
+                .filter(|f| matches!(f.0, Group::Char | Group::Cross))
+                .flat_map(|(g, b, n)| std::iter::repeat_n((g, b), n as usize))
+                .collect();
+            got.sort_by_key(|f| (f.0 as u8, f.1));
+            assert_eq!(got, by_strings(text, 5, 6), "{text}");
+        }
     }
 }

@@ -1,7 +1,7 @@
 //! The model's file format: magic, version, config, labels, buckets, idf, weights, bias — all
 //! little-endian, lengths checked on load so a truncated or foreign file is an error, not a panic.
 
-use super::{GROUPS, Model, TrainConfig};
+use super::{GROUPS, Model, RowIndex, TrainConfig};
 use crate::NluError;
 
 const MAGIC: &[u8; 8] = b"OKNLUM02";
@@ -167,5 +167,6 @@ pub(super) fn decode(bytes: &[u8]) -> Result<Model, NluError> {
         weights,
         bias,
         dense_dim,
+        row_index: RowIndex::default(),
     })
 }

@@ -11,6 +11,7 @@ mod io;
 mod train;
 
 use std::path::Path;
+use std::sync::OnceLock;
 
 pub(crate) use features::GROUPS;
 pub(crate) use train::SplitMix;
@@ -83,6 +84,46 @@ pub struct Model {
     /// Dense inputs after the hashed rows (0 for an n-gram-only model): row `buckets.len() + j`
     /// weighs dense input `j`.
     pub(crate) dense_dim: usize,
+    pub(crate) row_index: RowIndex,
+}
+
+/// Largest hash space given a direct bucket → row table (4 MiB); larger ones search `buckets`.
+const DIRECT_INDEX_BITS: u32 = 20;
+
+/// The row of every bucket in one array, built at the first prediction: each feature is then one
+/// load instead of a binary search over the buckets (the search's cache misses were most of the
+/// time spent turning a message into features). Derived from `buckets`, so it is not saved and
+/// takes no part in equality.
+#[derive(Clone, Default)]
+pub(crate) struct RowIndex(OnceLock<Box<[u32]>>);
+
+impl RowIndex {
+    fn of(&self, buckets: &[u32], hash_bits: u32) -> &[u32] {
+        self.0.get_or_init(|| {
+            if hash_bits > DIRECT_INDEX_BITS || u32::try_from(buckets.len()).is_err() {
+                return Box::default();
+            }
+            let mut index = vec![u32::MAX; 1 << hash_bits];
+            for (row, &bucket) in buckets.iter().enumerate() {
+                if let Some(slot) = index.get_mut(bucket as usize) {
+                    *slot = row as u32;
+                }
+            }
+            index.into_boxed_slice()
+        })
+    }
+}
+
+impl PartialEq for RowIndex {
+    fn eq(&self, _: &RowIndex) -> bool {
+        true
+    }
+}
+
+impl std::fmt::Debug for RowIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RowIndex")
+    }
 }
 
 impl Model {
@@ -169,7 +210,14 @@ impl Model {
 
     /// The row of a bucket, if it was seen in training.
     fn row(&self, bucket: u32) -> Option<usize> {
-        self.buckets.binary_search(&bucket).ok()
+        let index = self.row_index.of(&self.buckets, self.config.hash_bits);
+        if index.is_empty() {
+            return self.buckets.binary_search(&bucket).ok();
+        }
+        match index.get(bucket as usize) {
+            Some(&row) if row != u32::MAX => Some(row as usize),
+            _ => None,
+        }
     }
 
     /// Weighted features as (row, value), unseen buckets dropped.
@@ -182,15 +230,15 @@ impl Model {
             self.config.char_max,
             self.config.cross_max,
         );
-        let w = features::weigh(
-            &raw,
-            |b| self.row(b).map_or(0.0, |r| self.idf[r]),
-            &self.config.group_weight,
-        );
-        w.into_iter()
-            .filter_map(|(b, v)| self.row(b).map(|r| (r, v)))
-            .filter(|(_, v)| *v != 0.0)
-            .collect()
+        // Buckets never seen in training weigh nothing, in the norms too: dropped here, each
+        // bucket looked up once.
+        let rows: Vec<(features::Group, usize, f32)> = raw
+            .into_iter()
+            .filter_map(|(g, b, tf)| self.row(b).map(|r| (g, r, tf)))
+            .collect();
+        let mut w = features::weigh(&rows, |r| self.idf[r], &self.config.group_weight);
+        w.retain(|(_, v)| *v != 0.0);
+        w
     }
 
     fn logits(&self, x: &[(usize, f32)]) -> Vec<f32> {
@@ -228,5 +276,40 @@ impl Model {
 
     pub fn from_bytes(bytes: &[u8]) -> Result<Model, NluError> {
         io::decode(bytes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_row_index_finds_what_the_search_finds() {
+        let data = [
+            ("ile mam na koncie", "balance"),
+            ("saldo", "balance"),
+            ("zablokuj karte", "card"),
+            ("block my card", "card"),
+        ];
+        for hash_bits in [12, DIRECT_INDEX_BITS + 1] {
+            let config = TrainConfig {
+                hash_bits,
+                lbfgs_iters: 0,
+                ..TrainConfig::default()
+            };
+            let model = Model::train(&data, &config);
+            assert!(!model.buckets.is_empty());
+            for (i, b) in model.buckets.iter().enumerate() {
+                assert_eq!(model.row(*b), Some(i));
+            }
+            let unseen = (0..1u32 << hash_bits.min(16))
+                .filter(|b| model.buckets.binary_search(b).is_err())
+                .take(50);
+            for b in unseen {
+                assert_eq!(model.row(b), None);
+            }
+            let direct = !model.row_index.of(&model.buckets, hash_bits).is_empty();
+            assert_eq!(direct, hash_bits <= DIRECT_INDEX_BITS);
+        }
     }
 }

@@ -2,7 +2,7 @@
 //! AdaGrad SGD with an L2 penalty on the touched rows. Single thread, examples visited in an
 //! order shuffled by a seeded SplitMix64, so the result depends only on the data and the config.
 
-use super::{Example, Model, TrainConfig, features};
+use super::{Example, Model, RowIndex, TrainConfig, features};
 
 /// SplitMix64: a tiny, well-known deterministic generator (no dependency, same on every platform).
 pub(crate) struct SplitMix(pub u64);
@@ -137,14 +137,11 @@ pub(super) fn train(
     let sparse: Vec<Vec<(u32, f32)>> = raws
         .iter()
         .map(|raw| {
-            features::weigh(
-                raw,
-                |b| row(b).map_or(0.0, |r| idf[r]),
-                &config.group_weight,
-            )
-            .into_iter()
-            .filter_map(|(b, v)| row(b).map(|r| (r as u32, v)))
-            .collect()
+            let rows: Vec<(features::Group, u32, f32)> = raw
+                .iter()
+                .filter_map(|&(g, b, tf)| row(b).map(|r| (g, r as u32, tf)))
+                .collect();
+            features::weigh(&rows, |r| idf[r as usize], &config.group_weight)
         })
         .collect();
     // The raw counts are not needed any more: free them before the optimiser allocates its
@@ -173,6 +170,7 @@ pub(super) fn train(
         weights: theta,
         bias,
         dense_dim,
+        row_index: RowIndex::default(),
     }
 }
 
