@@ -114,6 +114,26 @@ fn tx_rows_direct(
         .collect::<Result<Vec<_>, _>>()?)
 }
 
+impl Store {
+    /// Rows of `sql` (selecting [`tx_columns!`]) on a direct SQLite connection, with the
+    /// customer's data key when there are any to open.
+    fn tx_rows_and_key_direct(
+        &self,
+        conn: &rusqlite::Connection,
+        customer: &str,
+        sql: &str,
+        params: &[(&str, &dyn rusqlite::ToSql)],
+    ) -> Result<(Vec<TxRow>, Option<DataKey>), StoreError> {
+        let rows = tx_rows_direct(conn, sql, params)?;
+        let dek = if rows.is_empty() {
+            None
+        } else {
+            self.load_dek_direct(conn, customer)?
+        };
+        Ok((rows, dek))
+    }
+}
+
 impl TxRow {
     fn into_stored(self, dek: &DataKey) -> Result<StoredTransaction, StoreError> {
         // Plaintext columns first, so a bad one is named even when the sealed value is bad too.
@@ -408,8 +428,9 @@ impl Store {
                 // On a chat answer's path (the transactions question): read directly.
                 direct.read(|conn| {
                     use rusqlite::named_params;
-                    let rows = tx_rows_direct(
+                    let (rows, dek) = self.tx_rows_and_key_direct(
                         conn,
+                        &customer,
                         TX_PAGE,
                         named_params! {"$1": customer, "$2": from, "$3": to, "$4": currency,
                         "$5": sql_limit, "$6": sql_offset},
@@ -421,11 +442,6 @@ impl Store {
                         )?
                     } else {
                         0
-                    };
-                    let dek = if rows.is_empty() {
-                        None
-                    } else {
-                        self.load_dek_direct(conn, &customer)?
                     };
                     Ok((rows, total, dek))
                 })?
@@ -494,18 +510,12 @@ impl Store {
             .map_err(|_| StoreError::Invalid("transaction ids"))?;
         let (rows, dek): (Vec<TxRow>, Option<DataKey>) = if let Some(direct) = self.direct() {
             direct.read(|conn| {
-                use rusqlite::named_params;
-                let rows = tx_rows_direct(
+                self.tx_rows_and_key_direct(
                     conn,
+                    &customer,
                     TX_BY_IDS_SQLITE,
-                    named_params! {"$1": customer, "$2": list},
-                )?;
-                let dek = if rows.is_empty() {
-                    None
-                } else {
-                    self.load_dek_direct(conn, &customer)?
-                };
-                Ok((rows, dek))
+                    rusqlite::named_params! {"$1": customer, "$2": list},
+                )
             })?
         } else {
             let sql = match self.backend() {
@@ -550,17 +560,13 @@ impl Store {
                 if let Some(names) = direct.balances.merchants(&customer, generation) {
                     return Ok(MerchantRead::Kept(names));
                 }
-                let rows = tx_rows_direct(
+                let (rows, dek) = self.tx_rows_and_key_direct(
                     conn,
+                    &customer,
                     TX_ALL,
                     named_params! {"$1": customer, "$2": None::<String>, "$3": None::<String>,
                     "$4": None::<String>},
                 )?;
-                let dek = if rows.is_empty() {
-                    None
-                } else {
-                    self.load_dek_direct(conn, &customer)?
-                };
                 Ok(MerchantRead::Rows(rows, dek, generation))
             })?;
             match read {
