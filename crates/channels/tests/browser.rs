@@ -31,7 +31,14 @@ struct App {
 }
 
 async fn spawn_app() -> anyhow::Result<App> {
-    let chat = WebChat::new(WebChatConfig::default());
+    // WebDriver types nine messages, each with its typing frame, and reloads the page within
+    // about two seconds, faster than the default limit (10 frames at once, 5 a second) lets a
+    // person: on a fast run the last message was refused as too many. The limit has a test of its
+    // own (`tests/ws.rs`); this one is about the page.
+    let chat = WebChat::new(WebChatConfig {
+        rate_burst: 100,
+        ..WebChatConfig::default()
+    });
     let conv = TestConversation::new();
     chat.attach(conv.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
