@@ -226,6 +226,14 @@ fn insert_only(rows: Vec<NewTransaction>) -> TxBatch {
     }
 }
 
+/// One booked PLN transaction at `merchant`, inserted into `acc`.
+async fn insert_booked(s: &Store, acc: AccountId, date: &str, amount: &str, merchant: &str) {
+    let row = new_tx(date, pln(amount), Some(merchant), BookingStatus::Booked);
+    s.apply_transactions(acc, &insert_only(vec![row]))
+        .await
+        .unwrap();
+}
+
 /// Deterministic xorshift, so a failing generated case replays exactly.
 struct Rng(u64);
 impl Rng {
@@ -1086,17 +1094,7 @@ pub async fn merchants_are_distinct_and_sorted(ctx: &Ctx) {
     )])
     .collect();
     s.apply_transactions(acc, &insert_only(rows)).await.unwrap();
-    s.apply_transactions(
-        other,
-        &insert_only(vec![new_tx(
-            "2026-03-01",
-            pln("-1.00"),
-            Some("Secret Shop"),
-            BookingStatus::Booked,
-        )]),
-    )
-    .await
-    .unwrap();
+    insert_booked(s, other, "2026-03-01", "-1.00", "Secret Shop").await;
     // Twice: on SQLite the second answer is the copy kept since the first.
     for _ in 0..2 {
         assert_eq!(
@@ -1105,17 +1103,7 @@ pub async fn merchants_are_distinct_and_sorted(ctx: &Ctx) {
         );
     }
     // A new transaction is seen at once.
-    s.apply_transactions(
-        acc,
-        &insert_only(vec![new_tx(
-            "2026-03-02",
-            pln("-3.00"),
-            Some("Rossmann"),
-            BookingStatus::Booked,
-        )]),
-    )
-    .await
-    .unwrap();
+    insert_booked(s, acc, "2026-03-02", "-3.00", "Rossmann").await;
     assert_eq!(
         s.merchants_for_customer(cust).await.unwrap(),
         vec![
@@ -1420,17 +1408,7 @@ pub async fn sync_state_round_trip(ctx: &Ctx) {
 pub async fn corrupt_rows_are_errors(ctx: &Ctx) {
     let s = &ctx.store;
     let (cust, consent, acc) = setup(s).await;
-    s.apply_transactions(
-        acc,
-        &insert_only(vec![new_tx(
-            "2026-03-01",
-            pln("-1.00"),
-            Some("X"),
-            BookingStatus::Booked,
-        )]),
-    )
-    .await
-    .unwrap();
+    insert_booked(s, acc, "2026-03-01", "-1.00", "X").await;
     s.replace_balances(
         acc,
         &[Balance {
@@ -1665,17 +1643,7 @@ pub async fn sealed_values_are_bound_to_their_row(ctx: &Ctx) {
 pub async fn wrong_master_key_is_a_clear_error(ctx: &Ctx) {
     let s = &ctx.store;
     let (cust, _, acc) = setup(s).await;
-    s.apply_transactions(
-        acc,
-        &insert_only(vec![new_tx(
-            "2026-03-01",
-            pln("-5.00"),
-            Some("X"),
-            BookingStatus::Booked,
-        )]),
-    )
-    .await
-    .unwrap();
+    insert_booked(s, acc, "2026-03-01", "-5.00", "X").await;
     let wrong = MasterKey::from_bytes([8; 32]);
     let wrong_b64 = wrong.to_base64();
     let err = ctx
@@ -1839,17 +1807,7 @@ pub async fn erase_leaves_no_financial_row_and_no_key(ctx: &Ctx) {
     let mut c = s.consent(consent).await.unwrap().unwrap();
     c.access_token = Some("victim-token".into());
     s.update_consent(&c).await.unwrap();
-    s.apply_transactions(
-        acc,
-        &insert_only(vec![new_tx(
-            "2026-03-01",
-            pln("-9.99"),
-            Some("Sklep"),
-            BookingStatus::Booked,
-        )]),
-    )
-    .await
-    .unwrap();
+    insert_booked(s, acc, "2026-03-01", "-9.99", "Sklep").await;
     s.replace_balances(
         acc,
         &[Balance {
