@@ -142,7 +142,11 @@ impl AuditHeadSeal {
             return self.create(path);
         }
         let (slot, generation) = match newest(&bytes) {
-            Some((slot, generation, _)) => (1 - slot, generation + 1),
+            Some((slot, generation, _)) => match generation.checked_add(1) {
+                Some(next) => (1 - slot, next),
+                // A generation no writer reaches (an edited file): start the count again.
+                None => return self.create(path),
+            },
             None => (0, 1),
         };
         let data = self.slot_bytes(generation)?;
@@ -440,6 +444,13 @@ mod tests {
         // The newest written wins, whatever its seq: an edited head is what the file says.
         seal(1).write_atomic(&path).unwrap();
         assert_eq!(AuditHeadSeal::read(&path).unwrap(), Some(seal(1)));
+
+        // A slot at the last generation (written by hand): the next write starts afresh.
+        let mut edited = seal(5).slot_bytes(u64::MAX).unwrap();
+        edited.resize(2 * SLOT, 0);
+        std::fs::write(&path, &edited).unwrap();
+        seal(6).write_atomic(&path).unwrap();
+        assert_eq!(AuditHeadSeal::read(&path).unwrap(), Some(seal(6)));
 
         // Neither slot whole: not a head file.
         std::fs::write(&path, vec![0u8; 2 * SLOT]).unwrap();
