@@ -28,13 +28,18 @@ use async_trait::async_trait;
 use chrono::{DateTime, Datelike, NaiveTime, Offset, TimeZone, Utc};
 use chrono_tz::Tz;
 use okienko_bank::{BankLink, LinkEvent};
-use okienko_core::{Clock, CustomerId, Lang, Transaction, TransactionId, TxFilter, format};
+use okienko_core::{
+    AccountId, Clock, CustomerId, Lang, Transaction, TransactionId, TxFilter, format,
+};
 use okienko_privacy::{
     AccessRequest, AlertSettings, AlertSeverity, ChannelInfo, EpisodeId, EpisodeStatus, FraudBook,
     FraudCaseId, FraudEpisode, NoticeLedger, PrivacyGate, PublishedWarning, Purpose,
 };
 use okienko_risk::{CustomerState, LiveScorer, Severity, Tx};
 use tokio::sync::Mutex;
+
+mod watched;
+use watched::Watched;
 
 use crate::texts::{self, T};
 use crate::{Conversation, Engine, InboundEvent, Outbox, QuickReply, Reply, Sensitivity};
@@ -266,7 +271,7 @@ pub struct FraudWatcher {
     clock: Arc<dyn Clock>,
     config: FraudConfig,
     /// Risk state per customer; rebuilt from history when missing.
-    states: Mutex<HashMap<CustomerId, CustomerState>>,
+    states: Mutex<HashMap<CustomerId, Watched>>,
     /// One scoring or answer at a time per process, so an episode is never opened twice.
     serial: Mutex<()>,
     /// Itself, for the timers that send held bank warnings on any instance (the tick loop runs
@@ -628,11 +633,22 @@ impl FraudWatcher {
             // no reason to read (and audit a read of) the whole history.
             return Ok(0);
         }
-        if !first_sync && baseline.is_some() && self.states.lock().await.contains_key(&customer) {
-            // The customer's risk state is in memory: only what the sync added is read.
-            return self.score_added(customer, added).await;
+        if baseline.is_some() && self.states.lock().await.contains_key(&customer) {
+            if !first_sync {
+                // The customer's risk state is in memory: only what the sync added is read.
+                return self.score_added(customer, added).await;
+            }
+            if self.first_sync_already_held(customer, added).await? {
+                // A link's first sync announces each account on its own, and the first of them
+                // to arrive built the state from every account then stored. Rebuilding now
+                // would fold in transactions stored since, whose own event then counts them
+                // a second time.
+                tracing::info!(%customer, "first sync of an account already in the fraud baseline");
+                return Ok(0);
+            }
         }
         let history = self.history(customer).await?;
+        let accounts: Vec<AccountId> = history.iter().map(|t| t.account_id).collect();
         let mut states = self.states.lock().await;
         if first_sync || baseline.is_none() {
             let mut st = CustomerState::new();
@@ -641,7 +657,11 @@ impl FraudWatcher {
                     self.scorer.observe(&mut st, &tx);
                 }
             }
-            states.insert(customer, st);
+            let watched = match states.remove(&customer) {
+                Some(before) => before.rebuilt(st, accounts),
+                None => Watched::new(st, accounts),
+            };
+            states.insert(customer, watched);
             self.book
                 .set_baseline(customer, self.clock.now())
                 .await
@@ -651,16 +671,48 @@ impl FraudWatcher {
         }
         let (new, old): (Vec<&Transaction>, Vec<&Transaction>) =
             history.iter().partition(|t| added.contains(&t.id));
-        let st = states.entry(customer).or_insert_with(|| {
+        let watched = states.entry(customer).or_insert_with(|| {
             let mut st = CustomerState::new();
             for t in &old {
                 if let Some(tx) = self.to_tx(t) {
                     self.scorer.observe(&mut st, &tx);
                 }
             }
-            st
+            Watched::new(st, accounts)
         });
-        self.score(customer, st, new).await
+        let scored = self.score(customer, watched, new).await;
+        if scored.is_err() {
+            // Rebuilt from the store when the event comes again, so nothing counts twice.
+            states.remove(&customer);
+        }
+        scored
+    }
+
+    /// True when a first-sync event has nothing the customer's state in memory lacks: it
+    /// announces one account (one event per account), and the state was built from that
+    /// account's stored history. Reads one of the event's transactions to learn the account.
+    async fn first_sync_already_held(
+        &self,
+        customer: CustomerId,
+        added: &[TransactionId],
+    ) -> Result<bool, WatchError> {
+        let Some(first) = added.first() else {
+            return Ok(true);
+        };
+        let seen = self
+            .gate
+            .transactions_by_ids(&self.req(customer), std::slice::from_ref(first))
+            .await
+            .map_err(|e| WatchError(e.to_string()))?
+            .into_data();
+        let Some(t) = seen.first() else {
+            // Gone since (the customer unlinked): a rebuild reads what is there now.
+            return Ok(false);
+        };
+        let states = self.states.lock().await;
+        Ok(states
+            .get(&customer)
+            .is_some_and(|w| w.covers(t.account_id)))
     }
 
     /// Scores the added transactions against the risk state kept in memory, reading only them
@@ -682,25 +734,35 @@ impl FraudWatcher {
         }
         new.sort_by_key(|t| t.date);
         let mut states = self.states.lock().await;
-        // Held since the caller looked (`serial`): only `forget` could have dropped it.
-        let Some(st) = states.get_mut(&customer) else {
+        // Held since the caller looked (`serial`): nothing else drops it.
+        let Some(watched) = states.get_mut(&customer) else {
             return Ok(0);
         };
-        self.score(customer, st, new.iter().collect()).await
+        let scored = self.score(customer, watched, new.iter().collect()).await;
+        if scored.is_err() {
+            // The state has folded in transactions whose warning may not be out: rebuilt from
+            // the store when the event comes again, they are scored afresh, once.
+            states.remove(&customer);
+        }
+        scored
     }
 
     /// Assesses each new transaction in date order, updating the state, and warns about the
-    /// suspicious ones.
+    /// suspicious ones. A transaction scored lately (its event delivered again) is passed over.
     async fn score(
         &self,
         customer: CustomerId,
-        st: &mut CustomerState,
+        watched: &mut Watched,
         new: Vec<&Transaction>,
     ) -> Result<u32, WatchError> {
         let mut suspicious = 0u32;
         for t in new {
+            if watched.was_scored(t.id) {
+                continue;
+            }
             let Some(tx) = self.to_tx(t) else { continue };
-            let a = self.scorer.assess(st, &tx);
+            let a = self.scorer.assess(&mut watched.risk, &tx);
+            watched.mark_scored(t.id);
             if a.score < self.config.warn_score {
                 continue;
             }

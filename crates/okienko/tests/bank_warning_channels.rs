@@ -359,3 +359,144 @@ async fn a_held_warning_is_dropped_when_all_notices_go_off_meanwhile() {
     let r = restarted.publish(notice("campaign-off")).await.unwrap();
     assert_eq!((r.delivered, r.held), (1, 0), "{r:?}");
 }
+
+/// Stores `rows` (date, amount in PLN, merchant, card description) on `account`; their ids.
+async fn store_purchases(
+    w: &World,
+    account: okienko_core::AccountId,
+    rows: &[(String, &str, &str, &str)],
+) -> Vec<okienko_core::TransactionId> {
+    use okienko_core::{BookingStatus, Currency, Money, TransactionId};
+    use okienko_store::{NewTransaction, TxBatch};
+    let insert: Vec<NewTransaction> = rows
+        .iter()
+        .map(|(date, amount, merchant, card)| {
+            let date: chrono::NaiveDate = date.parse().unwrap();
+            NewTransaction {
+                id: TransactionId::new(),
+                bank_transaction_id: Some(format!("bank-{}", TransactionId::new())),
+                status: BookingStatus::Booked,
+                date,
+                booking_date: Some(date),
+                value_date: Some(date),
+                amount: Money::new(format!("-{amount}").parse().unwrap(), Currency::PLN).unwrap(),
+                merchant: Some((*merchant).to_owned()),
+                raw_description: format!("{card} {amount} PLN {}", merchant.to_uppercase()),
+                category: None,
+                counterparty_iban: None,
+                end_to_end_id: None,
+                fingerprint: format!("fp-{}", TransactionId::new()),
+            }
+        })
+        .collect();
+    let ids = insert.iter().map(|t| t.id).collect();
+    w.store
+        .apply_transactions(
+            account,
+            &TxBatch {
+                insert,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    ids
+}
+
+/// A link's first sync announces each account in its own event, and the bus delivers at least
+/// once. The second account's first-sync event, processed after new transactions were stored,
+/// must not fold them into the baseline (their own event would count them again, and an
+/// ordinary day would look like a burst), and an event delivered twice counts once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn late_first_sync_and_repeated_events_count_each_transaction_once() {
+    use okienko_privacy::EpisodeStatus;
+    use okienko_store::AccountRecord;
+    let w = World::new().await;
+    let customer = w.customer(AlertSettings::default()).await;
+    let consent = w.store.consents_for_customer(customer).await.unwrap()[0].id;
+    let mut accounts = Vec::new();
+    for resource in ["acc-1", "acc-2"] {
+        let a = AccountRecord {
+            account: okienko_core::Account {
+                id: okienko_core::AccountId::new(),
+                iban: None,
+                currency: okienko_core::Currency::PLN,
+                name: "Konto".into(),
+            },
+            customer,
+            consent,
+            bank_resource_id: resource.into(),
+        };
+        w.store.upsert_account(&a).await.unwrap();
+        accounts.push(a.account.id);
+    }
+    // Sixty days of one card purchase in a shop, and two today (1 December, Warsaw).
+    let day = |n: u64| {
+        (chrono::NaiveDate::from_ymd_opt(2026, 12, 1).unwrap() - chrono::Days::new(n)).to_string()
+    };
+    let mut history: Vec<(String, &str, &str, &str)> = (1..=60)
+        .map(|n| (day(n), "45.00", "Biedronka", "PLATNOSC KARTA"))
+        .collect();
+    history.push((day(0), "12.50", "Żabka", "PLATNOSC KARTA"));
+    history.push((day(0), "38.20", "Lidl", "PLATNOSC KARTA"));
+    let first = store_purchases(&w, accounts[0], &history).await;
+    let savings = [(day(30), "10.00", "Biedronka", "PLATNOSC KARTA")];
+    let second = store_purchases(&w, accounts[1], &savings).await;
+
+    let watcher = w.watcher();
+    assert_eq!(watcher.on_new(customer, &first, true).await.unwrap(), 0);
+    // Four online purchases at new shops within minutes: unusual for this customer, low
+    // severity; it is not a burst of eight.
+    let episode = store_purchases(
+        &w,
+        accounts[0],
+        &[
+            (
+                day(0),
+                "1249.00",
+                "LUXWATCH OUTLET",
+                "PLATNOSC KARTA INTERNET",
+            ),
+            (day(0), "1622.11", "GADGET HUB", "PLATNOSC KARTA INTERNET"),
+            (day(0), "1321.22", "PHONE PALACE", "PLATNOSC KARTA INTERNET"),
+            (day(0), "1468.33", "TRAVEL DEALS", "PLATNOSC KARTA INTERNET"),
+        ],
+    )
+    .await;
+    // The second account's first-sync event arrives late: nothing new in it.
+    assert_eq!(watcher.on_new(customer, &second, true).await.unwrap(), 0);
+    assert!(
+        FraudBook::new(w.store.clone())
+            .latest_episode(customer)
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    assert_eq!(watcher.on_new(customer, &episode, false).await.unwrap(), 4);
+    let book = FraudBook::new(w.store.clone());
+    let opened = book.latest_episode(customer).await.unwrap().unwrap();
+    assert_eq!(opened.severity, okienko_privacy::AlertSeverity::Low);
+    assert_eq!(opened.status, EpisodeStatus::Open);
+
+    // Delivered again (an acknowledgement lost): nothing scored twice, the episode unchanged.
+    assert_eq!(watcher.on_new(customer, &episode, false).await.unwrap(), 0);
+    let again = book.latest_episode(customer).await.unwrap().unwrap();
+    assert_eq!(
+        (again.id, again.severity, again.last_at),
+        (opened.id, opened.severity, opened.last_at)
+    );
+
+    // A restarted watcher rebuilds from the store: the event delivered once more still counts
+    // its transactions once (they are in the history now, not news).
+    let restarted = w.watcher();
+    assert_eq!(
+        restarted.on_new(customer, &episode, false).await.unwrap(),
+        4
+    );
+    let after = book.latest_episode(customer).await.unwrap().unwrap();
+    assert_eq!(
+        (after.id, after.severity),
+        (opened.id, okienko_privacy::AlertSeverity::Low)
+    );
+}
