@@ -671,7 +671,7 @@ impl FraudWatcher {
         }
         let (new, old): (Vec<&Transaction>, Vec<&Transaction>) =
             history.iter().partition(|t| added.contains(&t.id));
-        let watched = states.entry(customer).or_insert_with(|| {
+        states.entry(customer).or_insert_with(|| {
             let mut st = CustomerState::new();
             for t in &old {
                 if let Some(tx) = self.to_tx(t) {
@@ -680,12 +680,7 @@ impl FraudWatcher {
             }
             Watched::new(st, accounts)
         });
-        let scored = self.score(customer, watched, new).await;
-        if scored.is_err() {
-            // Rebuilt from the store when the event comes again, so nothing counts twice.
-            states.remove(&customer);
-        }
-        scored
+        self.score_held(&mut states, customer, new).await
     }
 
     /// True when a first-sync event has nothing the customer's state in memory lacks: it
@@ -733,15 +728,26 @@ impl FraudWatcher {
             );
         }
         new.sort_by_key(|t| t.date);
-        let mut states = self.states.lock().await;
         // Held since the caller looked (`serial`): nothing else drops it.
+        let mut states = self.states.lock().await;
+        self.score_held(&mut states, customer, new.iter().collect())
+            .await
+    }
+
+    /// Scores `new` on the customer's state in `states`. A scoring that fails half-way has
+    /// folded in transactions whose warning may not be out, so the state is dropped: rebuilt from
+    /// the store when the event comes again, they are scored afresh, once.
+    async fn score_held(
+        &self,
+        states: &mut HashMap<CustomerId, Watched>,
+        customer: CustomerId,
+        new: Vec<&Transaction>,
+    ) -> Result<u32, WatchError> {
         let Some(watched) = states.get_mut(&customer) else {
             return Ok(0);
         };
-        let scored = self.score(customer, watched, new.iter().collect()).await;
+        let scored = self.score(customer, watched, new).await;
         if scored.is_err() {
-            // The state has folded in transactions whose warning may not be out: rebuilt from
-            // the store when the event comes again, they are scored afresh, once.
             states.remove(&customer);
         }
         scored
