@@ -28,9 +28,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Datelike, NaiveTime, Offset, TimeZone, Utc};
 use chrono_tz::Tz;
 use okienko_bank::{BankLink, LinkEvent};
-use okienko_core::{
-    AccountId, Clock, CustomerId, Lang, Transaction, TransactionId, TxFilter, format,
-};
+use okienko_core::{Clock, CustomerId, Lang, Transaction, TransactionId, TxFilter, format};
 use okienko_privacy::{
     AccessRequest, AlertSettings, AlertSeverity, ChannelInfo, EpisodeId, EpisodeStatus, FraudBook,
     FraudCaseId, FraudEpisode, NoticeLedger, PrivacyGate, PublishedWarning, Purpose,
@@ -648,7 +646,7 @@ impl FraudWatcher {
             }
         }
         let history = self.history(customer).await?;
-        let accounts: Vec<AccountId> = history.iter().map(|t| t.account_id).collect();
+        let accounts = || history.iter().map(|t| t.account_id);
         let mut states = self.states.lock().await;
         if first_sync || baseline.is_none() {
             let mut st = CustomerState::new();
@@ -658,8 +656,8 @@ impl FraudWatcher {
                 }
             }
             let watched = match states.remove(&customer) {
-                Some(before) => before.rebuilt(st, accounts),
-                None => Watched::new(st, accounts),
+                Some(before) => before.rebuilt(st, accounts()),
+                None => Watched::new(st, accounts()),
             };
             states.insert(customer, watched);
             self.book
@@ -678,7 +676,7 @@ impl FraudWatcher {
                     self.scorer.observe(&mut st, &tx);
                 }
             }
-            Watched::new(st, accounts)
+            Watched::new(st, accounts())
         });
         self.score_held(&mut states, customer, new).await
     }
